@@ -1,0 +1,306 @@
+//! Known-answer vectors: `tests/vectors/*.vector`, shared with the wasm and
+//! end-to-end tests. Regenerate with `CIPHERDROP_WRITE_VECTORS=1 cargo test -p
+//! cipherdrop-core --test vectors` (and explain the format change in FORMAT.md).
+#![allow(clippy::unwrap_used, clippy::cast_possible_truncation)]
+
+#[path = "support/testkit.rs"]
+mod testkit;
+
+use cipherdrop_core::header::{PREFIX_LEN, UNKNOWN_LENGTH};
+use cipherdrop_core::{ChunkSize, DataKey, EncryptionContext, Keyring, RawAesKeyring, Sealer, WrappedKey};
+use testkit::{Vector, load_all, pattern, stream_decrypt, vectors_dir};
+
+const MASTER: [u8; 32] = [0x4d; 32];
+const BACKUP: [u8; 32] = [0x42; 32];
+const DATA_KEY: [u8; 32] = [0x11; 32];
+const OTHER_DATA_KEY: [u8; 32] = [0x22; 32];
+const MESSAGE_ID: [u8; 32] = [0xa5; 32];
+const OTHER_MESSAGE_ID: [u8; 32] = [0x5a; 32];
+const WRAP_NONCE: [u8; 12] = [0x01; 12];
+const CS: u32 = 4096;
+
+fn ctx() -> EncryptionContext {
+    EncryptionContext::from_pairs([("owner", "alice"), ("object", "vectors/report.pdf")]).unwrap()
+}
+
+struct Built {
+    file: Vec<u8>,
+    header_len: usize,
+    plaintext_len: usize,
+}
+
+fn encrypt(
+    data_key: [u8; 32],
+    message_id: [u8; 32],
+    len: usize,
+    cs: u32,
+    record_len: bool,
+    wrapped: &[WrappedKey],
+) -> Built {
+    let dk = DataKey::from_bytes(data_key);
+    let sealer = Sealer::with_message_id(
+        &dk,
+        &ctx(),
+        wrapped,
+        ChunkSize::new(cs).unwrap(),
+        record_len.then_some(len as u64),
+        message_id,
+    )
+    .unwrap();
+    let header_len = sealer.header().len();
+    let mut file = Vec::new();
+    let mut s = sealer.into_stream();
+    s.push(&pattern(len), &mut file).unwrap();
+    s.finish(&mut file).unwrap();
+    Built { file, header_len, plaintext_len: len }
+}
+
+fn master_wrap(data_key: [u8; 32]) -> WrappedKey {
+    RawAesKeyring::new("master", MASTER).wrap_with_nonce(&DataKey::from_bytes(data_key), &ctx(), WRAP_NONCE).unwrap()
+}
+
+fn fields(expect: &str, description: &str, plaintext_len: usize, released: Option<usize>) -> Vec<(String, String)> {
+    let mut f = vec![
+        ("expect".to_owned(), expect.to_owned()),
+        ("description".to_owned(), description.to_owned()),
+        ("master_key".to_owned(), hex::encode(MASTER)),
+        ("key_name".to_owned(), "master".to_owned()),
+    ];
+    for (k, v) in ctx().iter() {
+        f.push(("context".to_owned(), format!("{k}={v}")));
+    }
+    f.push(("plaintext_len".to_owned(), plaintext_len.to_string()));
+    if let Some(r) = released {
+        f.push(("released".to_owned(), r.to_string()));
+    }
+    f
+}
+
+fn positive(name: &str, description: &str, b: &Built) -> Vector {
+    let mut f = fields("success", description, b.plaintext_len, None);
+    f.push(("data_key".to_owned(), hex::encode(DATA_KEY)));
+    f.push(("message_id".to_owned(), hex::encode(MESSAGE_ID)));
+    f.push(("wrap_nonce".to_owned(), hex::encode(WRAP_NONCE)));
+    Vector { name: name.to_owned(), fields: f, body: b.file.clone() }
+}
+
+fn negative(name: &str, code: &str, description: &str, body: Vec<u8>, released: usize) -> Vector {
+    Vector {
+        name: name.to_owned(),
+        fields: fields(&format!("error {code}"), description, 12288, Some(released)),
+        body,
+    }
+}
+
+/// Offsets of the fields of the 3-chunk base file's header.
+struct Offsets {
+    context: usize,
+    wrapped: usize,
+    blob: usize,
+    commitment: usize,
+    tag: usize,
+}
+
+fn offsets(b: &Built) -> Offsets {
+    let context = PREFIX_LEN + 4 + 8 + 32;
+    let wrapped = context + ctx().encoded_len();
+    // count(2) + id len(2) + "raw-aes"(7) + info len(2) + "master"(6) + blob len(2)
+    let blob = wrapped + 2 + 2 + 7 + 2 + 6 + 2;
+    let tag = b.header_len - 16;
+    Offsets { context, wrapped, blob, commitment: tag - 32, tag }
+}
+
+fn all_vectors() -> Vec<Vector> {
+    let w = [master_wrap(DATA_KEY)];
+    let mut v = Vec::new();
+    for (name, len, desc) in [
+        ("ok_empty", 0, "empty plaintext: one empty final chunk"),
+        ("ok_one_byte", 1, "one byte"),
+        ("ok_chunk_minus_one", 4095, "one byte short of a chunk"),
+        ("ok_one_chunk", 4096, "exactly one chunk"),
+        ("ok_chunk_plus_one", 4097, "one byte over a chunk: a full chunk and a 1-byte final chunk"),
+        ("ok_three_chunks", 12288, "an exact multiple of the chunk size"),
+        ("ok_many_chunks", 41_060, "ten full chunks and a partial final chunk"),
+    ] {
+        v.push(positive(name, &format!("{desc}; chunk size 4096"), &encrypt(DATA_KEY, MESSAGE_ID, len, CS, true, &w)));
+    }
+    v.push(positive(
+        "ok_unknown_length",
+        "streamed without a recorded plaintext length; chunk size 4096",
+        &encrypt(DATA_KEY, MESSAGE_ID, 5000, CS, false, &w),
+    ));
+    v.push(positive(
+        "ok_default_chunk_size",
+        "the default chunk size, 262144",
+        &encrypt(DATA_KEY, MESSAGE_ID, 300_000, 262_144, true, &w),
+    ));
+    let backup = RawAesKeyring::new("backup", BACKUP)
+        .wrap_with_nonce(&DataKey::from_bytes(DATA_KEY), &ctx(), WRAP_NONCE)
+        .unwrap();
+    let mut two = positive(
+        "ok_two_wrapped_keys",
+        "two wrapped keys (master, backup); opened here with the backup key",
+        &encrypt(DATA_KEY, MESSAGE_ID, 4097, CS, true, &[w[0].clone(), backup]),
+    );
+    for (k, val) in &mut two.fields {
+        match k.as_str() {
+            "master_key" => *val = hex::encode(BACKUP),
+            "key_name" => *val = "backup".to_owned(),
+            _ => {}
+        }
+    }
+    v.push(two);
+
+    let base = encrypt(DATA_KEY, MESSAGE_ID, 12288, CS, true, &w);
+    let other = encrypt(OTHER_DATA_KEY, OTHER_MESSAGE_ID, 12288, CS, true, &[master_wrap(OTHER_DATA_KEY)]);
+    let o = offsets(&base);
+    let h = base.header_len;
+    let chunk = |i: usize| h + i * (4096 + 16)..h + (i + 1) * (4096 + 16);
+    let flip = |at: usize, bit: u8| {
+        let mut f = base.file.clone();
+        f[at] ^= bit;
+        f
+    };
+    v.push(negative("err_bad_magic", "NOT_CIPHERDROP", "first byte of the magic changed", flip(0, 0x01), 0));
+    v.push(negative("err_version", "UNSUPPORTED_VERSION", "version byte 1 -> 3", flip(8, 0x02), 0));
+    v.push(negative("err_suite", "UNSUPPORTED_SUITE", "suite 0x0001 -> 0x0003", flip(10, 0x02), 0));
+    v.push(negative("err_header_len_huge", "LIMIT_EXCEEDED", "header length's top byte set", flip(11, 0x80), 0));
+    v.push(negative("err_header_len_off", "MALFORMED_HEADER", "header length one byte short", {
+        let mut f = base.file.clone();
+        let len = u32::from_be_bytes(f[11..15].try_into().unwrap()) - 1;
+        f[11..15].copy_from_slice(&len.to_be_bytes());
+        f
+    }, 0));
+    v.push(negative("err_chunk_size", "INVALID_CHUNK_SIZE", "chunk size 4096 -> 4097", flip(18, 0x01), 0));
+    v.push(negative("err_plaintext_len", "HEADER_AUTH_FAILED", "recorded plaintext length changed", flip(26, 0x01), 0));
+    v.push(negative("err_message_id", "COMMITMENT_MISMATCH", "a bit of the message id flipped", flip(40, 0x01), 0));
+    v.push(negative("err_context", "CONTEXT_MISMATCH", "a byte of a context value changed", flip(o.context + 6, 0x01), 0));
+    v.push(negative("err_wrapped_blob", "WRONG_KEY", "a bit of the wrapped data key flipped", flip(o.blob + 20, 0x01), 0));
+    v.push(negative("err_wrapped_count", "MALFORMED_HEADER", "wrapped key count set to 0", {
+        let mut f = base.file.clone();
+        f[o.wrapped..o.wrapped + 2].copy_from_slice(&[0, 0]);
+        f
+    }, 0));
+    v.push(negative("err_commitment", "COMMITMENT_MISMATCH", "a bit of the key commitment flipped", flip(o.commitment, 0x80), 0));
+    v.push(negative("err_commitment_swapped", "COMMITMENT_MISMATCH", "commitment of another file (other data key)", {
+        let mut f = base.file.clone();
+        f[o.commitment..o.tag].copy_from_slice(&other.file[o.commitment..o.tag]);
+        f
+    }, 0));
+    v.push(negative("err_wrapped_key_swapped", "COMMITMENT_MISMATCH", "wrapped key of another file (same master key and context)", {
+        let mut f = base.file.clone();
+        f[o.blob..o.commitment].copy_from_slice(&other.file[o.blob..o.commitment]);
+        f
+    }, 0));
+    v.push(negative("err_header_tag", "HEADER_AUTH_FAILED", "a bit of the header tag flipped", flip(o.tag + 3, 0x10), 0));
+    v.push(negative("err_chunk1_body", "DECRYPTION_FAILED", "a bit of chunk 1's ciphertext flipped", flip(chunk(1).start + 100, 0x01), 4096));
+    v.push(negative("err_chunk1_tag", "DECRYPTION_FAILED", "a bit of chunk 1's tag flipped", flip(chunk(1).end - 1, 0x01), 4096));
+    v.push(negative("err_final_chunk", "DECRYPTION_FAILED", "a bit of the final chunk flipped", flip(chunk(2).start, 0x40), 8192));
+    v.push(negative("err_truncated_boundary", "TRUNCATED", "the final chunk removed", base.file[..chunk(2).start].to_vec(), 8192));
+    v.push(negative("err_truncated_mid_chunk", "TRUNCATED", "cut in the middle of chunk 1", base.file[..chunk(1).start + 2000].to_vec(), 4096));
+    v.push(negative("err_truncated_header", "TRUNCATED", "cut inside the header", base.file[..o.commitment].to_vec(), 0));
+    let reassemble = |order: &[usize]| {
+        let mut f = base.file[..h].to_vec();
+        for i in order {
+            f.extend_from_slice(&base.file[chunk(*i)]);
+        }
+        f
+    };
+    v.push(negative("err_chunk_dropped", "DECRYPTION_FAILED", "chunk 1 removed", reassemble(&[0, 2]), 4096));
+    v.push(negative("err_chunk_duplicated", "DECRYPTION_FAILED", "chunk 0 repeated", reassemble(&[0, 0, 1, 2]), 4096));
+    v.push(negative("err_chunks_reordered", "DECRYPTION_FAILED", "chunks 1 and 2 swapped", reassemble(&[0, 2, 1]), 4096));
+    v.push(negative("err_chunk_from_other_file", "DECRYPTION_FAILED", "chunk 1 taken from another file", {
+        let mut f = base.file.clone();
+        f[chunk(1)].copy_from_slice(&other.file[chunk(1)]);
+        f
+    }, 4096));
+    v.push(negative("err_trailing_bytes", "TRAILING_DATA", "one byte after the final chunk", {
+        let mut f = base.file.clone();
+        f.push(0);
+        f
+    }, 12288));
+    let mut wrong = negative("err_wrong_master_key", "WRONG_KEY", "opened with a different master key", base.file.clone(), 0);
+    for (k, val) in &mut wrong.fields {
+        if k == "master_key" {
+            *val = hex::encode([0x4e; 32]);
+        }
+    }
+    v.push(wrong);
+    let mut other_ctx = negative("err_expected_other_context", "CONTEXT_MISMATCH", "the reader expects another object", base.file.clone(), 0);
+    for (k, val) in &mut other_ctx.fields {
+        if k == "context" && val.starts_with("object=") {
+            *val = "object=vectors/other.pdf".to_owned();
+        }
+    }
+    v.push(other_ctx);
+    let unknown = encrypt(DATA_KEY, MESSAGE_ID, 8192, CS, false, &w);
+    let mut trunc = negative(
+        "err_unknown_length_truncated",
+        "TRUNCATED",
+        "length not recorded; the final chunk removed",
+        unknown.file[..unknown.header_len + 4112].to_vec(),
+        0,
+    );
+    for (k, val) in &mut trunc.fields {
+        if k == "plaintext_len" {
+            *val = "8192".to_owned();
+        }
+    }
+    v.push(trunc);
+    assert!(base.file[19..27] != UNKNOWN_LENGTH.to_be_bytes());
+    v
+}
+
+#[test]
+fn vector_files_match_the_code() {
+    let write = std::env::var_os("CIPHERDROP_WRITE_VECTORS").is_some();
+    let built = all_vectors();
+    for v in &built {
+        let path = vectors_dir().join(format!("{}.vector", v.name));
+        if write {
+            std::fs::write(&path, v.to_bytes()).unwrap();
+        } else {
+            let stored = std::fs::read(&path).unwrap_or_else(|_| panic!("{} is missing", path.display()));
+            assert!(stored == v.to_bytes(), "{} differs from what the code writes", v.name);
+        }
+    }
+    assert_eq!(load_all().len(), built.len(), "stray or missing vector files");
+}
+
+#[test]
+fn every_vector_file_decrypts_as_it_says() {
+    let vectors = load_all();
+    assert!(vectors.len() >= 30);
+    for v in &vectors {
+        for piece in [1, 1000, 4112, 1 << 20] {
+            let (released, result) = stream_decrypt(&v.body, &v.keyring(), &v.context(), piece);
+            let want = pattern(v.usize_field("plaintext_len"));
+            match v.get("expect").unwrap() {
+                "success" => {
+                    assert_eq!(result, Ok(()), "{}", v.name);
+                    assert!(released == want, "{}: wrong plaintext", v.name);
+                }
+                e => {
+                    let code = e.strip_prefix("error ").unwrap();
+                    let err = result.expect_err(&v.name);
+                    assert_eq!(err.code(), code, "{} (piece {piece}): {err}", v.name);
+                    let r = v.usize_field("released");
+                    assert!(released.len() <= r, "{}: released {} > {r}", v.name, released.len());
+                    assert!(released == want[..released.len()], "{}: released wrong bytes", v.name);
+                    if piece >= 1 << 20 {
+                        assert_eq!(released.len(), r, "{}", v.name);
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn known_answer_is_stable() {
+    // Pin one vector's bytes so a change to the format cannot pass silently even
+    // if the files are regenerated: header start and the first chunk's tag.
+    let v = load_all().into_iter().find(|v| v.name == "ok_one_byte").unwrap();
+    assert_eq!(&v.body[..15], b"CIPHDROP\x01\x00\x01\x00\x00\x00\xe8");
+    assert_eq!(v.body.len(), 0xe8 + 1 + 16);
+}
