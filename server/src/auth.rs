@@ -1,0 +1,440 @@
+//! Identity: bearer tokens from the development login (HS256, signed by this
+//! server) and from an OIDC issuer (asymmetric JWTs verified with its JWKS).
+//!
+//! The caller's *owner id* names their prefix in the bucket and goes into every
+//! encryption context. It is a hash of the token source and subject, so neither the
+//! bucket nor file headers reveal user names or e-mail addresses.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use axum::extract::FromRequestParts;
+use axum::http::header::AUTHORIZATION;
+use axum::http::request::Parts;
+use jsonwebtoken::jwk::JwkSet;
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use tokio::sync::RwLock;
+
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// `iss` of development-login tokens.
+pub const DEV_ISSUER: &str = "cipherdrop-dev-login";
+/// `aud` of development-login tokens.
+pub const DEV_AUDIENCE: &str = "cipherdrop";
+/// Lifetime of a development-login token.
+pub const DEV_TOKEN_TTL: Duration = Duration::from_secs(12 * 3600);
+/// Longest accepted user name for the development login.
+pub const MAX_DEV_USER_LEN: usize = 64;
+
+/// Asymmetric algorithms accepted from an OIDC issuer (never `HS*`, never `none`).
+const OIDC_ALGORITHMS: &[Algorithm] = &[
+    Algorithm::RS256,
+    Algorithm::RS384,
+    Algorithm::RS512,
+    Algorithm::PS256,
+    Algorithm::PS384,
+    Algorithm::PS512,
+    Algorithm::ES256,
+    Algorithm::ES384,
+    Algorithm::EdDSA,
+];
+
+/// The authenticated caller.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    /// Owner id: 32 lowercase hex characters, the bucket prefix and context value.
+    pub owner: String,
+    /// Who they are, for `/api/me` only (never logged).
+    pub subject: String,
+}
+
+impl Caller {
+    /// The caller for `subject` from token source `source` ("dev" or the issuer URL).
+    pub fn new(source: &str, subject: &str) -> Self {
+        let mut h = Sha256::new();
+        h.update(b"cipherdrop-owner-v1\0");
+        h.update(source.as_bytes());
+        h.update(b"\0");
+        h.update(subject.as_bytes());
+        let digest = h.finalize();
+        Self {
+            owner: hex::encode(&digest[..16]),
+            subject: subject.to_owned(),
+        }
+    }
+
+    /// The caller's key prefix in the bucket (`users/<owner>/`).
+    pub fn prefix(&self) -> String {
+        format!("users/{}/", self.owner)
+    }
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct DevClaims {
+    iss: String,
+    aud: String,
+    sub: String,
+    iat: u64,
+    exp: u64,
+}
+
+#[derive(Debug, Deserialize)]
+struct OidcClaims {
+    sub: String,
+}
+
+/// OIDC settings.
+#[derive(Debug, Clone)]
+pub struct OidcSettings {
+    /// Expected `iss`.
+    pub issuer: String,
+    /// Expected `aud`.
+    pub audience: String,
+    /// Where the keys are; `None` means discovery at `<issuer>/.well-known/openid-configuration`.
+    pub jwks_url: Option<String>,
+}
+
+/// Keys fetched from the issuer, refreshed on an unknown `kid` (at most every 30 s)
+/// and every hour.
+#[derive(Debug)]
+struct JwksCache {
+    keys: Option<(JwkSet, Instant)>,
+    last_fetch: Option<Instant>,
+}
+
+const JWKS_MAX_AGE: Duration = Duration::from_secs(3600);
+const JWKS_MIN_REFRESH: Duration = Duration::from_secs(30);
+
+/// Verifies bearer tokens and issues development-login tokens.
+pub struct Authenticator {
+    dev_login: bool,
+    dev_encoding: EncodingKey,
+    dev_decoding: DecodingKey,
+    oidc: Option<OidcSettings>,
+    jwks: RwLock<JwksCache>,
+    http: reqwest::Client,
+}
+
+impl std::fmt::Debug for Authenticator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Authenticator")
+            .field("dev_login", &self.dev_login)
+            .field("oidc", &self.oidc)
+            .finish_non_exhaustive()
+    }
+}
+
+fn now_secs() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+/// Whether `name` is acceptable as a development-login user name: 1..=64 of
+/// `A-Z a-z 0-9 . _ @ -`, not starting with `.` (no paths, no control characters).
+pub fn valid_dev_user(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= MAX_DEV_USER_LEN
+        && !name.starts_with('.')
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'@' | b'-'))
+}
+
+impl Authenticator {
+    /// `dev_secret` signs development-login tokens (and is required even when the
+    /// development login is off, so tokens from another server are never valid).
+    pub fn new(dev_login: bool, dev_secret: &[u8], oidc: Option<OidcSettings>) -> Self {
+        let key = derive(dev_secret, b"dev-login");
+        Self {
+            dev_login,
+            dev_encoding: EncodingKey::from_secret(&key).expect("a 32-byte HMAC key is accepted"),
+            dev_decoding: DecodingKey::from_secret(&key).expect("a 32-byte HMAC key is accepted"),
+            oidc,
+            jwks: RwLock::new(JwksCache {
+                keys: None,
+                last_fetch: None,
+            }),
+            http: reqwest::Client::builder()
+                .timeout(Duration::from_secs(10))
+                .build()
+                .unwrap_or_default(),
+        }
+    }
+
+    /// Whether the development login is on.
+    pub fn dev_login_enabled(&self) -> bool {
+        self.dev_login
+    }
+
+    /// The OIDC settings, if any.
+    pub fn oidc(&self) -> Option<&OidcSettings> {
+        self.oidc.as_ref()
+    }
+
+    /// Issues a development-login token for `user`.
+    ///
+    /// # Errors
+    /// 404 when the development login is off, 400 for a bad user name.
+    pub fn dev_login(&self, user: &str) -> Result<(String, u64), ApiError> {
+        if !self.dev_login {
+            return Err(ApiError::new(
+                axum::http::StatusCode::NOT_FOUND,
+                "dev_login_disabled",
+                "the development login is turned off on this server",
+            ));
+        }
+        if !valid_dev_user(user) {
+            return Err(ApiError::bad_request(
+                "invalid_user",
+                format!(
+                    "user names are 1 to {MAX_DEV_USER_LEN} characters of A-Z, a-z, 0-9, '.', '_', '@', '-' and do not start with '.'"
+                ),
+            ));
+        }
+        let iat = now_secs();
+        let claims = DevClaims {
+            iss: DEV_ISSUER.to_owned(),
+            aud: DEV_AUDIENCE.to_owned(),
+            sub: user.to_owned(),
+            iat,
+            exp: iat + DEV_TOKEN_TTL.as_secs(),
+        };
+        let token =
+            jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.dev_encoding)
+                .map_err(|e| {
+                    ApiError::internal(
+                        axum::http::StatusCode::INTERNAL_SERVER_ERROR,
+                        "internal",
+                        "internal error",
+                        format!("signing a token: {e}"),
+                    )
+                })?;
+        Ok((token, DEV_TOKEN_TTL.as_secs()))
+    }
+
+    /// Verifies a bearer token.
+    ///
+    /// # Errors
+    /// 401 for any token that is malformed, expired, for another audience or
+    /// issuer, or badly signed; 503 when the issuer's keys cannot be fetched.
+    pub async fn verify(&self, token: &str) -> Result<Caller, ApiError> {
+        let header = jsonwebtoken::decode_header(token)
+            .map_err(|_| ApiError::unauthorized("malformed bearer token"))?;
+        if header.alg == Algorithm::HS256 {
+            if !self.dev_login {
+                return Err(ApiError::unauthorized(
+                    "development-login tokens are not accepted by this server",
+                ));
+            }
+            let mut v = Validation::new(Algorithm::HS256);
+            v.set_audience(&[DEV_AUDIENCE]);
+            v.set_issuer(&[DEV_ISSUER]);
+            v.set_required_spec_claims(&["exp", "aud", "iss", "sub"]);
+            v.leeway = 30;
+            let data = jsonwebtoken::decode::<DevClaims>(token, &self.dev_decoding, &v)
+                .map_err(token_error)?;
+            if !valid_dev_user(&data.claims.sub) {
+                return Err(ApiError::unauthorized("invalid token subject"));
+            }
+            return Ok(Caller::new("dev", &data.claims.sub));
+        }
+        let Some(oidc) = &self.oidc else {
+            return Err(ApiError::unauthorized(
+                "token not accepted: no OIDC issuer is configured",
+            ));
+        };
+        if !OIDC_ALGORITHMS.contains(&header.alg) {
+            return Err(ApiError::unauthorized(
+                "token signed with an algorithm this server does not accept",
+            ));
+        }
+        let kid = header
+            .kid
+            .ok_or_else(|| ApiError::unauthorized("token has no key id (kid)"))?;
+        let key = self.decoding_key(oidc, &kid).await?;
+        let mut v = Validation::new(header.alg);
+        v.set_audience(&[&oidc.audience]);
+        v.set_issuer(&[&oidc.issuer]);
+        v.set_required_spec_claims(&["exp", "aud", "iss", "sub"]);
+        v.leeway = 30;
+        let data = jsonwebtoken::decode::<OidcClaims>(token, &key, &v).map_err(token_error)?;
+        if data.claims.sub.is_empty() || data.claims.sub.len() > 255 {
+            return Err(ApiError::unauthorized("invalid token subject"));
+        }
+        Ok(Caller::new(&oidc.issuer, &data.claims.sub))
+    }
+
+    async fn decoding_key(&self, oidc: &OidcSettings, kid: &str) -> Result<DecodingKey, ApiError> {
+        {
+            let cache = self.jwks.read().await;
+            if let Some((set, fetched)) = &cache.keys
+                && fetched.elapsed() < JWKS_MAX_AGE
+                && let Some(jwk) = set.find(kid)
+            {
+                return DecodingKey::from_jwk(jwk)
+                    .map_err(|_| ApiError::unauthorized("the issuer's key is unusable"));
+            }
+        }
+        let mut cache = self.jwks.write().await;
+        let recently = cache
+            .last_fetch
+            .is_some_and(|t| t.elapsed() < JWKS_MIN_REFRESH);
+        let stale = cache
+            .keys
+            .as_ref()
+            .is_none_or(|(_, t)| t.elapsed() >= JWKS_MAX_AGE);
+        if !recently || stale {
+            cache.last_fetch = Some(Instant::now());
+            let set = self.fetch_jwks(oidc).await?;
+            cache.keys = Some((set, Instant::now()));
+        }
+        let jwk = cache
+            .keys
+            .as_ref()
+            .and_then(|(set, _)| set.find(kid))
+            .ok_or_else(|| {
+                ApiError::unauthorized("token signed by a key the issuer does not list")
+            })?;
+        DecodingKey::from_jwk(jwk)
+            .map_err(|_| ApiError::unauthorized("the issuer's key is unusable"))
+    }
+
+    async fn fetch_jwks(&self, oidc: &OidcSettings) -> Result<JwkSet, ApiError> {
+        let unavailable = |detail: String| {
+            ApiError::internal(
+                axum::http::StatusCode::SERVICE_UNAVAILABLE,
+                "identity_provider_unavailable",
+                "the identity provider's keys cannot be fetched; try again later",
+                detail,
+            )
+        };
+        let jwks_url = match &oidc.jwks_url {
+            Some(u) => u.clone(),
+            None => {
+                #[derive(Deserialize)]
+                struct Discovery {
+                    jwks_uri: String,
+                }
+                let url = format!(
+                    "{}/.well-known/openid-configuration",
+                    oidc.issuer.trim_end_matches('/')
+                );
+                let d: Discovery = self
+                    .http
+                    .get(&url)
+                    .send()
+                    .await
+                    .and_then(reqwest::Response::error_for_status)
+                    .map_err(|e| unavailable(format!("OIDC discovery: {e}")))?
+                    .json()
+                    .await
+                    .map_err(|e| unavailable(format!("OIDC discovery document: {e}")))?;
+                d.jwks_uri
+            }
+        };
+        self.http
+            .get(&jwks_url)
+            .send()
+            .await
+            .and_then(reqwest::Response::error_for_status)
+            .map_err(|e| unavailable(format!("JWKS fetch: {e}")))?
+            .json::<JwkSet>()
+            .await
+            .map_err(|e| unavailable(format!("JWKS document: {e}")))
+    }
+}
+
+fn token_error(e: jsonwebtoken::errors::Error) -> ApiError {
+    use jsonwebtoken::errors::ErrorKind;
+    let msg = match e.kind() {
+        ErrorKind::ExpiredSignature => "token expired",
+        ErrorKind::InvalidAudience => "token is for another audience",
+        ErrorKind::InvalidIssuer => "token is from another issuer",
+        ErrorKind::InvalidSignature => "token signature is invalid",
+        ErrorKind::MissingRequiredClaim(_) => "token lacks a required claim",
+        ErrorKind::ImmatureSignature => "token not valid yet",
+        _ => "invalid bearer token",
+    };
+    ApiError::unauthorized(msg)
+}
+
+/// A 32-byte key for `label` from the server secret.
+pub fn derive(secret: &[u8], label: &[u8]) -> [u8; 32] {
+    let mut h = Sha256::new();
+    h.update(b"cipherdrop-server-secret-v1\0");
+    h.update(label);
+    h.update(b"\0");
+    h.update(secret);
+    h.finalize().into()
+}
+
+impl FromRequestParts<Arc<AppState>> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &Arc<AppState>,
+    ) -> Result<Self, Self::Rejection> {
+        let value = parts.headers.get(AUTHORIZATION).ok_or_else(|| {
+            ApiError::unauthorized("missing bearer token (Authorization: Bearer …)")
+        })?;
+        let value = value
+            .to_str()
+            .map_err(|_| ApiError::unauthorized("malformed Authorization header"))?;
+        let token = value
+            .strip_prefix("Bearer ")
+            .or_else(|| value.strip_prefix("bearer "))
+            .map(str::trim)
+            .filter(|t| !t.is_empty() && t.len() <= 8192)
+            .ok_or_else(|| ApiError::unauthorized("expected 'Authorization: Bearer <token>'"))?;
+        state.auth.verify(token).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn owner_ids_differ_by_source_and_subject() {
+        let a = Caller::new("dev", "alice");
+        assert_eq!(a.owner.len(), 32);
+        assert_ne!(a.owner, Caller::new("https://issuer", "alice").owner);
+        assert_ne!(a.owner, Caller::new("dev", "bob").owner);
+        assert_eq!(a.owner, Caller::new("dev", "alice").owner);
+    }
+
+    #[test]
+    fn dev_user_names() {
+        assert!(valid_dev_user("alice"));
+        assert!(valid_dev_user("a.b-c_d@e"));
+        for bad in [
+            "",
+            "../x",
+            "a/b",
+            ".hidden",
+            "a\nb",
+            "a b",
+            "ä",
+            &"x".repeat(65),
+        ] {
+            assert!(!valid_dev_user(bad), "{bad:?}");
+        }
+    }
+
+    #[tokio::test]
+    async fn dev_tokens_round_trip_and_other_secrets_fail() {
+        let a = Authenticator::new(true, b"secret-one", None);
+        let (t, _) = a.dev_login("alice").expect("login");
+        let c = a.verify(&t).await.expect("valid");
+        assert_eq!(c.owner, Caller::new("dev", "alice").owner);
+        let b = Authenticator::new(true, b"secret-two", None);
+        assert_eq!(b.verify(&t).await.expect_err("foreign").status(), 401);
+        let off = Authenticator::new(false, b"secret-one", None);
+        assert_eq!(off.verify(&t).await.expect_err("off").status(), 401);
+    }
+}

@@ -1,0 +1,191 @@
+//! AWS KMS as the key service: `GenerateDataKey` (AES_256) and `Decrypt`, always with
+//! the configured key id and the owner's encryption context.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use async_trait::async_trait;
+use aws_sdk_kms::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_kms::primitives::Blob;
+use aws_sdk_kms::types::DataKeySpec;
+use cipherdrop_core::{DataKey, EncryptionContext, WrappedKey};
+
+use super::{GeneratedKey, KeyError, KeyService, KeyStats};
+
+/// The provider id written into file headers for KMS-wrapped keys.
+pub const PROVIDER_ID: &str = cipherdrop_core::keyring::AWS_KMS;
+
+/// A [`KeyService`] backed by one KMS key.
+#[derive(Debug)]
+pub struct KmsKeyService {
+    client: aws_sdk_kms::Client,
+    key_id: String,
+    generated: AtomicU64,
+    unwrapped: AtomicU64,
+}
+
+impl KmsKeyService {
+    /// Uses `key_id` (key id, key ARN, alias name or alias ARN) through `client`.
+    pub fn new(client: aws_sdk_kms::Client, key_id: impl Into<String>) -> Self {
+        Self {
+            client,
+            key_id: key_id.into(),
+            generated: AtomicU64::new(0),
+            unwrapped: AtomicU64::new(0),
+        }
+    }
+}
+
+/// The KMS `EncryptionContext`: only the owner (see [`KeyService::binding_context`]).
+fn kms_context(context: &EncryptionContext) -> HashMap<String, String> {
+    super::owner_only(context)
+        .iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect()
+}
+
+/// Maps a KMS failure to a [`KeyError`]; `decrypting` says whether a refusal is the
+/// caller's (a wrong context on `Decrypt`) or the server's configuration.
+fn map_kms_error<E, R>(err: SdkError<E, R>, decrypting: bool) -> KeyError
+where
+    E: ProvideErrorMetadata + std::fmt::Debug,
+    R: std::fmt::Debug,
+{
+    match err {
+        SdkError::ServiceError(service) => {
+            let e = service.err();
+            let code = e.code().unwrap_or("Unknown");
+            let detail = format!("KMS {code}: {}", e.message().unwrap_or(""));
+            match code {
+                "DisabledException" | "KMSInvalidStateException" => KeyError::KeyDisabled,
+                "NotFoundException" => KeyError::KeyNotFound,
+                "InvalidCiphertextException" | "IncorrectKeyException" if decrypting => {
+                    KeyError::AccessDenied
+                }
+                "AccessDeniedException" if decrypting => KeyError::AccessDenied,
+                "KeyUnavailableException"
+                | "DependencyTimeoutException"
+                | "KMSInternalException"
+                | "ThrottlingException"
+                | "LimitExceededException" => KeyError::Unavailable(detail),
+                _ => KeyError::Other(detail),
+            }
+        }
+        SdkError::DispatchFailure(_) | SdkError::TimeoutError(_) => {
+            KeyError::Unavailable("KMS unreachable (dispatch failure or timeout)".to_owned())
+        }
+        other => KeyError::Other(format!("KMS call failed: {}", error_kind(&other))),
+    }
+}
+
+fn error_kind<E, R>(e: &SdkError<E, R>) -> &'static str {
+    match e {
+        SdkError::ConstructionFailure(_) => "construction failure",
+        SdkError::TimeoutError(_) => "timeout",
+        SdkError::DispatchFailure(_) => "dispatch failure",
+        SdkError::ResponseError(_) => "unreadable response",
+        SdkError::ServiceError(_) => "service error",
+        _ => "unknown",
+    }
+}
+
+#[async_trait]
+impl KeyService for KmsKeyService {
+    fn provider_id(&self) -> &str {
+        PROVIDER_ID
+    }
+
+    async fn generate(
+        &self,
+        context: &EncryptionContext,
+        _plaintext_len: u64,
+    ) -> Result<GeneratedKey, KeyError> {
+        self.generated.fetch_add(1, Ordering::Relaxed);
+        let out = self
+            .client
+            .generate_data_key()
+            .key_id(&self.key_id)
+            .key_spec(DataKeySpec::Aes256)
+            .set_encryption_context(Some(kms_context(context)))
+            .send()
+            .await
+            .map_err(|e| map_kms_error(e, false))?;
+        let plaintext = out
+            .plaintext()
+            .ok_or_else(|| KeyError::Other("GenerateDataKey returned no plaintext".to_owned()))?;
+        let data_key = DataKey::try_from_slice(plaintext.as_ref()).map_err(|_| {
+            KeyError::Other("GenerateDataKey returned a key of the wrong length".to_owned())
+        })?;
+        let blob = out
+            .ciphertext_blob()
+            .ok_or_else(|| KeyError::Other("GenerateDataKey returned no ciphertext".to_owned()))?;
+        // The key ARN KMS reports, so a reader knows which key to ask.
+        let key_arn = out.key_id().unwrap_or(&self.key_id);
+        Ok(GeneratedKey {
+            data_key,
+            wrapped: WrappedKey {
+                provider_id: PROVIDER_ID.to_owned(),
+                provider_info: key_arn.as_bytes().to_vec(),
+                blob: blob.as_ref().to_vec(),
+            },
+        })
+    }
+
+    async fn unwrap(
+        &self,
+        wrapped: &[WrappedKey],
+        context: &EncryptionContext,
+    ) -> Result<DataKey, KeyError> {
+        let mut last = KeyError::NoUsableWrappedKey;
+        for w in wrapped.iter().filter(|w| w.provider_id == PROVIDER_ID) {
+            self.unwrapped.fetch_add(1, Ordering::Relaxed);
+            // Always name our key: KMS then refuses blobs made under any other key.
+            let result = self
+                .client
+                .decrypt()
+                .key_id(&self.key_id)
+                .ciphertext_blob(Blob::new(w.blob.clone()))
+                .set_encryption_context(Some(kms_context(context)))
+                .send()
+                .await;
+            match result {
+                Ok(out) => {
+                    let plaintext = out.plaintext().ok_or_else(|| {
+                        KeyError::Other("Decrypt returned no plaintext".to_owned())
+                    })?;
+                    return DataKey::try_from_slice(plaintext.as_ref()).map_err(|_| {
+                        KeyError::Other("Decrypt returned a key of the wrong length".to_owned())
+                    });
+                }
+                Err(e) => last = map_kms_error(e, true),
+            }
+        }
+        Err(last)
+    }
+
+    async fn check(&self) -> Result<(), KeyError> {
+        let out = self
+            .client
+            .describe_key()
+            .key_id(&self.key_id)
+            .send()
+            .await
+            .map_err(|e| map_kms_error(e, false))?;
+        match out.key_metadata().and_then(|m| m.enabled().then_some(())) {
+            Some(()) => Ok(()),
+            None => Err(KeyError::KeyDisabled),
+        }
+    }
+
+    fn binding_context(&self, context: &EncryptionContext) -> EncryptionContext {
+        super::owner_only(context)
+    }
+
+    fn stats(&self) -> KeyStats {
+        KeyStats {
+            generate_calls: self.generated.load(Ordering::Relaxed),
+            unwrap_calls: self.unwrapped.load(Ordering::Relaxed),
+            cache_hits: 0,
+        }
+    }
+}

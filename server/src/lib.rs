@@ -1,0 +1,89 @@
+//! The CipherDrop backend: hands signed-in users data keys (from AWS KMS or a local
+//! keyring) and presigned S3 URLs, and never sees file contents.
+//!
+//! The library exposes [`app`] (the whole HTTP service as an axum [`Router`]) and
+//! [`run`] (serve it on a listener until a shutdown signal), so tests bind port 0
+//! and drive the real server. [`serve::prepare`] builds the state from
+//! [`config::ServeArgs`] the way `cipherdrop serve` does. `docs/API.md` is the
+//! contract of the routes.
+
+pub mod auth;
+pub mod cli;
+pub mod config;
+pub mod embedded;
+pub mod error;
+pub mod keys;
+pub mod routes;
+pub mod secret_file;
+pub mod serve;
+pub mod state;
+pub mod store;
+pub mod upload_token;
+pub mod web;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::MatchedPath;
+use axum::http::{HeaderValue, Request, StatusCode, header};
+use tokio::net::TcpListener;
+use tower_http::set_header::SetResponseHeaderLayer;
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
+
+pub use state::AppState;
+
+/// Longest time one API request may take.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The whole service: API routes, health checks and the web page.
+pub fn app(state: Arc<AppState>) -> Router {
+    let web = web::router(state.web_dir.as_deref());
+    let api = routes::api_routes(state)
+        // Responses carry data keys and presigned URLs: never cache them.
+        .layer(SetResponseHeaderLayer::overriding(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("no-store"),
+        ));
+    api.merge(web)
+        .layer(SetResponseHeaderLayer::overriding(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ))
+        // Presigned URLs must not leak to other sites through Referer.
+        .layer(SetResponseHeaderLayer::overriding(
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("no-referrer"),
+        ))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            REQUEST_TIMEOUT,
+        ))
+        .layer(
+            // The span names the route pattern, never the raw URI (which could carry
+            // query values); headers (Authorization) are not recorded.
+            TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
+                let route = req
+                    .extensions()
+                    .get::<MatchedPath>()
+                    .map_or("unmatched", MatchedPath::as_str);
+                tracing::info_span!("request", method = %req.method(), route)
+            }),
+        )
+}
+
+/// Serves [`app`]`(state)` on `listener` until `shutdown` resolves, then finishes
+/// the requests in flight.
+///
+/// # Errors
+/// When accepting connections fails.
+pub async fn run(
+    listener: TcpListener,
+    state: Arc<AppState>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, app(state))
+        .with_graceful_shutdown(shutdown)
+        .await
+}

@@ -1,0 +1,55 @@
+//! `cipherdrop`: the backend (`serve`) and the offline file commands.
+
+use cipherdrop_server::cli;
+use cipherdrop_server::config::{LogFormat, ServeArgs};
+use clap::{Parser, Subcommand};
+
+/// CipherDrop: files encrypted in the browser, stored on S3.
+#[derive(Debug, Parser)]
+#[command(name = "cipherdrop", version, about, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    Serve(Box<ServeArgs>),
+    /// Create a local master key file.
+    Keygen(cli::keygen::Args),
+    /// Encrypt a file.
+    Encrypt(cli::encrypt::Args),
+    /// Decrypt a file.
+    Decrypt(cli::decrypt::Args),
+    /// Show a file's header without decrypting it.
+    Inspect(cli::inspect::Args),
+}
+
+fn init_tracing(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+}
+
+fn main() -> anyhow::Result<()> {
+    match Cli::parse().command {
+        Command::Serve(args) => {
+            init_tracing(args.log_format);
+            let args = *args;
+            tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()?
+                .block_on(cipherdrop_server::serve::serve(args))
+        }
+        Command::Keygen(args) => cli::keygen::run(args),
+        Command::Encrypt(args) => cli::encrypt::run(args),
+        Command::Decrypt(args) => cli::decrypt::run(args),
+        Command::Inspect(args) => cli::inspect::run(args),
+    }
+}

@@ -1,0 +1,551 @@
+//! Uploads: start (data key + presigned PUT or multipart part URLs), sign more
+//! parts, complete, abort.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as B64;
+use cipherdrop_core::sizes::{Layout, MAX_PART_SIZE, Part};
+use cipherdrop_core::{ChunkSize, EncryptionContext, WrappedKey};
+use serde::{Deserialize, Serialize};
+
+use super::objects::ObjectInfo;
+use super::{ApiJson, ApiPath, check_object_id, new_object_id, object_key};
+use crate::auth::Caller;
+use crate::error::{ApiError, ApiResult};
+use crate::keys::object_context;
+use crate::state::AppState;
+use crate::store::{NAME_METADATA_KEY, PartEtag, Presigned, StoreError};
+use crate::upload_token::UploadClaims;
+
+/// Request of `POST /api/uploads`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StartUpload {
+    /// Plaintext size in bytes.
+    pub size: u64,
+    /// The browser-encrypted file name, base64 (opaque to the server).
+    #[serde(default)]
+    pub name: Option<String>,
+    /// Chunk size (a power of two, 4 KiB to 16 MiB); the server's default when absent.
+    #[serde(default)]
+    pub chunk_size: Option<u64>,
+    /// Force multipart (`true`) or a single PUT (`false`); by size when absent.
+    #[serde(default)]
+    pub multipart: Option<bool>,
+}
+
+/// A wrapped data key as JSON (binary fields base64).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WrappedKeyJson {
+    /// Key provider ("aws-kms", "raw-aes").
+    pub provider_id: String,
+    /// Provider info, base64 (KMS: key ARN; raw-aes: key name).
+    pub provider_info: String,
+    /// Wrapped key blob, base64.
+    pub blob: String,
+}
+
+impl From<&WrappedKey> for WrappedKeyJson {
+    fn from(w: &WrappedKey) -> Self {
+        Self {
+            provider_id: w.provider_id.clone(),
+            provider_info: B64.encode(&w.provider_info),
+            blob: B64.encode(&w.blob),
+        }
+    }
+}
+
+impl WrappedKeyJson {
+    /// Decodes and checks against crypto-core's limits.
+    ///
+    /// # Errors
+    /// 400 `invalid_wrapped_key`.
+    pub fn decode(&self) -> Result<WrappedKey, ApiError> {
+        let bad = || ApiError::bad_request("invalid_wrapped_key", "a wrapped key is malformed");
+        let w = WrappedKey {
+            provider_id: self.provider_id.clone(),
+            provider_info: B64.decode(&self.provider_info).map_err(|_| bad())?,
+            blob: B64.decode(&self.blob).map_err(|_| bad())?,
+        };
+        w.validate().map_err(|_| bad())?;
+        Ok(w)
+    }
+}
+
+/// One multipart part as JSON.
+#[derive(Debug, Serialize)]
+pub struct PartJson {
+    /// S3 part number, from 1.
+    pub part_number: u32,
+    /// Ciphertext offset of the part in the object.
+    pub offset: u64,
+    /// Ciphertext length of the part (its signed `Content-Length`).
+    pub length: u64,
+    /// First chunk index in the part.
+    pub first_chunk: u64,
+    /// Number of chunks in the part.
+    pub chunk_count: u64,
+    /// Plaintext offset the part encrypts.
+    pub plaintext_offset: u64,
+    /// Plaintext length the part encrypts.
+    pub plaintext_length: u64,
+    /// The presigned `PUT` for the part (only for the parts signed in this response).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub request: Option<Presigned>,
+}
+
+impl PartJson {
+    fn new(p: &Part, request: Option<Presigned>) -> Self {
+        Self {
+            part_number: p.number,
+            offset: p.ciphertext.start,
+            length: p.len(),
+            first_chunk: p.chunks.start,
+            chunk_count: p.chunks.end - p.chunks.start,
+            plaintext_offset: p.plaintext.start,
+            plaintext_length: p.plaintext.end - p.plaintext.start,
+            request,
+        }
+    }
+}
+
+/// How to send the ciphertext.
+#[derive(Debug, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum UploadPlan {
+    /// One presigned `PUT` of exactly `ciphertext_length` bytes.
+    Single {
+        /// The presigned request.
+        request: Presigned,
+    },
+    /// Multipart: every part, the first ones with presigned requests.
+    Multipart {
+        /// All parts in order.
+        parts: Vec<PartJson>,
+    },
+}
+
+/// Response of `POST /api/uploads`.
+#[derive(Debug, Serialize)]
+pub struct UploadStarted {
+    /// The new object's id.
+    pub object_id: String,
+    /// The plaintext data key, base64 (secret: keep in memory only).
+    pub data_key: String,
+    /// Wrapped data keys for the header.
+    pub wrapped_keys: Vec<WrappedKeyJson>,
+    /// The encryption context to write into the header.
+    pub encryption_context: BTreeMap<String, String>,
+    /// Chunk size in bytes.
+    pub chunk_size: u32,
+    /// Plaintext size in bytes.
+    pub plaintext_length: u64,
+    /// Exact header length in bytes.
+    pub header_length: u64,
+    /// Exact object length in bytes.
+    pub ciphertext_length: u64,
+    /// Pass back to `parts`, `complete` and `abort`.
+    pub upload_token: String,
+    /// When the presigned requests in this response expire (Unix seconds).
+    pub urls_expire_at: u64,
+    /// When the upload token expires (Unix seconds).
+    pub upload_expires_at: u64,
+    /// How to send the bytes.
+    pub upload: UploadPlan,
+}
+
+fn context_json(ctx: &EncryptionContext) -> BTreeMap<String, String> {
+    ctx.iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect()
+}
+
+fn check_name(name: &str, max: usize) -> Result<(), ApiError> {
+    let ok = !name.is_empty()
+        && name.len() <= max
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'=' | b'-' | b'_'));
+    if ok {
+        Ok(())
+    } else {
+        Err(ApiError::bad_request(
+            "invalid_name",
+            format!(
+                "'name' must be the encrypted name as base64 (1 to {max} characters of A-Z a-z 0-9 + / = - _)"
+            ),
+        ))
+    }
+}
+
+fn too_large(what: impl Into<String>) -> ApiError {
+    ApiError::bad_request("too_large", what)
+}
+
+fn now_secs() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+fn layout_of(claims: &UploadClaims) -> Result<Layout, ApiError> {
+    let chunk =
+        ChunkSize::from_u64(u64::from(claims.cs)).map_err(|_| ApiError::upload_not_found())?;
+    Layout::new(claims.hl, chunk, claims.pl).map_err(|_| ApiError::upload_not_found())
+}
+
+fn plan(layout: &Layout, part_size: u64) -> Result<Vec<Part>, ApiError> {
+    layout
+        .plan_parts(part_size)
+        .map_err(|_| too_large("the file cannot be cut into at most 10,000 parts of at most 5 GiB"))
+}
+
+fn internal(detail: impl Into<String>) -> ApiError {
+    ApiError::internal(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "internal",
+        "internal error",
+        detail,
+    )
+}
+
+/// `POST /api/uploads`: a data key, its wrapped form, the exact sizes and where to
+/// send the ciphertext.
+///
+/// # Errors
+/// 400 for bad sizes, names or chunk sizes; key service and store errors.
+pub async fn start(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    ApiJson(req): ApiJson<StartUpload>,
+) -> ApiResult<(StatusCode, Json<UploadStarted>)> {
+    let limits = &state.limits;
+    if req.size > limits.max_object_size {
+        return Err(too_large(format!(
+            "files larger than {} bytes are not accepted by this server",
+            limits.max_object_size
+        )));
+    }
+    let chunk_size = match req.chunk_size {
+        None => limits.default_chunk_size,
+        Some(c) => ChunkSize::from_u64(c).map_err(|_| {
+            ApiError::bad_request(
+                "invalid_chunk_size",
+                "chunk_size must be a power of two from 4096 to 16777216",
+            )
+        })?,
+    };
+    if let Some(name) = &req.name {
+        check_name(name, limits.max_name_len)?;
+    }
+
+    let object_id = new_object_id()?;
+    let context = object_context(&caller.owner, &object_id)?;
+    let generated = state.keys.generate(&context, req.size).await?;
+    let wrapped = [generated.wrapped];
+    let header_len = cipherdrop_core::header::encoded_len(&context, &wrapped)
+        .map_err(|e| internal(format!("header length: {e}")))?;
+    let header_len = u64::try_from(header_len).map_err(|_| internal("header length"))?;
+    let layout = Layout::new(header_len, chunk_size, req.size)
+        .map_err(|_| too_large("the file is too large for this chunk size"))?;
+    let ciphertext_len = layout.ciphertext_len();
+    let multipart = req
+        .multipart
+        .unwrap_or(ciphertext_len > limits.multipart_threshold);
+    if !multipart && ciphertext_len > MAX_PART_SIZE {
+        return Err(too_large("a single PUT is limited to 5 GiB; use multipart"));
+    }
+
+    let key = object_key(&caller.owner, &object_id);
+    let mut metadata = BTreeMap::new();
+    if let Some(name) = &req.name {
+        metadata.insert(NAME_METADATA_KEY.to_owned(), name.clone());
+    }
+    let urls_expire_at = now_secs() + limits.presign_expiry.as_secs();
+    let (upload, mpu) = if multipart {
+        let parts = plan(&layout, limits.part_size)?;
+        let upload_id = state.store.create_multipart(&key, &metadata).await?;
+        let mut out = Vec::with_capacity(parts.len());
+        for (i, p) in parts.iter().enumerate() {
+            let request = if i < limits.initial_part_urls {
+                Some(
+                    state
+                        .store
+                        .presign_part(
+                            &key,
+                            &upload_id,
+                            part_number(p)?,
+                            p.len(),
+                            limits.presign_expiry,
+                        )
+                        .await?,
+                )
+            } else {
+                None
+            };
+            out.push(PartJson::new(p, request));
+        }
+        (UploadPlan::Multipart { parts: out }, Some(upload_id))
+    } else {
+        let request = state
+            .store
+            .presign_put(&key, ciphertext_len, &metadata, limits.presign_expiry)
+            .await?;
+        (UploadPlan::Single { request }, None)
+    };
+
+    let upload_expires_at = state.uploads.expiry();
+    let claims = UploadClaims {
+        sub: caller.owner.clone(),
+        obj: object_id.clone(),
+        mpu,
+        pl: req.size,
+        hl: header_len,
+        cs: chunk_size.get(),
+        ps: limits.part_size,
+        exp: upload_expires_at,
+        aud: crate::upload_token::UploadTokens::audience(),
+    };
+    let upload_token = state.uploads.sign(&claims)?;
+    tracing::info!(owner = %caller.owner, object = %object_id, multipart, "upload started");
+    Ok((
+        StatusCode::CREATED,
+        Json(UploadStarted {
+            object_id,
+            data_key: B64.encode(generated.data_key.as_bytes()),
+            wrapped_keys: wrapped.iter().map(WrappedKeyJson::from).collect(),
+            encryption_context: context_json(&context),
+            chunk_size: chunk_size.get(),
+            plaintext_length: req.size,
+            header_length: header_len,
+            ciphertext_length: ciphertext_len,
+            upload_token,
+            urls_expire_at,
+            upload_expires_at,
+            upload,
+        }),
+    ))
+}
+
+fn part_number(p: &Part) -> Result<i32, ApiError> {
+    i32::try_from(p.number).map_err(|_| internal("part number out of range"))
+}
+
+/// Request of `POST /api/uploads/{object_id}/parts`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SignParts {
+    /// The token from "start upload".
+    pub upload_token: String,
+    /// Part numbers to sign (1-based, at most 100).
+    pub part_numbers: Vec<u32>,
+}
+
+/// Response of `POST /api/uploads/{object_id}/parts`.
+#[derive(Debug, Serialize)]
+pub struct PartsSigned {
+    /// The requested parts with fresh presigned requests.
+    pub parts: Vec<PartJson>,
+    /// When these requests expire (Unix seconds).
+    pub urls_expire_at: u64,
+}
+
+/// `POST /api/uploads/{object_id}/parts`: (re-)sign part URLs.
+///
+/// # Errors
+/// 404 for someone else's or an unknown upload, 400 for bad part numbers.
+pub async fn sign_parts(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    ApiPath(object_id): ApiPath<String>,
+    ApiJson(req): ApiJson<SignParts>,
+) -> ApiResult<Json<PartsSigned>> {
+    check_object_id(&object_id)?;
+    let claims = state
+        .uploads
+        .verify(&req.upload_token, &caller.owner, &object_id)?;
+    let Some(upload_id) = &claims.mpu else {
+        return Err(ApiError::bad_request(
+            "not_multipart",
+            "this upload is a single PUT; it has no parts",
+        ));
+    };
+    let max = state.limits.max_part_urls_per_request;
+    if req.part_numbers.is_empty() || req.part_numbers.len() > max {
+        return Err(ApiError::bad_request(
+            "invalid_part_numbers",
+            format!("ask for 1 to {max} part numbers at a time"),
+        ));
+    }
+    let parts = plan(&layout_of(&claims)?, claims.ps)?;
+    let key = object_key(&caller.owner, &object_id);
+    let mut out = Vec::with_capacity(req.part_numbers.len());
+    for n in &req.part_numbers {
+        let p = usize::try_from(*n)
+            .ok()
+            .and_then(|n| n.checked_sub(1))
+            .and_then(|i| parts.get(i))
+            .ok_or_else(|| {
+                ApiError::bad_request(
+                    "invalid_part_numbers",
+                    format!("part numbers of this upload are 1 to {}", parts.len()),
+                )
+            })?;
+        let request = state
+            .store
+            .presign_part(
+                &key,
+                upload_id,
+                part_number(p)?,
+                p.len(),
+                state.limits.presign_expiry,
+            )
+            .await?;
+        out.push(PartJson::new(p, Some(request)));
+    }
+    Ok(Json(PartsSigned {
+        parts: out,
+        urls_expire_at: now_secs() + state.limits.presign_expiry.as_secs(),
+    }))
+}
+
+/// A finished part as reported by the browser.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CompletedPartJson {
+    /// Part number.
+    pub part_number: u32,
+    /// The `ETag` response header of the part's `PUT`.
+    pub etag: String,
+}
+
+/// Request of `POST /api/uploads/{object_id}/complete`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Complete {
+    /// The token from "start upload".
+    pub upload_token: String,
+    /// Every part, in order (multipart only).
+    #[serde(default)]
+    pub parts: Vec<CompletedPartJson>,
+}
+
+/// `POST /api/uploads/{object_id}/complete`: finish the upload and check its size.
+///
+/// # Errors
+/// 404 for someone else's or an unknown upload, 400 for a wrong part list, 409 when
+/// the object is missing or has the wrong size.
+pub async fn complete(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    ApiPath(object_id): ApiPath<String>,
+    ApiJson(req): ApiJson<Complete>,
+) -> ApiResult<Json<ObjectInfo>> {
+    check_object_id(&object_id)?;
+    let claims = state
+        .uploads
+        .verify(&req.upload_token, &caller.owner, &object_id)?;
+    let layout = layout_of(&claims)?;
+    let key = object_key(&caller.owner, &object_id);
+    if let Some(upload_id) = &claims.mpu {
+        let parts = plan(&layout, claims.ps)?;
+        if req.parts.len() != parts.len()
+            || req
+                .parts
+                .iter()
+                .zip(&parts)
+                .any(|(got, want)| got.part_number != want.number)
+        {
+            return Err(ApiError::bad_request(
+                "invalid_parts",
+                format!("list all {} parts in order, numbered from 1", parts.len()),
+            ));
+        }
+        let mut etags = Vec::with_capacity(parts.len());
+        for p in &req.parts {
+            if p.etag.is_empty()
+                || p.etag.len() > 128
+                || p.etag.bytes().any(|b| !(0x20..0x7f).contains(&b))
+            {
+                return Err(ApiError::bad_request(
+                    "invalid_parts",
+                    "an ETag is malformed",
+                ));
+            }
+            etags.push(PartEtag {
+                part_number: i32::try_from(p.part_number).map_err(|_| internal("part number"))?,
+                etag: p.etag.clone(),
+            });
+        }
+        state
+            .store
+            .complete_multipart(&key, upload_id, &etags)
+            .await?;
+    } else if !req.parts.is_empty() {
+        return Err(ApiError::bad_request(
+            "not_multipart",
+            "this upload is a single PUT; send no parts",
+        ));
+    }
+    let meta = match state.store.head(&key).await {
+        Ok(m) => m,
+        Err(StoreError::NotFound) => {
+            return Err(ApiError::new(
+                StatusCode::CONFLICT,
+                "not_uploaded",
+                "the object has not been uploaded yet",
+            ));
+        }
+        Err(e) => return Err(e.into()),
+    };
+    if meta.size != layout.ciphertext_len() {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "size_mismatch",
+            format!(
+                "the stored object has {} bytes but {} were expected",
+                meta.size,
+                layout.ciphertext_len()
+            ),
+        ));
+    }
+    tracing::info!(owner = %caller.owner, object = %object_id, "upload completed");
+    Ok(Json(ObjectInfo::new(&object_id, &meta)))
+}
+
+/// Request of `POST /api/uploads/{object_id}/abort`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Abort {
+    /// The token from "start upload".
+    pub upload_token: String,
+}
+
+/// `POST /api/uploads/{object_id}/abort`: give up; uploaded parts are discarded.
+///
+/// # Errors
+/// 404 for someone else's or an unknown (or already finished) upload.
+pub async fn abort(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    ApiPath(object_id): ApiPath<String>,
+    ApiJson(req): ApiJson<Abort>,
+) -> ApiResult<StatusCode> {
+    check_object_id(&object_id)?;
+    let claims = state
+        .uploads
+        .verify(&req.upload_token, &caller.owner, &object_id)?;
+    let key = object_key(&caller.owner, &object_id);
+    match &claims.mpu {
+        Some(upload_id) => state.store.abort_multipart(&key, upload_id).await?,
+        // A single PUT may have landed already: remove it.
+        None => state.store.delete(&key).await?,
+    }
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,287 @@
+//! Building the running server from [`ServeArgs`]: local mode (embedded store,
+//! local keyring, development login) or AWS mode (S3, KMS), same code paths.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use aws_config::BehaviorVersion;
+use aws_sdk_s3::config::{Credentials, Region};
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+use crate::auth::{Authenticator, OidcSettings};
+use crate::config::{ServeArgs, SseArg};
+use crate::embedded::{self, EmbeddedStore};
+use crate::keys::KeyService;
+use crate::keys::cache::CachingKeyService;
+use crate::keys::kms::KmsKeyService;
+use crate::keys::local::LocalKeyService;
+use crate::state::AppState;
+use crate::store::{ObjectStore, S3Store, ServerSideEncryptionMode, SseCustomerKey};
+use crate::upload_token::UploadTokens;
+
+/// Length of the server secret.
+pub const SERVER_SECRET_LEN: usize = 32;
+
+/// A server ready to run.
+#[derive(Debug)]
+pub struct Prepared {
+    /// The state for [`crate::run`].
+    pub state: Arc<AppState>,
+    /// The bound API listener.
+    pub listener: TcpListener,
+    /// Its address.
+    pub addr: SocketAddr,
+    /// The embedded store, in the local mode.
+    pub embedded: Option<EmbeddedStore>,
+    /// Which key service is in use ("raw-aes", "aws-kms").
+    pub key_provider: String,
+}
+
+impl Prepared {
+    /// The URL to open.
+    pub fn url(&self) -> String {
+        format!("http://{}/", self.addr)
+    }
+}
+
+/// A future that resolves when `rx` sees `true` (or its sender is gone).
+pub async fn shutdown_signal(mut rx: watch::Receiver<bool>) {
+    while !*rx.borrow_and_update() {
+        if rx.changed().await.is_err() {
+            break;
+        }
+    }
+}
+
+/// An S3 client for the embedded store at `endpoint` with its static credentials.
+pub fn local_s3_client(endpoint: &str, access_key: &str, secret_key: &str) -> aws_sdk_s3::Client {
+    let config = aws_sdk_s3::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new("us-east-1"))
+        .credentials_provider(Credentials::new(
+            access_key,
+            secret_key,
+            None,
+            None,
+            "cipherdrop-local",
+        ))
+        .endpoint_url(endpoint)
+        .force_path_style(true)
+        .build();
+    aws_sdk_s3::Client::from_conf(config)
+}
+
+/// Binds listeners, opens or creates the data directory's secrets, starts the
+/// embedded store when needed and builds the state. Everything started stops when
+/// `shutdown` turns `true`.
+///
+/// # Errors
+/// On bad configuration or when a listener, file or service cannot be set up.
+pub async fn prepare(
+    args: &ServeArgs,
+    shutdown: watch::Receiver<bool>,
+) -> anyhow::Result<Prepared> {
+    let limits = args.validate()?;
+    let listener = TcpListener::bind(args.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", args.listen))?;
+    let addr = listener.local_addr()?;
+    let data_dir = args.data_dir()?;
+
+    // The page's origins, for the embedded store's CORS.
+    let mut origins = vec![format!("http://{addr}")];
+    if addr.ip().is_loopback() {
+        origins.push(format!("http://localhost:{}", addr.port()));
+    }
+    origins.extend(args.public_origins.iter().cloned());
+
+    let sse = match args.sse {
+        SseArg::None => ServerSideEncryptionMode::None,
+        SseArg::Aes256 => ServerSideEncryptionMode::Aes256,
+        SseArg::AwsKms => ServerSideEncryptionMode::AwsKms {
+            key_id: args.sse_kms_key_id.clone(),
+        },
+        SseArg::SseC => {
+            let path = args
+                .sse_c_key_file
+                .as_ref()
+                .context("--sse sse-c needs --sse-c-key-file")?;
+            let bytes = crate::secret_file::load_exact(path, 32)?;
+            let mut key = [0u8; 32];
+            key.copy_from_slice(&bytes);
+            ServerSideEncryptionMode::CustomerKey(SseCustomerKey::new(&key))
+        }
+    };
+
+    // AWS configuration only when something AWS is asked for (the local mode must
+    // not wait on credential lookups).
+    let needs_aws = args.bucket.is_some() || args.kms_key_id.is_some();
+    let sdk = if needs_aws {
+        let mut loader = aws_config::defaults(BehaviorVersion::latest());
+        if let Some(region) = &args.region {
+            loader = loader.region(Region::new(region.clone()));
+        }
+        if let Some(url) = &args.endpoint_url {
+            loader = loader.endpoint_url(url);
+        }
+        Some(loader.load().await)
+    } else {
+        None
+    };
+
+    let (store, embedded): (Arc<dyn ObjectStore>, Option<EmbeddedStore>) =
+        match (&args.bucket, &sdk) {
+            (Some(bucket), Some(sdk)) => {
+                let s3 = aws_sdk_s3::config::Builder::from(sdk)
+                    .force_path_style(args.force_path_style || args.endpoint_url.is_some())
+                    .build();
+                let client = aws_sdk_s3::Client::from_conf(s3);
+                (Arc::new(S3Store::new(client, bucket.clone(), sse)), None)
+            }
+            _ => {
+                let s3_listener =
+                    TcpListener::bind(args.local_s3_listen)
+                        .await
+                        .with_context(|| {
+                            format!(
+                                "cannot listen on {} for the local store",
+                                args.local_s3_listen
+                            )
+                        })?;
+                let root: PathBuf = data_dir.join("objects");
+                let running = embedded::start(
+                    &root,
+                    s3_listener,
+                    &origins,
+                    shutdown_signal(shutdown.clone()),
+                )?;
+                let client = local_s3_client(
+                    &running.endpoint_url(),
+                    &running.credentials.access_key,
+                    &running.credentials.secret_key,
+                );
+                (
+                    Arc::new(S3Store::new(client, embedded::LOCAL_BUCKET, sse)),
+                    Some(running),
+                )
+            }
+        };
+
+    let keys: Arc<dyn KeyService> = match (&args.kms_key_id, &sdk) {
+        (Some(key_id), Some(sdk)) => {
+            let kms = KmsKeyService::new(aws_sdk_kms::Client::new(sdk), key_id.clone());
+            match args.cache_limits() {
+                Some(limits) => Arc::new(CachingKeyService::new(kms, limits)),
+                None => Arc::new(kms),
+            }
+        }
+        _ => Arc::new(LocalKeyService::load_or_create(
+            &data_dir.join("master.key"),
+        )?),
+    };
+
+    let secret = match (&args.server_secret_file, embedded.is_some()) {
+        (Some(path), _) => crate::secret_file::load_exact(path, SERVER_SECRET_LEN)?,
+        (None, true) => {
+            crate::secret_file::load_or_create(&data_dir.join("server.secret"), SERVER_SECRET_LEN)?
+        }
+        (None, false) => {
+            tracing::warn!(
+                "no --server-secret-file: tokens are signed with a random per-process secret; \
+                 replicas will not accept each other's tokens and a restart signs everyone out"
+            );
+            let mut s = zeroize::Zeroizing::new(vec![0u8; SERVER_SECRET_LEN]);
+            getrandom::fill(&mut s).map_err(|e| anyhow::anyhow!("no randomness: {e}"))?;
+            s
+        }
+    };
+
+    let oidc = match (&args.oidc_issuer, &args.oidc_audience) {
+        (Some(issuer), Some(audience)) => Some(OidcSettings {
+            issuer: issuer.clone(),
+            audience: audience.clone(),
+            jwks_url: args.oidc_jwks_url.clone(),
+        }),
+        _ => None,
+    };
+    let web_dir = match &args.web_dir {
+        Some(d) => {
+            anyhow::ensure!(d.is_dir(), "--web-dir {} is not a directory", d.display());
+            Some(d.clone())
+        }
+        None => Some(PathBuf::from("web")).filter(|d| d.join("index.html").is_file()),
+    };
+    let key_provider = keys.provider_id().to_owned();
+    let state = Arc::new(AppState {
+        auth: Authenticator::new(args.dev_login_enabled(), &secret, oidc),
+        keys,
+        store,
+        uploads: UploadTokens::new(&secret, Duration::from_secs(args.upload_ttl)),
+        limits,
+        web_dir,
+    });
+    Ok(Prepared {
+        state,
+        listener,
+        addr,
+        embedded,
+        key_provider,
+    })
+}
+
+/// `cipherdrop serve`: prepare, print the URL, serve until Ctrl-C or SIGTERM.
+///
+/// # Errors
+/// When preparing or serving fails.
+pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    let (tx, rx) = watch::channel(false);
+    let prepared = prepare(&args, rx.clone()).await?;
+    let mode = if prepared.embedded.is_some() {
+        "local"
+    } else {
+        "aws"
+    };
+    tracing::info!(
+        addr = %prepared.addr,
+        mode,
+        key_provider = %prepared.key_provider,
+        dev_login = prepared.state.auth.dev_login_enabled(),
+        local_store = prepared.embedded.as_ref().map(|e| e.addr.to_string()),
+        "cipherdrop is serving"
+    );
+    println!("CipherDrop is running at {}", prepared.url());
+    tokio::spawn(async move {
+        wait_for_signal().await;
+        tracing::info!("shutting down");
+        let _ = tx.send(true);
+    });
+    crate::run(prepared.listener, prepared.state, shutdown_signal(rx)).await?;
+    Ok(())
+}
+
+async fn wait_for_signal() {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+}

@@ -1,0 +1,114 @@
+//! Upload tokens: what the server needs to remember about an upload between
+//! "start" and "complete", signed (HS256) and handed to the browser, so the server
+//! stays stateless.
+//!
+//! A token binds the owner, the object id, the store's multipart upload id and the
+//! file's layout. `parts`, `complete` and `abort` accept only a token whose owner is
+//! the caller and whose object is the one in the path: object stores do not all tie a
+//! multipart upload id to one key (s3s-fs does not), so the server must.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use serde::{Deserialize, Serialize};
+
+use crate::error::ApiError;
+
+const AUDIENCE: &str = "cipherdrop-upload";
+
+/// What an upload token says.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UploadClaims {
+    /// Owner id.
+    pub sub: String,
+    /// Object id.
+    pub obj: String,
+    /// The store's multipart upload id; `None` for a single PUT.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mpu: Option<String>,
+    /// Plaintext length.
+    pub pl: u64,
+    /// Header length.
+    pub hl: u64,
+    /// Chunk size.
+    pub cs: u32,
+    /// Target part size used to plan parts.
+    pub ps: u64,
+    /// Expiry (Unix seconds).
+    pub exp: u64,
+    /// Audience (always `cipherdrop-upload`).
+    pub aud: String,
+}
+
+/// Signs and verifies upload tokens.
+pub struct UploadTokens {
+    encoding: EncodingKey,
+    decoding: DecodingKey,
+    ttl: Duration,
+}
+
+impl std::fmt::Debug for UploadTokens {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UploadTokens")
+            .field("ttl", &self.ttl)
+            .finish_non_exhaustive()
+    }
+}
+
+impl UploadTokens {
+    /// Tokens signed with a key derived from the server secret, valid for `ttl`.
+    pub fn new(server_secret: &[u8], ttl: Duration) -> Self {
+        let key = crate::auth::derive(server_secret, b"upload-token");
+        Self {
+            encoding: EncodingKey::from_secret(&key).expect("a 32-byte HMAC key is accepted"),
+            decoding: DecodingKey::from_secret(&key).expect("a 32-byte HMAC key is accepted"),
+            ttl,
+        }
+    }
+
+    /// Expiry for a token issued now.
+    pub fn expiry(&self) -> u64 {
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs())
+            .saturating_add(self.ttl.as_secs())
+    }
+
+    /// Signs `claims`.
+    ///
+    /// # Errors
+    /// 500 when signing fails (it does not for HS256).
+    pub fn sign(&self, claims: &UploadClaims) -> Result<String, ApiError> {
+        jsonwebtoken::encode(&Header::new(Algorithm::HS256), claims, &self.encoding).map_err(|e| {
+            ApiError::internal(
+                axum::http::StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                "internal error",
+                format!("signing an upload token: {e}"),
+            )
+        })
+    }
+
+    /// Verifies a token for `owner` and `object`.
+    ///
+    /// # Errors
+    /// 404 `upload_not_found` for a token that is invalid, expired, or not this
+    /// caller's upload of this object (indistinguishable on purpose).
+    pub fn verify(&self, token: &str, owner: &str, object: &str) -> Result<UploadClaims, ApiError> {
+        let mut v = Validation::new(Algorithm::HS256);
+        v.set_audience(&[AUDIENCE]);
+        v.set_required_spec_claims(&["exp", "aud", "sub"]);
+        v.leeway = 0;
+        let data = jsonwebtoken::decode::<UploadClaims>(token, &self.decoding, &v)
+            .map_err(|_| ApiError::upload_not_found())?;
+        if data.claims.sub != owner || data.claims.obj != object {
+            return Err(ApiError::upload_not_found());
+        }
+        Ok(data.claims)
+    }
+
+    /// The audience every token carries.
+    pub fn audience() -> String {
+        AUDIENCE.to_owned()
+    }
+}
