@@ -1,0 +1,459 @@
+#!/usr/bin/env python3
+"""Independent CipherDrop v1 decryptor, written from docs/FORMAT.md alone.
+
+No Rust source was consulted: this file exists to show that the specification is
+sufficient to interoperate with the reference implementation byte for byte.
+Dependencies: the Python 3.11 standard library and `cryptography`.
+
+Library use:
+    decrypt(file_bytes, master_key, key_name, expected_context) -> plaintext
+raises FormatError(code) with the codes of FORMAT.md section 9 and never returns
+plaintext that did not verify.
+
+Command line:
+    decrypt.py --vectors DIR
+        replay every *.vector file in DIR (FORMAT.md section 11)
+    decrypt.py --key-file K [--key-name master] [--context k=v]... IN OUT
+        decrypt one file with a raw-aes master key (K holds 32 raw bytes);
+        repeat --context once per entry
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import hmac
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDFExpand
+
+MAGIC = b"CIPHDROP"
+VERSION = 0x01
+SUITE = 0x0001
+PREFIX_LEN = 15
+HEADER_MIN = 119
+HEADER_MAX = 65536
+CHUNK_MIN = 4096
+CHUNK_MAX = 16 * 1024 * 1024
+MAX_CHUNKS = 2**32
+LENGTH_NOT_RECORDED = 0xFFFF_FFFF_FFFF_FFFF
+TAG_LEN = 16
+TRAILER_LEN = 32 + TAG_LEN  # key commitment || header tag
+
+CONTEXT_MAX_ENTRIES = 32
+CONTEXT_KEY_MAX = 256
+CONTEXT_VALUE_MAX = 1024
+WRAPPED_MAX_ENTRIES = 16
+PROVIDER_ID_MAX = 64
+PROVIDER_INFO_MAX = 1024
+BLOB_MAX = 4096
+
+RAW_AES = b"raw-aes"
+RAW_AES_NONCE_LEN = 12
+RAW_AES_BLOB_LEN = RAW_AES_NONCE_LEN + 32 + TAG_LEN
+
+SUITE_SUFFIX = bytes([VERSION]) + SUITE.to_bytes(2, "big")
+LABEL_CONTENT = b"CipherDrop v1 content key"
+LABEL_HEADER = b"CipherDrop v1 header key"
+LABEL_COMMITMENT = b"CipherDrop v1 commitment"
+
+
+class FormatError(Exception):
+    """A file that must be refused; `code` is one of FORMAT.md section 9."""
+
+    def __init__(self, code: str, detail: str = "") -> None:
+        super().__init__(f"{code}: {detail}" if detail else code)
+        self.code = code
+        self.detail = detail
+
+
+@dataclass(frozen=True)
+class WrappedKey:
+    provider_id: bytes
+    provider_info: bytes
+    blob: bytes
+
+
+@dataclass(frozen=True)
+class Header:
+    length: int
+    chunk_size: int
+    plaintext_length: int | None  # None: not recorded
+    message_id: bytes
+    context: list[tuple[bytes, bytes]]
+    canonical_context: bytes
+    wrapped_keys: list[WrappedKey]
+    commitment: bytes
+    tag: bytes
+    raw: bytes  # all H header bytes
+
+
+class _Reader:
+    """Bounded cursor over the header body; never reads past `end`."""
+
+    def __init__(self, data: bytes, pos: int, end: int) -> None:
+        self.data = data
+        self.pos = pos
+        self.end = end
+
+    def take(self, n: int, what: str) -> bytes:
+        if n > self.end - self.pos:
+            raise FormatError("MALFORMED_HEADER", f"{what} runs past the header")
+        out = self.data[self.pos : self.pos + n]
+        self.pos += n
+        return out
+
+    def u16(self, what: str) -> int:
+        return int.from_bytes(self.take(2, what), "big")
+
+    def field(self, what: str, minimum: int, maximum: int) -> bytes:
+        """A u16-length-prefixed field; the length is checked before it is read."""
+        n = self.u16(f"{what} length")
+        if n > maximum:
+            raise FormatError("LIMIT_EXCEEDED", f"{what} is {n} bytes (max {maximum})")
+        if n < minimum:
+            raise FormatError("MALFORMED_HEADER", f"{what} is {n} bytes (min {minimum})")
+        return self.take(n, what)
+
+
+def _check_utf8(raw: bytes, what: str) -> None:
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise FormatError("MALFORMED_HEADER", f"{what} is not UTF-8") from None
+
+
+def parse_header(data: bytes) -> Header:
+    """Parse and limit-check the header at the start of `data` (section 2, 7)."""
+    if len(data) < PREFIX_LEN:
+        raise FormatError("TRUNCATED", "input shorter than the 15-byte prefix")
+    if data[0:8] != MAGIC:
+        raise FormatError("NOT_CIPHERDROP", "bad magic")
+    if data[8] != VERSION:
+        raise FormatError("UNSUPPORTED_VERSION", f"version {data[8]}")
+    suite = int.from_bytes(data[9:11], "big")
+    if suite != SUITE:
+        raise FormatError("UNSUPPORTED_SUITE", f"suite {suite:#06x}")
+    h = int.from_bytes(data[11:15], "big")
+    if h > HEADER_MAX:
+        raise FormatError("LIMIT_EXCEEDED", f"header length {h} > {HEADER_MAX}")
+    if h < HEADER_MIN:
+        raise FormatError("MALFORMED_HEADER", f"header length {h} < {HEADER_MIN}")
+    if len(data) < h:
+        raise FormatError("TRUNCATED", f"input ends inside the {h}-byte header")
+
+    r = _Reader(data, PREFIX_LEN, h - TRAILER_LEN)
+    chunk_size = int.from_bytes(r.take(4, "chunk size"), "big")
+    if not (CHUNK_MIN <= chunk_size <= CHUNK_MAX) or chunk_size & (chunk_size - 1):
+        raise FormatError("INVALID_CHUNK_SIZE", f"chunk size {chunk_size}")
+    length_field = int.from_bytes(r.take(8, "plaintext length"), "big")
+    plaintext_length = None if length_field == LENGTH_NOT_RECORDED else length_field
+    if plaintext_length is not None and -(-plaintext_length // chunk_size) > MAX_CHUNKS:
+        raise FormatError("TOO_LARGE", f"plaintext length {plaintext_length}")
+    message_id = r.take(32, "message id")
+
+    context_start = r.pos
+    count = r.u16("context count")
+    if count > CONTEXT_MAX_ENTRIES:
+        raise FormatError("LIMIT_EXCEEDED", f"{count} context entries")
+    context: list[tuple[bytes, bytes]] = []
+    for _ in range(count):
+        key = r.field("context key", 1, CONTEXT_KEY_MAX)
+        value = r.field("context value", 0, CONTEXT_VALUE_MAX)
+        _check_utf8(key, "context key")
+        _check_utf8(value, "context value")
+        if context and key <= context[-1][0]:
+            raise FormatError("MALFORMED_HEADER", "context keys unsorted or duplicated")
+        context.append((key, value))
+    canonical_context = data[context_start : r.pos]
+
+    count = r.u16("wrapped key count")
+    if count > WRAPPED_MAX_ENTRIES:
+        raise FormatError("LIMIT_EXCEEDED", f"{count} wrapped keys")
+    if count < 1:
+        raise FormatError("MALFORMED_HEADER", "no wrapped key")
+    wrapped_keys: list[WrappedKey] = []
+    for _ in range(count):
+        provider_id = r.field("provider id", 1, PROVIDER_ID_MAX)
+        if any(not 0x21 <= b <= 0x7E for b in provider_id):
+            raise FormatError("MALFORMED_HEADER", "provider id not printable ASCII")
+        provider_info = r.field("provider info", 0, PROVIDER_INFO_MAX)
+        blob = r.field("wrapped key blob", 1, BLOB_MAX)
+        wrapped_keys.append(WrappedKey(provider_id, provider_info, blob))
+
+    if r.pos != h - TRAILER_LEN:
+        raise FormatError(
+            "MALFORMED_HEADER", f"{h - r.pos} bytes after the wrapped keys, expected 48"
+        )
+    return Header(
+        length=h,
+        chunk_size=chunk_size,
+        plaintext_length=plaintext_length,
+        message_id=message_id,
+        context=context,
+        canonical_context=canonical_context,
+        wrapped_keys=wrapped_keys,
+        commitment=data[h - TRAILER_LEN : h - TAG_LEN],
+        tag=data[h - TAG_LEN : h],
+        raw=data[:h],
+    )
+
+
+def _expected_entries(expected_context: dict[str, str]) -> list[tuple[bytes, bytes]]:
+    return sorted((k.encode("utf-8"), v.encode("utf-8")) for k, v in expected_context.items())
+
+
+def _unwrap_raw_aes(header: Header, master_key: bytes, key_name: str) -> bytes:
+    """Section 2.3: the first raw-aes entry named `key_name` that opens."""
+    aead = AESGCM(master_key)
+    name = key_name.encode("utf-8")
+    for wk in header.wrapped_keys:
+        if wk.provider_id != RAW_AES or wk.provider_info != name:
+            continue
+        if len(wk.blob) != RAW_AES_BLOB_LEN:
+            continue
+        nonce, sealed = wk.blob[:RAW_AES_NONCE_LEN], wk.blob[RAW_AES_NONCE_LEN:]
+        try:
+            return aead.decrypt(nonce, sealed, header.canonical_context)
+        except InvalidTag:
+            continue
+    raise FormatError("WRONG_KEY", f"no raw-aes entry named {key_name!r} opens")
+
+
+def _hkdf_expand(prk: bytes, label: bytes) -> bytes:
+    return HKDFExpand(hashes.SHA512(), 32, label + SUITE_SUFFIX).derive(prk)
+
+
+def derive_keys(data_key: bytes, message_id: bytes) -> tuple[bytes, bytes, bytes]:
+    """Section 3: (content key, header key, commitment)."""
+    prk = hmac.new(message_id, data_key, hashlib.sha512).digest()  # HKDF-Extract
+    return (
+        _hkdf_expand(prk, LABEL_CONTENT),
+        _hkdf_expand(prk, LABEL_HEADER),
+        _hkdf_expand(prk, LABEL_COMMITMENT),
+    )
+
+
+def _nonce(index: int, final: bool) -> bytes:
+    return b"\x00\x00\x00" + index.to_bytes(8, "big") + (b"\x01" if final else b"\x00")
+
+
+def _open_chunk(aead: AESGCM, index: int, final: bool, chunk: bytes) -> bytes:
+    """Open chunk `index`; on failure, tell a cut or an extension apart (section 5)."""
+    try:
+        return aead.decrypt(_nonce(index, final), chunk, None)
+    except InvalidTag:
+        pass
+    try:
+        aead.decrypt(_nonce(index, not final), chunk, None)
+    except InvalidTag:
+        raise FormatError("DECRYPTION_FAILED", f"chunk {index}") from None
+    if final:
+        raise FormatError("TRUNCATED", f"chunk {index} was sealed as non-final")
+    raise FormatError("TRAILING_DATA", f"chunk {index} was sealed as final")
+
+
+def _verified_chunks(
+    data: bytes, master_key: bytes, key_name: str, expected_context: dict[str, str]
+) -> Iterator[bytes]:
+    """Yield each chunk's plaintext only after its tag verified, in order.
+
+    Raises FormatError at the first problem; a caller that collected earlier
+    chunks must discard them unless the generator finished normally.
+    """
+    if len(master_key) != 32:
+        raise ValueError("the master key must be 32 bytes")
+    header = parse_header(data)
+    if header.context != _expected_entries(expected_context):
+        raise FormatError("CONTEXT_MISMATCH")
+    data_key = _unwrap_raw_aes(header, master_key, key_name)
+    content_key, header_key, commitment = derive_keys(data_key, header.message_id)
+    if not hmac.compare_digest(commitment, header.commitment):
+        raise FormatError("COMMITMENT_MISMATCH")
+    try:
+        AESGCM(header_key).decrypt(bytes(12), header.tag, header.raw[:-TAG_LEN])
+    except InvalidTag:
+        raise FormatError("HEADER_AUTH_FAILED") from None
+
+    aead = AESGCM(content_key)
+    c = header.chunk_size
+    pos = header.length
+    if header.plaintext_length is not None:
+        length = header.plaintext_length
+        n = max(1, -(-length // c))
+        for i in range(n):
+            final = i == n - 1
+            size = (length - i * c if final else c) + TAG_LEN
+            if len(data) - pos < size:
+                raise FormatError("TRUNCATED", f"input ends inside chunk {i}")
+            yield _open_chunk(aead, i, final, data[pos : pos + size])
+            pos += size
+        if pos != len(data):
+            raise FormatError("TRAILING_DATA", f"{len(data) - pos} bytes after the final chunk")
+        return
+
+    full = c + TAG_LEN
+    i = 0
+    while True:
+        if i >= MAX_CHUNKS:
+            raise FormatError("TOO_LARGE", "more than 2^32 chunks")
+        remaining = len(data) - pos
+        if remaining == 0:
+            raise FormatError("TRUNCATED", f"input ends before chunk {i} without a final chunk")
+        if remaining > full:
+            yield _open_chunk(aead, i, False, data[pos : pos + full])
+            pos += full
+            i += 1
+            continue
+        if remaining < TAG_LEN or (remaining == TAG_LEN and i > 0):
+            # Section 6: r <= 16 is impossible except for the empty file.
+            raise FormatError("TRUNCATED", f"{remaining} bytes left for final chunk {i}")
+        yield _open_chunk(aead, i, True, data[pos:])
+        return
+
+
+def decrypt(
+    file_bytes: bytes, master_key: bytes, key_name: str, expected_context: dict[str, str]
+) -> bytes:
+    """Decrypt a whole CipherDrop v1 file or raise FormatError; all-or-nothing."""
+    return b"".join(_verified_chunks(file_bytes, master_key, key_name, expected_context))
+
+
+# --------------------------------------------------------------------------- CLI
+
+
+@dataclass(frozen=True)
+class Vector:
+    fields: dict[str, list[str]]
+    body: bytes
+
+    def one(self, name: str) -> str:
+        values = self.fields.get(name, [])
+        if len(values) != 1:
+            raise ValueError(f"field {name!r} appears {len(values)} times")
+        return values[0]
+
+    def context(self) -> dict[str, str]:
+        return dict(_split_context(entry) for entry in self.fields.get("context", []))
+
+
+def _split_context(entry: str) -> tuple[str, str]:
+    key, sep, value = entry.partition("=")
+    if not sep:
+        raise ValueError(f"context entry {entry!r} is not key=value")
+    return key, value
+
+
+def load_vector(path: Path) -> Vector:
+    raw = path.read_bytes()
+    head, sep, body = raw.partition(b"\n\n")
+    if not sep:
+        raise ValueError(f"{path.name}: no empty line before the file bytes")
+    fields: dict[str, list[str]] = {}
+    for line in head.decode("utf-8").split("\n"):
+        name, sep2, value = line.partition(": ")
+        if not sep2:
+            raise ValueError(f"{path.name}: bad field line {line!r}")
+        fields.setdefault(name, []).append(value)
+    return Vector(fields, body)
+
+
+def pattern(n: int) -> bytes:
+    return bytes(i % 251 for i in range(n))
+
+
+def check_vector(path: Path) -> tuple[bool, str]:
+    """Replay one vector; return (passed, message)."""
+    v = load_vector(path)
+    expect = v.one("expect")
+    if path.name.startswith("ok_") != (expect == "success"):
+        return False, f"file name disagrees with 'expect: {expect}'"
+    released = 0
+    try:
+        out = []
+        for piece in _verified_chunks(
+            v.body, bytes.fromhex(v.one("master_key")), v.one("key_name"), v.context()
+        ):
+            out.append(piece)
+            released += len(piece)
+        plaintext = b"".join(out)
+    except FormatError as e:
+        if expect == "success":
+            return False, f"MISMATCH expected success, got {e}"
+        want = expect.removeprefix("error ")
+        if e.code != want:
+            return False, f"MISMATCH expected {want}, got {e}"
+        want_released = int(v.one("released"))
+        if released != want_released:
+            return False, (
+                f"MISMATCH {e.code} but released {released} bytes, expected {want_released}"
+            )
+        return True, f"{e.code} (released {released})"
+    if expect != "success":
+        return False, f"MISMATCH expected {expect}, but it decrypted ({len(plaintext)} bytes)"
+    if plaintext != pattern(int(v.one("plaintext_len"))):
+        return False, f"MISMATCH decrypted {len(plaintext)} bytes that differ from the pattern"
+    return True, f"success ({len(plaintext)} bytes)"
+
+
+def replay_vectors(directory: Path) -> int:
+    paths = sorted(directory.glob("*.vector"))
+    if not paths:
+        print(f"no *.vector files in {directory}", file=sys.stderr)
+        return 1
+    failed = 0
+    for path in paths:
+        try:
+            ok, message = check_vector(path)
+        except ValueError as e:
+            ok, message = False, f"bad vector file: {e}"
+        failed += not ok
+        print(f"{'PASS' if ok else 'FAIL'} {path.name}: {message}")
+    print(f"{len(paths) - failed} passed, {failed} failed, {len(paths)} vectors")
+    return 1 if failed else 0
+
+
+def decrypt_file(args: argparse.Namespace) -> int:
+    master_key = Path(args.key_file).read_bytes()
+    if len(master_key) != 32:
+        print(f"{args.key_file}: expected 32 raw bytes, got {len(master_key)}", file=sys.stderr)
+        return 2
+    context = dict(_split_context(entry) for entry in args.context)
+    try:
+        plaintext = decrypt(Path(args.input).read_bytes(), master_key, args.key_name, context)
+    except FormatError as e:
+        print(f"error {e}", file=sys.stderr)
+        return 1
+    Path(args.output).write_bytes(plaintext)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    p.add_argument("--vectors", metavar="DIR", help="replay every *.vector file in DIR")
+    p.add_argument("--key-file", metavar="K", help="file holding the 32-byte raw-aes master key")
+    p.add_argument("--key-name", default="master", help="the master key's name (default: master)")
+    p.add_argument(
+        "--context", action="append", default=[], metavar="K=V",
+        help="an expected context entry; repeat for each entry",
+    )
+    p.add_argument("input", nargs="?", metavar="IN")
+    p.add_argument("output", nargs="?", metavar="OUT")
+    args = p.parse_args(argv)
+    if args.vectors:
+        if args.key_file or args.input:
+            p.error("--vectors takes no other arguments")
+        return replay_vectors(Path(args.vectors))
+    if not (args.key_file and args.input and args.output):
+        p.error("give --vectors DIR, or --key-file K IN OUT")
+    return decrypt_file(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
