@@ -25,32 +25,48 @@ fn aes_256_gcm_96_bit_nonces() {
             let tag = Tag::<Aes256Gcm>::try_from(&t.tag[..]).unwrap();
 
             let mut opened = t.ct.to_vec();
-            let open = cipher.decrypt_inout_detached(&nonce, &t.aad, opened.as_mut_slice().into(), &tag);
+            let open =
+                cipher.decrypt_inout_detached(&nonce, &t.aad, opened.as_mut_slice().into(), &tag);
             let mut sealed = t.pt.to_vec();
-            let seal_tag = cipher.encrypt_inout_detached(&nonce, &t.aad, sealed.as_mut_slice().into()).unwrap();
+            let seal_tag = cipher
+                .encrypt_inout_detached(&nonce, &t.aad, sealed.as_mut_slice().into())
+                .unwrap();
 
             match t.result {
                 TestResult::Valid => {
                     valid += 1;
-                    assert!(open.is_ok(), "tc {id} ({}): a valid case failed to open", t.comment);
+                    assert!(
+                        open.is_ok(),
+                        "tc {id} ({}): a valid case failed to open",
+                        t.comment
+                    );
                     assert_eq!(opened, *t.pt, "tc {id}: wrong plaintext");
                     assert_eq!(sealed, *t.ct, "tc {id}: wrong ciphertext");
                     assert_eq!(seal_tag[..], t.tag[..], "tc {id}: wrong tag");
                 }
                 TestResult::Invalid => {
                     invalid += 1;
-                    assert!(open.is_err(), "tc {id} ({}): an invalid case opened", t.comment);
+                    assert!(
+                        open.is_err(),
+                        "tc {id} ({}): an invalid case opened",
+                        t.comment
+                    );
                     assert!(
                         sealed != *t.ct || seal_tag[..] != t.tag[..],
                         "tc {id}: sealing reproduced an invalid ciphertext"
                     );
                 }
-                TestResult::Acceptable => panic!("tc {id}: no 'acceptable' AES-GCM case is expected"),
+                TestResult::Acceptable => {
+                    panic!("tc {id}: no 'acceptable' AES-GCM case is expected")
+                }
             }
         }
     }
     // Wycheproof holds 66 such cases (39 valid, 27 invalid): refuse to pass on fewer.
-    assert!(valid >= 39 && invalid >= 27, "only {valid} valid and {invalid} invalid cases ran");
+    assert!(
+        valid >= 39 && invalid >= 27,
+        "only {valid} valid and {invalid} invalid cases ran"
+    );
 }
 
 #[test]
@@ -73,11 +89,18 @@ fn hkdf_sha512() {
                 }
                 TestResult::Invalid => {
                     invalid += 1;
-                    assert!(r.is_err(), "tc {id} ({}): an invalid size was accepted", t.comment);
+                    assert!(
+                        r.is_err(),
+                        "tc {id} ({}): an invalid size was accepted",
+                        t.comment
+                    );
                 }
             }
         }
     }
     // Wycheproof holds 83 HKDF-SHA-512 cases, 3 of them invalid (output too long).
-    assert!(valid >= 80 && invalid >= 3, "only {valid} valid and {invalid} invalid cases ran");
+    assert!(
+        valid >= 80 && invalid >= 3,
+        "only {valid} valid and {invalid} invalid cases ran"
+    );
 }

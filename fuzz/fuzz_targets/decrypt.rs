@@ -9,7 +9,10 @@ use libfuzzer_sys::fuzz_target;
 
 /// The plaintext of every vector file: byte `i` is `i mod 251`.
 fn pattern_ok(released: &[u8]) -> bool {
-    released.iter().enumerate().all(|(i, b)| usize::from(*b) == i % 251)
+    released
+        .iter()
+        .enumerate()
+        .all(|(i, b)| usize::from(*b) == i % 251)
 }
 
 /// Push sizes derived from the input itself (so the corpus stays plain files):
@@ -18,7 +21,9 @@ struct Pieces(u64);
 
 impl Pieces {
     fn new(data: &[u8]) -> Self {
-        let h = data.iter().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| (h ^ u64::from(*b)).wrapping_mul(0x100_0000_01b3));
+        let h = data.iter().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+            (h ^ u64::from(*b)).wrapping_mul(0x100_0000_01b3)
+        });
         Self(h | 1)
     }
 
@@ -38,27 +43,41 @@ impl Pieces {
 
 fuzz_target!(|data: &[u8]| {
     let keyring = RawAesKeyring::new("master", [0x4d; 32]);
-    let context = EncryptionContext::from_pairs([("owner", "alice"), ("object", "vectors/report.pdf")])
-        .expect("a valid context");
-    let Ok(header) = Header::parse(data) else { return };
+    let context =
+        EncryptionContext::from_pairs([("owner", "alice"), ("object", "vectors/report.pdf")])
+            .expect("a valid context");
+    let Ok(header) = Header::parse(data) else {
+        return;
+    };
     let body = &data[header.len()..];
     let chunk = usize::try_from(header.chunk_size().bytes()).expect("<= 16 MiB");
     let recorded = header.plaintext_len();
     let layout = header.layout();
-    let Ok(opener) = Opener::with_keyring(header, &keyring, &context) else { return };
+    let Ok(opener) = Opener::with_keyring(header, &keyring, &context) else {
+        return;
+    };
 
     // Random access over every chunk the recorded layout names: must not panic,
     // and whatever opens is the vectors' plaintext at that position.
     if let Some(l) = layout {
         for i in 0..l.chunk_count().min(64) {
-            let Ok(r) = l.chunk_ciphertext_range(i) else { break };
+            let Ok(r) = l.chunk_ciphertext_range(i) else {
+                break;
+            };
             let (s, e) = (r.start - l.header_len(), r.end - l.header_len());
-            let (Ok(s), Ok(e)) = (usize::try_from(s), usize::try_from(e)) else { break };
+            let (Ok(s), Ok(e)) = (usize::try_from(s), usize::try_from(e)) else {
+                break;
+            };
             let Some(bytes) = body.get(s..e) else { break };
             let mut buf = bytes.to_vec();
             if let Ok(n) = opener.open_chunk(i, l.is_final(i), &mut buf) {
                 let start = usize::try_from(i).expect("< 64") * chunk;
-                assert!(buf[..n].iter().enumerate().all(|(j, b)| usize::from(*b) == (start + j) % 251));
+                assert!(
+                    buf[..n]
+                        .iter()
+                        .enumerate()
+                        .all(|(j, b)| usize::from(*b) == (start + j) % 251)
+                );
             }
         }
     }
@@ -76,7 +95,10 @@ fuzz_target!(|data: &[u8]| {
         // Only verified chunks are released, each whole (a short chunk only at the
         // recorded end), also by a push that fails part-way.
         let verified = stream.chunks_verified() * chunk as u64;
-        assert_eq!(released.len() as u64, verified.min(recorded.unwrap_or(u64::MAX)));
+        assert_eq!(
+            released.len() as u64,
+            verified.min(recorded.unwrap_or(u64::MAX))
+        );
         if result.is_err() {
             break;
         }
@@ -85,7 +107,10 @@ fuzz_target!(|data: &[u8]| {
     if result.is_ok() {
         result = stream.finish(&mut released);
     }
-    assert!(pattern_ok(&released), "released bytes that are not the vectors' plaintext");
+    assert!(
+        pattern_ok(&released),
+        "released bytes that are not the vectors' plaintext"
+    );
     match result {
         Ok(()) => {
             if let Some(n) = recorded {

@@ -20,7 +20,10 @@ fuzz_target!(|data: &[u8]| {
 
     // Every field re-encodes to the bytes it came from.
     assert_eq!(&bytes[15..19], &h.chunk_size().get().to_be_bytes());
-    assert_eq!(&bytes[19..27], &h.plaintext_len().unwrap_or(UNKNOWN_LENGTH).to_be_bytes());
+    assert_eq!(
+        &bytes[19..27],
+        &h.plaintext_len().unwrap_or(UNKNOWN_LENGTH).to_be_bytes()
+    );
     assert_eq!(&bytes[27..59], h.message_id());
     let ctx = h.context().canonical_bytes();
     assert_eq!(&bytes[59..59 + ctx.len()], &ctx[..]);
@@ -33,6 +36,9 @@ fuzz_target!(|data: &[u8]| {
     if let Some(layout) = h.layout() {
         let ct = layout.ciphertext_len();
         assert_eq!(h.layout_for_ciphertext_len(ct), Ok(layout));
-        assert_eq!(layout.plaintext_len(), h.plaintext_len().unwrap_or_default());
+        assert_eq!(
+            layout.plaintext_len(),
+            h.plaintext_len().unwrap_or_default()
+        );
     }
 });
