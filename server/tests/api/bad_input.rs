@@ -1,0 +1,320 @@
+//! Bad input gets a clear 4xx JSON error, and the server keeps serving.
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+use crate::support::TestServer;
+
+fn assert_error(what: &str, got: (StatusCode, Value), status: StatusCode, code: &str) {
+    assert_eq!(got.0, status, "{what}: {}", got.1);
+    assert_eq!(got.1["error"]["code"], code, "{what}: {}", got.1);
+    assert!(
+        got.1["error"]["message"]
+            .as_str()
+            .is_some_and(|m| !m.is_empty()),
+        "{what}"
+    );
+}
+
+async fn raw_post(
+    server: &TestServer,
+    path: &str,
+    token: &str,
+    content_type: &str,
+    body: Vec<u8>,
+) -> (StatusCode, Value) {
+    let resp = server
+        .http
+        .post(server.url(path))
+        .bearer_auth(token)
+        .header("content-type", content_type)
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    let status = resp.status();
+    (status, resp.json().await.unwrap_or(Value::Null))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_requests_are_clear_4xx() {
+    let server = TestServer::local(&["--max-object-size", "1073741824"]).await;
+    let t = server.login("alice").await;
+    let json_ct = "application/json";
+    let bad = StatusCode::BAD_REQUEST;
+
+    assert_error(
+        "malformed JSON",
+        raw_post(
+            &server,
+            "/api/uploads",
+            &t,
+            json_ct,
+            b"{\"size\": ".to_vec(),
+        )
+        .await,
+        bad,
+        "invalid_json",
+    );
+    assert_error(
+        "not JSON at all",
+        raw_post(&server, "/api/uploads", &t, json_ct, b"\x00\xff".to_vec()).await,
+        bad,
+        "invalid_json",
+    );
+    assert_error(
+        "no content type",
+        raw_post(
+            &server,
+            "/api/uploads",
+            &t,
+            "text/plain",
+            b"{\"size\":1}".to_vec(),
+        )
+        .await,
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        "unsupported_media_type",
+    );
+    for (what, body) in [
+        ("string size", json!({"size": "12"})),
+        ("negative size", json!({"size": -1})),
+        ("fractional size", json!({"size": 1.5})),
+        ("size beyond u64", json!({"size": 1e30})),
+        ("missing size", json!({})),
+        ("unknown field", json!({"size": 1, "owner": "someone-else"})),
+        ("array body", json!([1, 2])),
+    ] {
+        assert_error(
+            what,
+            server.post("/api/uploads", Some(&t), &body).await,
+            bad,
+            "invalid_request",
+        );
+    }
+    assert_error(
+        "over the limit",
+        server
+            .post("/api/uploads", Some(&t), &json!({"size": 1_073_741_825u64}))
+            .await,
+        bad,
+        "too_large",
+    );
+    assert_error(
+        "u64 max",
+        server
+            .post("/api/uploads", Some(&t), &json!({"size": u64::MAX}))
+            .await,
+        bad,
+        "too_large",
+    );
+    assert_error(
+        "single PUT over 5 GiB",
+        TestServer::local(&[])
+            .await
+            .post_as_new_user(&json!({"size": 6u64 << 30, "multipart": false}))
+            .await,
+        bad,
+        "too_large",
+    );
+    for c in [0u64, 1000, 3 << 20, 32 << 20] {
+        assert_error(
+            "chunk size",
+            server
+                .post(
+                    "/api/uploads",
+                    Some(&t),
+                    &json!({"size": 1, "chunk_size": c}),
+                )
+                .await,
+            bad,
+            "invalid_chunk_size",
+        );
+    }
+    for name in [
+        "../../etc/passwd",
+        "a\nb",
+        "a\u{0}b",
+        "name with spaces",
+        "é",
+        "",
+    ] {
+        assert_error(
+            &format!("name {name:?}"),
+            server
+                .post("/api/uploads", Some(&t), &json!({"size": 1, "name": name}))
+                .await,
+            bad,
+            "invalid_name",
+        );
+    }
+    let long_name = "A".repeat(1025);
+    assert_error(
+        "long name",
+        server
+            .post(
+                "/api/uploads",
+                Some(&t),
+                &json!({"size": 1, "name": long_name}),
+            )
+            .await,
+        bad,
+        "invalid_name",
+    );
+    assert_error(
+        "oversized body",
+        raw_post(
+            &server,
+            "/api/uploads",
+            &t,
+            json_ct,
+            format!("{{\"size\":1,\"name\":\"{}\"}}", "A".repeat(40_000)).into_bytes(),
+        )
+        .await,
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "body_too_large",
+    );
+    for user in ["../admin", "a/b", "", "x\ty", &"u".repeat(65)] {
+        assert_error(
+            &format!("user {user:?}"),
+            server
+                .post("/auth/dev-login", None, &json!({"user": user}))
+                .await,
+            bad,
+            "invalid_user",
+        );
+    }
+
+    // Ids: malformed ones are 400, unknown ones 404.
+    for id in [
+        "..%2F..%2Fetc",
+        "ABCDEF0123456789ABCDEF0123456789",
+        "123",
+        "%00",
+    ] {
+        assert_error(
+            &format!("id {id}"),
+            server.get(&format!("/api/objects/{id}"), Some(&t)).await,
+            bad,
+            "invalid_object_id",
+        );
+    }
+    let unknown = "0123456789abcdef0123456789abcdef";
+    assert_error(
+        "unknown id",
+        server
+            .get(&format!("/api/objects/{unknown}"), Some(&t))
+            .await,
+        StatusCode::NOT_FOUND,
+        "not_found",
+    );
+    assert_error(
+        "unknown download",
+        server
+            .get(&format!("/api/objects/{unknown}/download"), Some(&t))
+            .await,
+        StatusCode::NOT_FOUND,
+        "not_found",
+    );
+    assert_error(
+        "unknown delete",
+        server
+            .delete(&format!("/api/objects/{unknown}"), Some(&t))
+            .await,
+        StatusCode::NOT_FOUND,
+        "not_found",
+    );
+    assert_error(
+        "forged upload token",
+        server
+            .post(
+                &format!("/api/uploads/{unknown}/complete"),
+                Some(&t),
+                &json!({"upload_token": "eyJ.x.y"}),
+            )
+            .await,
+        StatusCode::NOT_FOUND,
+        "upload_not_found",
+    );
+    assert_error(
+        "bad wrapped key",
+        server
+            .post(&format!("/api/objects/{unknown}/data-key"), Some(&t), &json!({"wrapped_keys": [{"provider_id": "raw-aes", "provider_info": "!!", "blob": "AA=="}]}))
+            .await,
+        bad,
+        "invalid_wrapped_key",
+    );
+    assert_error(
+        "no wrapped keys",
+        server
+            .post(
+                &format!("/api/objects/{unknown}/data-key"),
+                Some(&t),
+                &json!({"wrapped_keys": []}),
+            )
+            .await,
+        bad,
+        "invalid_wrapped_key",
+    );
+    assert_error(
+        "bad limit",
+        server.get("/api/objects?limit=0", Some(&t)).await,
+        bad,
+        "invalid_limit",
+    );
+    assert_error(
+        "bad limit type",
+        server.get("/api/objects?limit=abc", Some(&t)).await,
+        bad,
+        "invalid_query",
+    );
+    assert_error(
+        "no such route",
+        server.get("/api/nothing", Some(&t)).await,
+        StatusCode::NOT_FOUND,
+        "no_route",
+    );
+
+    // Multipart requests that make no sense.
+    let started = server
+        .start_upload(&t, &json!({"size": 11 << 20, "multipart": true}))
+        .await;
+    let oid = started["object_id"].as_str().unwrap();
+    let ut = started["upload_token"].as_str().unwrap();
+    for numbers in [
+        json!([]),
+        json!([0]),
+        json!([4]),
+        json!((1..=101).collect::<Vec<_>>()),
+    ] {
+        assert_error(
+            "part numbers",
+            server
+                .post(
+                    &format!("/api/uploads/{oid}/parts"),
+                    Some(&t),
+                    &json!({"upload_token": ut, "part_numbers": numbers}),
+                )
+                .await,
+            bad,
+            "invalid_part_numbers",
+        );
+    }
+    assert_error(
+        "parts out of order",
+        server
+            .post(
+                &format!("/api/uploads/{oid}/complete"),
+                Some(&t),
+                &json!({"upload_token": ut, "parts": [{"part_number": 2, "etag": "a"}, {"part_number": 1, "etag": "b"}, {"part_number": 3, "etag": "c"}]}),
+            )
+            .await,
+        bad,
+        "invalid_parts",
+    );
+
+    // Still serving.
+    let (s, _) = server.get("/healthz", None).await;
+    assert_eq!(s, StatusCode::OK);
+    let (s, _) = server.get("/api/objects", Some(&t)).await;
+    assert_eq!(s, StatusCode::OK);
+}

@@ -1,0 +1,99 @@
+//! The embedded store verifies what it is given: signature, path, expiry, length.
+
+use std::time::Duration;
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+use crate::support::{TestServer, encrypt, send_presigned, test_bytes};
+
+fn with_url(req: &Value, url: String) -> Value {
+    let mut r = req.clone();
+    r["url"] = Value::String(url);
+    r
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn embedded_store_refuses_tampered_and_wrong_length_puts() {
+    let server = TestServer::local(&[]).await;
+    let token = server.login("alice").await;
+    let plaintext = test_bytes(3000, 2);
+    let started = server
+        .start_upload(&token, &json!({ "size": plaintext.len() }))
+        .await;
+    let ciphertext = encrypt(&started, &plaintext);
+    let req = &started["upload"]["request"];
+    let url = req["url"].as_str().unwrap().to_owned();
+
+    // A flipped signature character.
+    let sig_at = url.find("X-Amz-Signature=").unwrap() + "X-Amz-Signature=".len();
+    let mut tampered = url.clone().into_bytes();
+    tampered[sig_at] = if tampered[sig_at] == b'0' { b'1' } else { b'0' };
+    let (s, _) = send_presigned(
+        &server.http,
+        &with_url(req, String::from_utf8(tampered).unwrap()),
+        ciphertext.clone(),
+    )
+    .await;
+    assert_eq!(s, StatusCode::FORBIDDEN, "tampered signature");
+
+    // Another object key with the same signature.
+    let object_id = started["object_id"].as_str().unwrap();
+    let other = url.replace(object_id, &"0".repeat(32));
+    let (s, _) = send_presigned(&server.http, &with_url(req, other), ciphertext.clone()).await;
+    assert_eq!(s, StatusCode::FORBIDDEN, "tampered path");
+
+    // One byte short and one byte long of the signed Content-Length.
+    let (s, _) = send_presigned(
+        &server.http,
+        req,
+        ciphertext[..ciphertext.len() - 1].to_vec(),
+    )
+    .await;
+    assert_eq!(s, StatusCode::FORBIDDEN, "short body");
+    let mut long = ciphertext.clone();
+    long.push(0);
+    let (s, _) = send_presigned(&server.http, req, long).await;
+    assert_eq!(s, StatusCode::FORBIDDEN, "long body");
+
+    // Without the signed metadata header.
+    let (s, _) = send_presigned(
+        &server.http,
+        &json!({"method": "PUT", "url": url, "headers": {}}),
+        ciphertext.clone(),
+    )
+    .await;
+    assert_eq!(s, StatusCode::FORBIDDEN, "missing signed header");
+
+    // Nothing landed: complete says so, clearly.
+    let (s, body) = server
+        .post(
+            &format!("/api/uploads/{object_id}/complete"),
+            Some(&token),
+            &json!({ "upload_token": started["upload_token"] }),
+        )
+        .await;
+    assert_eq!(
+        (s, body["error"]["code"].as_str()),
+        (StatusCode::CONFLICT, Some("not_uploaded")),
+        "{body}"
+    );
+
+    // The untouched request still works.
+    let (s, _) = send_presigned(&server.http, req, ciphertext).await;
+    assert_eq!(s, StatusCode::OK);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn embedded_store_refuses_expired_urls() {
+    let server = TestServer::local(&["--presign-expiry", "1"]).await;
+    let token = server.login("alice").await;
+    let plaintext = test_bytes(100, 4);
+    let started = server
+        .start_upload(&token, &json!({ "size": plaintext.len() }))
+        .await;
+    let ciphertext = encrypt(&started, &plaintext);
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    let (s, _) = send_presigned(&server.http, &started["upload"]["request"], ciphertext).await;
+    assert_eq!(s, StatusCode::FORBIDDEN, "expired URL");
+}
