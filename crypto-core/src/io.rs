@@ -25,10 +25,11 @@ pub fn format_error(e: &io::Error) -> Option<&Error> {
 /// ([`Error::Truncated`] when the input ends inside the header).
 pub fn read_header<R: Read>(reader: &mut R) -> io::Result<Header> {
     let mut buf = vec_of(PREFIX_LEN);
-    read_full(reader, &mut buf)?;
+    read_full(reader, &mut buf, Error::NotCipherDrop)?;
     let len = header_len_from_prefix(&buf)?;
     buf.resize(len, 0);
-    read_full(reader, &mut buf[PREFIX_LEN..])?;
+    // The magic is there: input that ends now is a cut file, not a foreign one.
+    read_full(reader, &mut buf[PREFIX_LEN..], Error::Truncated)?;
     Ok(Header::parse(&buf)?)
 }
 
@@ -36,11 +37,12 @@ fn vec_of(n: usize) -> Vec<u8> {
     std::vec![0u8; n]
 }
 
-fn read_full<R: Read>(reader: &mut R, mut buf: &mut [u8]) -> io::Result<()> {
+/// Fills `buf`; input that ends before any byte came is `if_empty`, later `Truncated`.
+fn read_full<R: Read>(reader: &mut R, mut buf: &mut [u8], if_empty: Error) -> io::Result<()> {
     let mut got_any = false;
     while !buf.is_empty() {
         match reader.read(buf) {
-            Ok(0) => return Err(if got_any { Error::Truncated } else { Error::NotCipherDrop }.into()),
+            Ok(0) => return Err(if got_any { Error::Truncated } else { if_empty }.into()),
             Ok(n) => {
                 got_any = true;
                 buf = &mut buf[n..];
