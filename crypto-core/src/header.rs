@@ -21,8 +21,8 @@
 
 use alloc::vec::Vec;
 
-use aes_gcm::aead::AeadInOut;
 use aes_gcm::Nonce;
+use aes_gcm::aead::AeadInOut;
 use aes_gcm::aead::Tag;
 use subtle::ConstantTimeEq;
 
@@ -48,7 +48,8 @@ pub const HEADER_TAG_LEN: usize = 16;
 pub const UNKNOWN_LENGTH: u64 = u64::MAX;
 
 /// Smallest possible header: no context entries, one wrapped key of 1+0+1 bytes.
-const MIN_HEADER_LEN: usize = PREFIX_LEN + 4 + 8 + MESSAGE_ID_LEN + 2 + 2 + 8 + COMMITMENT_LEN + HEADER_TAG_LEN;
+const MIN_HEADER_LEN: usize =
+    PREFIX_LEN + 4 + 8 + MESSAGE_ID_LEN + 2 + 2 + 8 + COMMITMENT_LEN + HEADER_TAG_LEN;
 
 /// A parsed header. Parsing does not authenticate it: that happens in
 /// [`crate::Opener::new`], which needs the data key.
@@ -72,7 +73,11 @@ pub struct Header {
 /// [`Error::LimitExceeded`] or [`Error::MalformedHeader`] as found.
 pub fn header_len_from_prefix(prefix: &[u8]) -> Result<usize> {
     if prefix.len() < MAGIC.len() {
-        return if MAGIC.starts_with(prefix) { Err(Error::Truncated) } else { Err(Error::NotCipherDrop) };
+        return if !prefix.is_empty() && MAGIC.starts_with(prefix) {
+            Err(Error::Truncated)
+        } else {
+            Err(Error::NotCipherDrop)
+        };
     }
     let mut r = Reader::new(prefix);
     if r.array::<8>()? != MAGIC {
@@ -94,7 +99,9 @@ pub fn header_len_from_prefix(prefix: &[u8]) -> Result<usize> {
         return Err(Error::LimitExceeded("the header is longer than 64 KiB"));
     }
     if len < MIN_HEADER_LEN {
-        return Err(Error::MalformedHeader("the header length is smaller than any valid header"));
+        return Err(Error::MalformedHeader(
+            "the header length is smaller than any valid header",
+        ));
     }
     Ok(len)
 }
@@ -107,7 +114,9 @@ pub fn header_len_from_prefix(prefix: &[u8]) -> Result<usize> {
 /// not be written.
 pub fn encoded_len(context: &EncryptionContext, wrapped_keys: &[WrappedKey]) -> Result<usize> {
     if wrapped_keys.is_empty() {
-        return Err(Error::InvalidWrappedKey("a header needs at least one wrapped key"));
+        return Err(Error::InvalidWrappedKey(
+            "a header needs at least one wrapped key",
+        ));
     }
     if wrapped_keys.len() > MAX_WRAPPED_KEYS {
         return Err(Error::LimitExceeded("more than 16 wrapped keys"));
@@ -121,11 +130,16 @@ pub fn encoded_len(context: &EncryptionContext, wrapped_keys: &[WrappedKey]) -> 
         + MESSAGE_ID_LEN
         + context.encoded_len()
         + 2
-        + wrapped_keys.iter().map(WrappedKey::encoded_len).sum::<usize>()
+        + wrapped_keys
+            .iter()
+            .map(WrappedKey::encoded_len)
+            .sum::<usize>()
         + COMMITMENT_LEN
         + HEADER_TAG_LEN;
     if len > MAX_HEADER_LEN {
-        return Err(Error::LimitExceeded("the header would be longer than 64 KiB"));
+        return Err(Error::LimitExceeded(
+            "the header would be longer than 64 KiB",
+        ));
     }
     Ok(len)
 }
@@ -192,8 +206,9 @@ impl Header {
         let plaintext_len = match r.u64()? {
             UNKNOWN_LENGTH => None,
             n => {
-                Layout::new(len as u64, chunk_size, n)
-                    .map_err(|_| Error::LimitExceeded("the plaintext length needs more than 2^32 chunks"))?;
+                Layout::new(len as u64, chunk_size, n).map_err(|_| {
+                    Error::LimitExceeded("the plaintext length needs more than 2^32 chunks")
+                })?;
                 Some(n)
             }
         };
@@ -213,15 +228,29 @@ impl Header {
         let commitment = r.array::<COMMITMENT_LEN>()?;
         let _tag = r.array::<HEADER_TAG_LEN>()?;
         if r.remaining() != 0 {
-            return Err(Error::MalformedHeader("the header length does not match its fields"));
+            return Err(Error::MalformedHeader(
+                "the header length does not match its fields",
+            ));
         }
-        Ok(Self { chunk_size, plaintext_len, message_id, context, wrapped_keys, commitment, bytes: bytes.to_vec() })
+        Ok(Self {
+            chunk_size,
+            plaintext_len,
+            message_id,
+            context,
+            wrapped_keys,
+            commitment,
+            bytes: bytes.to_vec(),
+        })
     }
 
     /// Checks the header tag in constant time.
     pub(crate) fn verify_tag(&self, keys: &DerivedKeys) -> Result<()> {
         let (body, tag) = self.bytes.split_at(self.bytes.len() - HEADER_TAG_LEN);
-        if bool::from(header_tag(keys, body).ct_eq(tag)) { Ok(()) } else { Err(Error::HeaderAuthFailed) }
+        if bool::from(header_tag(keys, body).ct_eq(tag)) {
+            Ok(())
+        } else {
+            Err(Error::HeaderAuthFailed)
+        }
     }
 
     /// The encoded header, exactly as it starts the file.
@@ -294,7 +323,8 @@ impl Header {
     #[must_use]
     pub fn layout(&self) -> Option<Layout> {
         self.plaintext_len.map(|n| {
-            Layout::new(self.len() as u64, self.chunk_size, n).expect("checked when the header was parsed or built")
+            Layout::new(self.len() as u64, self.chunk_size, n)
+                .expect("checked when the header was parsed or built")
         })
     }
 
@@ -304,7 +334,8 @@ impl Header {
     /// [`Error::Truncated`] or [`Error::TrailingData`] when the length is impossible,
     /// or disagrees with a recorded plaintext length.
     pub fn layout_for_ciphertext_len(&self, ciphertext_len: u64) -> Result<Layout> {
-        let from_len = Layout::from_ciphertext_len(self.len() as u64, self.chunk_size, ciphertext_len)?;
+        let from_len =
+            Layout::from_ciphertext_len(self.len() as u64, self.chunk_size, ciphertext_len)?;
         match self.layout() {
             Some(l) if l.ciphertext_len() > ciphertext_len => Err(Error::Truncated),
             Some(l) if l.ciphertext_len() < ciphertext_len => Err(Error::TrailingData),

@@ -25,12 +25,26 @@ pub fn format_error(e: &io::Error) -> Option<&Error> {
 /// ([`Error::Truncated`] when the input ends inside the header).
 pub fn read_header<R: Read>(reader: &mut R) -> io::Result<Header> {
     let mut buf = vec_of(PREFIX_LEN);
-    read_full(reader, &mut buf, Error::NotCipherDrop)?;
-    let len = header_len_from_prefix(&buf)?;
+    let got = read_up_to(reader, &mut buf)?;
+    // A short input is judged by what it holds: a foreign file, or a cut one.
+    let len = header_len_from_prefix(&buf[..got])?;
     buf.resize(len, 0);
     // The magic is there: input that ends now is a cut file, not a foreign one.
     read_full(reader, &mut buf[PREFIX_LEN..], Error::Truncated)?;
     Ok(Header::parse(&buf)?)
+}
+
+fn read_up_to<R: Read>(reader: &mut R, buf: &mut [u8]) -> io::Result<usize> {
+    let mut filled = 0;
+    while filled < buf.len() {
+        match reader.read(&mut buf[filled..]) {
+            Ok(0) => break,
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(filled)
 }
 
 fn vec_of(n: usize) -> Vec<u8> {
@@ -68,7 +82,11 @@ impl<W: Write> EncryptingWriter<W> {
     /// Wraps `inner`.
     #[must_use]
     pub fn new(sealer: Sealer, inner: W) -> Self {
-        Self { stream: sealer.into_stream(), inner, buf: Vec::new() }
+        Self {
+            stream: sealer.into_stream(),
+            inner,
+            buf: Vec::new(),
+        }
     }
 
     /// Seals the final chunk, flushes and returns the inner writer.
@@ -116,7 +134,13 @@ impl<R: Read> DecryptingReader<R> {
     #[must_use]
     pub fn new(opener: Opener, inner: R) -> Self {
         let cs = usize::try_from(opener.header().chunk_size().sealed()).expect("<= 16 MiB + 16");
-        Self { stream: Some(opener.into_stream()), inner, input: vec_of(cs), out: Vec::new(), pos: 0 }
+        Self {
+            stream: Some(opener.into_stream()),
+            inner,
+            input: vec_of(cs),
+            out: Vec::new(),
+            pos: 0,
+        }
     }
 }
 
@@ -125,7 +149,9 @@ impl<R: Read> Read for DecryptingReader<R> {
         while self.pos == self.out.len() {
             self.out.clear();
             self.pos = 0;
-            let Some(stream) = self.stream.as_mut() else { return Ok(0) };
+            let Some(stream) = self.stream.as_mut() else {
+                return Ok(0);
+            };
             let n = match self.inner.read(&mut self.input) {
                 Ok(n) => n,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,

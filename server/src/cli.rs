@@ -1,6 +1,114 @@
-//! Offline commands (owned by the format engineer; stubs until they land).
+//! The offline file commands: `keygen`, `encrypt`, `decrypt`, `inspect`.
+//!
+//! They read and write the CipherDrop format with `cipherdrop-core`, byte-compatible
+//! with the browser. Files are processed chunk by chunk, so memory stays flat
+//! whatever the file size; regular files are sealed and opened on every core.
 
 pub mod decrypt;
 pub mod encrypt;
+pub mod files;
 pub mod inspect;
 pub mod keygen;
+pub mod parallel;
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use cipherdrop_core::{EncryptionContext, RawAesKeyring};
+
+/// How the data key is protected: shared by `encrypt` and `decrypt`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct KeyArgs {
+    /// Master key file (32 bytes, made by `cipherdrop keygen`) that wraps the data key.
+    #[arg(long, value_name = "PATH")]
+    pub key_file: PathBuf,
+
+    /// Name recorded for the master key in the header (provider info of `raw-aes`).
+    #[arg(long, value_name = "NAME", default_value = "master")]
+    pub key_name: String,
+
+    /// Encryption context entry bound into the header; repeat for several.
+    /// Decrypting needs exactly the same entries.
+    #[arg(long = "context", value_name = "KEY=VALUE", value_parser = parse_context_entry)]
+    pub context: Vec<(String, String)>,
+}
+
+impl KeyArgs {
+    /// Loads the master key.
+    ///
+    /// # Errors
+    /// When the key file cannot be read or is not 32 bytes.
+    pub fn keyring(&self) -> anyhow::Result<RawAesKeyring> {
+        let bytes = crate::secret_file::load_exact(&self.key_file, 32)
+            .with_context(|| format!("cannot use the key file {}", self.key_file.display()))?;
+        let key: [u8; 32] = bytes
+            .as_slice()
+            .try_into()
+            .context("a key file holds 32 bytes")?;
+        Ok(RawAesKeyring::new(self.key_name.clone(), key))
+    }
+
+    /// The encryption context from the `--context` entries.
+    ///
+    /// # Errors
+    /// When a key repeats or is over a limit.
+    pub fn context(&self) -> anyhow::Result<EncryptionContext> {
+        EncryptionContext::from_pairs(self.context.iter().cloned()).context("bad --context")
+    }
+}
+
+fn parse_context_entry(s: &str) -> Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((k, v)) if !k.is_empty() => Ok((k.to_owned(), v.to_owned())),
+        _ => Err(format!("'{s}' is not KEY=VALUE")),
+    }
+}
+
+/// Parses a byte count: `262144`, `256K`, `256KiB`, `1M`, `1MiB`.
+///
+/// # Errors
+/// When it is not a number with an optional K/M/G suffix.
+pub fn parse_size(s: &str) -> Result<u64, String> {
+    let t = s.trim();
+    let digits = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (num, unit) = t.split_at(digits);
+    let n: u64 = num
+        .parse()
+        .map_err(|_| format!("'{s}' is not a size (try 262144 or 256K)"))?;
+    let mult = match unit.to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "k" | "kib" | "kb" => 1 << 10,
+        "m" | "mib" | "mb" => 1 << 20,
+        "g" | "gib" | "gb" => 1 << 30,
+        _ => return Err(format!("'{s}' has an unknown unit (use K, M or G)")),
+    };
+    n.checked_mul(mult)
+        .ok_or_else(|| format!("'{s}' is too large"))
+}
+
+/// Number of worker threads to use by default.
+#[must_use]
+pub fn default_threads() -> usize {
+    std::thread::available_parallelism().map_or(1, std::num::NonZero::get)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes() {
+        assert_eq!(parse_size("262144"), Ok(262_144));
+        assert_eq!(parse_size("256K"), Ok(262_144));
+        assert_eq!(parse_size("1MiB"), Ok(1 << 20));
+        assert!(parse_size("1X").is_err());
+        assert!(parse_size("").is_err());
+    }
+
+    #[test]
+    fn context_entries() {
+        assert_eq!(parse_context_entry("a=b=c"), Ok(("a".into(), "b=c".into())));
+        assert!(parse_context_entry("=x").is_err());
+        assert!(parse_context_entry("nothing").is_err());
+    }
+}

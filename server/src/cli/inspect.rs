@@ -1,13 +1,131 @@
-//! `cipherdrop inspect` (stub: replaced by the real command).
+//! `cipherdrop inspect`: a file's header, without any key.
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use cipherdrop_core::Header;
+use cipherdrop_core::io::read_header;
+use serde_json::json;
+
+use super::files::open_input;
 
 /// Arguments of `cipherdrop inspect`.
 #[derive(Debug, clap::Args)]
-pub struct Args {}
+#[command(
+    after_help = "Nothing is verified: the header is authenticated only when the file is \
+decrypted with its key."
+)]
+pub struct Args {
+    /// Print JSON instead of text.
+    #[arg(long)]
+    pub json: bool,
+
+    /// Encrypted file, or - for standard input.
+    pub file: PathBuf,
+}
 
 /// Runs `cipherdrop inspect`.
 ///
 /// # Errors
-/// Always, until the command is implemented.
-pub fn run(_args: Args) -> anyhow::Result<()> {
-    anyhow::bail!("'cipherdrop inspect' is not implemented yet")
+/// When the file cannot be read or its header is not valid.
+pub fn run(args: Args) -> anyhow::Result<()> {
+    let mut input = open_input(&args.file)?;
+    let header = read_header(&mut input.reader)
+        .map_err(|e| match cipherdrop_core::io::format_error(&e) {
+            Some(f) => anyhow::Error::from(f.clone()),
+            None => e.into(),
+        })
+        .with_context(|| format!("cannot inspect {}", input.name))?;
+    let report = describe(&header, input.len);
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print_text(&report);
+    }
+    Ok(())
+}
+
+/// The header as JSON (the `--json` output).
+#[must_use]
+pub fn describe(header: &Header, file_len: Option<u64>) -> serde_json::Value {
+    let from_len = file_len.and_then(|n| header.layout_for_ciphertext_len(n).ok());
+    let layout = header.layout().or(from_len);
+    let keys: Vec<_> = header
+        .wrapped_keys()
+        .iter()
+        .map(|w| {
+            json!({
+                "provider_id": w.provider_id,
+                "provider_info": String::from_utf8(w.provider_info.clone())
+                    .unwrap_or_else(|_| format!("hex:{}", hex::encode(&w.provider_info))),
+                "blob_len": w.blob.len(),
+            })
+        })
+        .collect();
+    let context: serde_json::Map<String, serde_json::Value> = header
+        .context()
+        .iter()
+        .map(|(k, v)| (k.to_owned(), json!(v)))
+        .collect();
+    json!({
+        "version": header.version(),
+        "suite": format!("0x{:04x}", header.suite()),
+        "suite_name": "AES-256-GCM STREAM, HKDF-SHA-512, key commitment",
+        "header_len": header.len(),
+        "chunk_size": header.chunk_size().get(),
+        "plaintext_len": layout.map(|l| l.plaintext_len()),
+        "plaintext_len_recorded": header.plaintext_len().is_some(),
+        "chunks": layout.map(|l| l.chunk_count()),
+        "ciphertext_len": file_len,
+        "message_id": hex::encode(header.message_id()),
+        "context": context,
+        "wrapped_keys": keys,
+    })
+}
+
+fn print_text(r: &serde_json::Value) {
+    let s = |k: &str| match &r[k] {
+        serde_json::Value::Null => "unknown".to_owned(),
+        serde_json::Value::String(s) => s.clone(),
+        v => v.to_string(),
+    };
+    println!(
+        "format:        CipherDrop version {} suite {} ({})",
+        s("version"),
+        s("suite"),
+        s("suite_name")
+    );
+    println!("header:        {} bytes", s("header_len"));
+    println!("chunk size:    {} bytes", s("chunk_size"));
+    let recorded = if r["plaintext_len_recorded"] == json!(true) {
+        ""
+    } else {
+        " (not recorded; from the file size)"
+    };
+    println!("plaintext:     {} bytes{recorded}", s("plaintext_len"));
+    println!("chunks:        {}", s("chunks"));
+    println!("message id:    {}", s("message_id"));
+    match r["context"].as_object() {
+        Some(m) if !m.is_empty() => {
+            for (i, (k, v)) in m.iter().enumerate() {
+                let label = if i == 0 { "context:" } else { "" };
+                println!("{label:<15}{k}={}", v.as_str().unwrap_or_default());
+            }
+        }
+        _ => println!("context:       (empty)"),
+    }
+    for (i, w) in r["wrapped_keys"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .enumerate()
+    {
+        let label = if i == 0 { "wrapped keys:" } else { "" };
+        println!(
+            "{label:<15}{} {} ({} bytes)",
+            w["provider_id"].as_str().unwrap_or_default(),
+            w["provider_info"].as_str().unwrap_or_default(),
+            w["blob_len"]
+        );
+    }
 }

@@ -1,0 +1,367 @@
+//! The offline commands, run as a user would: the real `cipherdrop` binary.
+#![allow(clippy::unwrap_used, clippy::missing_panics_doc)]
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+fn bin() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_cipherdrop"));
+    c.env_remove("RUST_BACKTRACE")
+        .env_remove("RUST_LIB_BACKTRACE");
+    c
+}
+
+fn run(args: &[&str], dir: &Path) -> Output {
+    bin().args(args).current_dir(dir).output().unwrap()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+struct Env {
+    dir: tempfile::TempDir,
+}
+
+impl Env {
+    fn new() -> Self {
+        let e = Self {
+            dir: tempfile::tempdir().unwrap(),
+        };
+        let o = e.run(&["keygen", "-o", "k.key"]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        e
+    }
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+    fn run(&self, args: &[&str]) -> Output {
+        run(args, self.dir.path())
+    }
+    fn write(&self, name: &str, data: &[u8]) {
+        std::fs::write(self.path(name), data).unwrap();
+    }
+    fn read(&self, name: &str) -> Vec<u8> {
+        std::fs::read(self.path(name)).unwrap()
+    }
+    fn encrypt(&self, input: &str, output: &str, extra: &[&str]) -> Output {
+        let mut a = vec!["encrypt", "--key-file", "k.key", "--context", "owner=ann"];
+        a.extend_from_slice(extra);
+        a.extend_from_slice(&[input, output]);
+        self.run(&a)
+    }
+    fn decrypt(&self, input: &str, output: &str) -> Output {
+        self.run(&[
+            "decrypt",
+            "--key-file",
+            "k.key",
+            "--context",
+            "owner=ann",
+            input,
+            output,
+        ])
+    }
+    /// Files in the directory other than the key and the inputs named.
+    fn leftovers(&self, keep: &[&str]) -> Vec<String> {
+        std::fs::read_dir(self.dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n != "k.key" && !keep.contains(&n.as_str()))
+            .collect()
+    }
+}
+
+fn data(len: usize) -> Vec<u8> {
+    (0..len)
+        .map(|i| u8::try_from((i * 7 + i / 251) % 256).unwrap())
+        .collect()
+}
+
+fn round_trip(len: usize, extra: &[&str]) {
+    let e = Env::new();
+    let p = data(len);
+    e.write("p", &p);
+    let o = e.encrypt("p", "c", extra);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = e.decrypt("c", "out");
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(e.read("out") == p, "len {len}");
+}
+
+#[test]
+fn round_trip_empty() {
+    round_trip(0, &[]);
+}
+
+#[test]
+fn round_trip_one_byte() {
+    round_trip(1, &[]);
+}
+
+#[test]
+fn round_trip_chunk_boundaries() {
+    for len in [4095, 4096, 4097, 3 * 4096] {
+        round_trip(len, &["--chunk-size", "4K"]);
+    }
+}
+
+#[test]
+fn round_trip_many_batches_on_several_threads() {
+    // More than one 16 MiB batch, with a partial final chunk.
+    round_trip(
+        (17 << 20) + 12_345,
+        &["--chunk-size", "64K", "--threads", "3"],
+    );
+}
+
+#[test]
+fn pipes_both_ways() {
+    let e = Env::new();
+    let p = data(300_000);
+    let mut child = bin()
+        .args([
+            "encrypt",
+            "--key-file",
+            "k.key",
+            "--chunk-size",
+            "4K",
+            "-",
+            "-",
+        ])
+        .current_dir(e.dir.path())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(&p).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    e.write("c", &out.stdout);
+    // Length not recorded (stdin), read back from a pipe too.
+    let mut child = bin()
+        .args(["decrypt", "--key-file", "k.key", "-", "-"])
+        .current_dir(e.dir.path())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(&out.stdout).unwrap();
+    let back = child.wait_with_output().unwrap();
+    assert!(back.status.success(), "{}", stderr(&back));
+    assert!(back.stdout == p);
+    // And from the file (length taken from the file size).
+    let o = e.run(&["decrypt", "--key-file", "k.key", "c", "out"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(e.read("out") == p);
+}
+
+#[test]
+fn damaged_files_are_refused_and_leave_no_output() {
+    let e = Env::new();
+    let p = data(50_000);
+    e.write("p", &p);
+    assert!(
+        e.encrypt("p", "c", &["--chunk-size", "4K"])
+            .status
+            .success()
+    );
+    let c = e.read("c");
+    let header_len = usize::try_from(u32::from_be_bytes(c[11..15].try_into().unwrap())).unwrap();
+    let mut cases: Vec<(&str, Vec<u8>, &str)> = Vec::new();
+    let mut flipped = c.clone();
+    flipped[header_len + 3 * 4112 + 7] ^= 1;
+    cases.push((
+        "flipped",
+        flipped,
+        "the file was changed after it was encrypted",
+    ));
+    cases.push(("cut", c[..header_len + 4112 * 2].to_vec(), "truncated"));
+    cases.push(("cut-mid", c[..c.len() - 100].to_vec(), "truncated"));
+    let mut extra = c.clone();
+    extra.extend_from_slice(b"junk");
+    cases.push(("extra", extra, "extra bytes after its final chunk"));
+    let mut hdr = c.clone();
+    hdr[header_len - 1] ^= 1;
+    cases.push(("header", hdr, "header was changed"));
+    cases.push((
+        "foreign",
+        b"just some text, not encrypted at all".to_vec(),
+        "not a CipherDrop file",
+    ));
+    for (name, bytes, msg) in cases {
+        e.write(name, &bytes);
+        let o = e.decrypt(name, "out");
+        assert!(!o.status.success(), "{name} was accepted");
+        let err = stderr(&o);
+        assert!(err.contains(msg), "{name}: {err}");
+        assert_eq!(err.trim().lines().count(), 1, "{name}: one line, got {err}");
+        assert_eq!(
+            e.leftovers(&["p", "c", name]),
+            Vec::<String>::new(),
+            "{name} left output behind"
+        );
+        std::fs::remove_file(e.path(name)).unwrap();
+    }
+}
+
+#[test]
+fn to_stdout_stops_at_the_first_bad_chunk() {
+    let e = Env::new();
+    let p = data(5 * 4096);
+    e.write("p", &p);
+    assert!(
+        e.encrypt("p", "c", &["--chunk-size", "4K"])
+            .status
+            .success()
+    );
+    let mut c = e.read("c");
+    let header_len = usize::try_from(u32::from_be_bytes(c[11..15].try_into().unwrap())).unwrap();
+    c[header_len + 2 * 4112 + 1] ^= 0x80;
+    e.write("bad", &c);
+    let o = e.run(&[
+        "decrypt",
+        "--key-file",
+        "k.key",
+        "--context",
+        "owner=ann",
+        "--threads",
+        "2",
+        "bad",
+        "-",
+    ]);
+    assert!(!o.status.success());
+    assert!(
+        o.stdout.len() <= 2 * 4096,
+        "released {} bytes",
+        o.stdout.len()
+    );
+    assert!(o.stdout == p[..o.stdout.len()]);
+}
+
+#[test]
+fn wrong_key_and_wrong_context() {
+    let e = Env::new();
+    e.write("p", b"secret");
+    assert!(e.encrypt("p", "c", &[]).status.success());
+    assert!(e.run(&["keygen", "-o", "other.key"]).status.success());
+    let o = e.run(&[
+        "decrypt",
+        "--key-file",
+        "other.key",
+        "--context",
+        "owner=ann",
+        "c",
+        "out",
+    ]);
+    assert!(stderr(&o).contains("wrong key"), "{}", stderr(&o));
+    let o = e.run(&[
+        "decrypt",
+        "--key-file",
+        "k.key",
+        "--context",
+        "owner=bob",
+        "c",
+        "out",
+    ]);
+    assert!(stderr(&o).contains("encryption context"), "{}", stderr(&o));
+    assert!(!e.path("out").exists());
+}
+
+#[test]
+fn keygen_is_private_and_never_overwrites() {
+    let e = Env::new();
+    let key = e.read("k.key");
+    assert_eq!(key.len(), 32);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(e.path("k.key"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+    let o = e.run(&["keygen", "-o", "k.key"]);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("already exists"));
+    assert!(e.read("k.key") == key);
+}
+
+#[test]
+fn outputs_are_not_replaced_without_force() {
+    let e = Env::new();
+    e.write("p", b"abc");
+    e.write("c", b"precious");
+    let o = e.encrypt("p", "c", &[]);
+    assert!(stderr(&o).contains("--force"));
+    assert!(e.read("c") == b"precious");
+    assert!(e.encrypt("p", "c", &["--force"]).status.success());
+    assert!(e.read("c") != b"precious");
+}
+
+#[test]
+fn inspect_prints_the_header_without_a_key() {
+    let e = Env::new();
+    e.write("p", &data(10_000));
+    assert!(
+        e.encrypt("p", "c", &["--chunk-size", "4K"])
+            .status
+            .success()
+    );
+    let o = e.run(&["inspect", "--json", "c"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["version"], 1);
+    assert_eq!(v["chunk_size"], 4096);
+    assert_eq!(v["plaintext_len"], 10_000);
+    assert_eq!(v["chunks"], 3);
+    assert_eq!(v["context"]["owner"], "ann");
+    assert_eq!(v["wrapped_keys"][0]["provider_id"], "raw-aes");
+    let text = e.run(&["inspect", "c"]);
+    assert!(String::from_utf8_lossy(&text.stdout).contains("owner=ann"));
+}
+
+#[test]
+fn the_vector_files_decrypt_through_the_command() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../crypto-core/tests/vectors");
+    let tmp = tempfile::tempdir().unwrap();
+    let mut checked = 0;
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        let bytes = std::fs::read(&path).unwrap();
+        let split = bytes.windows(2).position(|w| w == b"\n\n").unwrap();
+        let fields = std::str::from_utf8(&bytes[..split]).unwrap();
+        let get = |k: &str| {
+            fields
+                .lines()
+                .filter_map(move |l| l.strip_prefix(&format!("{k}: ")))
+                .collect::<Vec<_>>()
+        };
+        std::fs::write(
+            tmp.path().join("key"),
+            hex::decode(get("master_key")[0]).unwrap(),
+        )
+        .unwrap();
+        std::fs::write(tmp.path().join("in"), &bytes[split + 2..]).unwrap();
+        let mut args = vec![
+            "decrypt",
+            "--key-file",
+            "key",
+            "--key-name",
+            get("key_name")[0],
+            "--force",
+        ];
+        for c in get("context") {
+            args.extend_from_slice(&["--context", c]);
+        }
+        args.extend_from_slice(&["in", "out"]);
+        let _ = std::fs::remove_file(tmp.path().join("out"));
+        let o = run(&args, tmp.path());
+        let ok = get("expect")[0] == "success";
+        assert_eq!(o.status.success(), ok, "{}: {}", path.display(), stderr(&o));
+        assert_eq!(tmp.path().join("out").exists(), ok, "{}", path.display());
+        checked += 1;
+    }
+    assert!(checked >= 30);
+}
