@@ -103,7 +103,11 @@ impl EncryptionContext {
     /// Length of the canonical encoding.
     #[must_use]
     pub fn encoded_len(&self) -> usize {
-        2 + self.0.iter().map(|(k, v)| 4 + k.len() + v.len()).sum::<usize>()
+        2 + self
+            .0
+            .iter()
+            .map(|(k, v)| 4 + k.len() + v.len())
+            .sum::<usize>()
     }
 
     /// The canonical encoding (see the module docs).
@@ -129,7 +133,9 @@ impl EncryptionContext {
     pub(crate) fn decode(r: &mut Reader<'_>) -> Result<Self> {
         let count = usize::from(r.u16()?);
         if count > MAX_ENTRIES {
-            return Err(Error::LimitExceeded("more than 32 encryption context entries"));
+            return Err(Error::LimitExceeded(
+                "more than 32 encryption context entries",
+            ));
         }
         let mut map = BTreeMap::new();
         let mut prev: Option<&[u8]> = None;
@@ -139,7 +145,9 @@ impl EncryptionContext {
                 return Err(Error::MalformedHeader("an encryption context key is empty"));
             }
             if klen > MAX_KEY_LEN {
-                return Err(Error::LimitExceeded("an encryption context key is longer than 256 bytes"));
+                return Err(Error::LimitExceeded(
+                    "an encryption context key is longer than 256 bytes",
+                ));
             }
             let k = r.bytes(klen)?;
             let vlen = usize::from(r.u16()?);
@@ -165,7 +173,10 @@ impl EncryptionContext {
     }
 }
 
-#[expect(clippy::cast_possible_truncation, reason = "callers keep lengths under the u16 limits")]
+#[expect(
+    clippy::cast_possible_truncation,
+    reason = "callers keep lengths under the u16 limits"
+)]
 const fn u16_len(n: usize) -> u16 {
     n as u16
 }
@@ -176,8 +187,10 @@ mod tests {
 
     #[test]
     fn encoding_is_sorted_whatever_the_insert_order() {
-        let a = EncryptionContext::from_pairs([("owner", "alice"), ("object", "x1")]).expect("valid");
-        let b = EncryptionContext::from_pairs([("object", "x1"), ("owner", "alice")]).expect("valid");
+        let a =
+            EncryptionContext::from_pairs([("owner", "alice"), ("object", "x1")]).expect("valid");
+        let b =
+            EncryptionContext::from_pairs([("object", "x1"), ("owner", "alice")]).expect("valid");
         assert_eq!(a.canonical_bytes(), b.canonical_bytes());
         assert_eq!(
             a.canonical_bytes(),
@@ -194,7 +207,9 @@ mod tests {
         let unsorted = b"\x00\x02\x00\x01b\x00\x012\x00\x01a\x00\x011";
         assert_eq!(
             EncryptionContext::decode(&mut Reader::new(unsorted)),
-            Err(Error::MalformedHeader("encryption context keys are not sorted and unique"))
+            Err(Error::MalformedHeader(
+                "encryption context keys are not sorted and unique"
+            ))
         );
     }
 
@@ -202,7 +217,10 @@ mod tests {
     fn insert_refuses_duplicates_and_empty_keys() {
         let mut ctx = EncryptionContext::new();
         ctx.insert("k", "v").expect("first insert");
-        assert!(matches!(ctx.insert("k", "w"), Err(Error::InvalidContext(_))));
+        assert!(matches!(
+            ctx.insert("k", "w"),
+            Err(Error::InvalidContext(_))
+        ));
         assert!(matches!(ctx.insert("", "w"), Err(Error::InvalidContext(_))));
     }
 }

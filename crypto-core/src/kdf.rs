@@ -43,7 +43,11 @@ impl DerivedKeys {
     #[must_use]
     pub fn derive(data_key: &DataKey, message_id: &[u8; MESSAGE_ID_LEN]) -> Self {
         let hk = Hkdf::<Sha512>::new(Some(message_id), data_key.as_bytes());
-        let mut keys = Self { content_key: [0; 32], header_key: [0; 32], commitment: [0; 32] };
+        let mut keys = Self {
+            content_key: [0; 32],
+            header_key: [0; 32],
+            commitment: [0; 32],
+        };
         expand(&hk, CONTENT_LABEL, &mut keys.content_key);
         expand(&hk, HEADER_LABEL, &mut keys.header_key);
         expand(&hk, COMMIT_LABEL, &mut keys.commitment);
@@ -110,7 +114,11 @@ mod tests {
         let b = DerivedKeys::derive(&dk, &[2; 32]);
         assert_ne!(a.content_key(), b.content_key());
         assert_ne!(a.commitment(), b.commitment());
-        assert_ne!(a.content_key(), dk.as_bytes(), "the data key never encrypts content");
+        assert_ne!(
+            a.content_key(),
+            dk.as_bytes(),
+            "the data key never encrypts content"
+        );
     }
 
     #[test]

@@ -71,7 +71,10 @@ mod tests {
     fn debug_does_not_print_the_key() {
         let k = DataKey::from_bytes([0xAB; 32]);
         let s = format!("{k:?}");
-        assert!(!s.contains("171") && !s.to_lowercase().contains("ab"), "{s}");
+        assert!(
+            !s.contains("171") && !s.to_lowercase().contains("ab"),
+            "{s}"
+        );
     }
 
     #[test]

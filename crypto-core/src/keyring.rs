@@ -47,7 +47,10 @@ impl fmt::Debug for WrappedKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("WrappedKey")
             .field("provider_id", &self.provider_id)
-            .field("provider_info", &String::from_utf8_lossy(&self.provider_info))
+            .field(
+                "provider_info",
+                &String::from_utf8_lossy(&self.provider_info),
+            )
             .field("blob_len", &self.blob.len())
             .finish()
     }
@@ -61,13 +64,19 @@ impl WrappedKey {
     pub fn validate(&self) -> Result<()> {
         let id = self.provider_id.as_bytes();
         if id.is_empty() || id.len() > MAX_PROVIDER_ID_LEN {
-            return Err(Error::InvalidWrappedKey("the provider id must be 1 to 64 bytes"));
+            return Err(Error::InvalidWrappedKey(
+                "the provider id must be 1 to 64 bytes",
+            ));
         }
         if !id.iter().all(|b| (0x21..=0x7e).contains(b)) {
-            return Err(Error::InvalidWrappedKey("the provider id must be printable ASCII"));
+            return Err(Error::InvalidWrappedKey(
+                "the provider id must be printable ASCII",
+            ));
         }
         if self.provider_info.len() > MAX_PROVIDER_INFO_LEN {
-            return Err(Error::InvalidWrappedKey("the provider info is longer than 1024 bytes"));
+            return Err(Error::InvalidWrappedKey(
+                "the provider info is longer than 1024 bytes",
+            ));
         }
         if self.blob.is_empty() || self.blob.len() > MAX_BLOB_LEN {
             return Err(Error::InvalidWrappedKey("the blob must be 1 to 4096 bytes"));
@@ -81,7 +90,8 @@ impl WrappedKey {
 
     pub(crate) fn encode_into(&self, out: &mut Vec<u8>) {
         for field in [self.provider_id.as_bytes(), &self.provider_info, &self.blob] {
-            let len = u16::try_from(field.len()).expect("validate() bounds every field below u16::MAX");
+            let len =
+                u16::try_from(field.len()).expect("validate() bounds every field below u16::MAX");
             out.extend_from_slice(&len.to_be_bytes());
             out.extend_from_slice(field);
         }
@@ -90,20 +100,28 @@ impl WrappedKey {
     pub(crate) fn decode(r: &mut Reader<'_>) -> Result<Self> {
         let id_len = usize::from(r.u16()?);
         if id_len == 0 || id_len > MAX_PROVIDER_ID_LEN {
-            return Err(Error::LimitExceeded("a wrapped key's provider id must be 1 to 64 bytes"));
+            return Err(Error::LimitExceeded(
+                "a wrapped key's provider id must be 1 to 64 bytes",
+            ));
         }
         let id = r.bytes(id_len)?;
         if !id.iter().all(|b| (0x21..=0x7e).contains(b)) {
-            return Err(Error::MalformedHeader("a wrapped key's provider id is not printable ASCII"));
+            return Err(Error::MalformedHeader(
+                "a wrapped key's provider id is not printable ASCII",
+            ));
         }
         let info_len = usize::from(r.u16()?);
         if info_len > MAX_PROVIDER_INFO_LEN {
-            return Err(Error::LimitExceeded("a wrapped key's provider info is longer than 1024 bytes"));
+            return Err(Error::LimitExceeded(
+                "a wrapped key's provider info is longer than 1024 bytes",
+            ));
         }
         let info = r.bytes(info_len)?;
         let blob_len = usize::from(r.u16()?);
         if blob_len == 0 || blob_len > MAX_BLOB_LEN {
-            return Err(Error::LimitExceeded("a wrapped key's blob must be 1 to 4096 bytes"));
+            return Err(Error::LimitExceeded(
+                "a wrapped key's blob must be 1 to 4096 bytes",
+            ));
         }
         let blob = r.bytes(blob_len)?;
         Ok(Self {
@@ -149,7 +167,10 @@ impl RawAesKeyring {
     /// A keyring for the master key `key`, recorded in headers as `name`.
     #[must_use]
     pub fn new(name: impl Into<String>, key: [u8; 32]) -> Self {
-        Self { name: name.into(), key }
+        Self {
+            name: name.into(),
+            key,
+        }
     }
 
     /// The key's name (recorded as provider info).
@@ -174,7 +195,11 @@ impl RawAesKeyring {
         blob.extend_from_slice(&nonce);
         blob.extend_from_slice(data_key.as_bytes());
         let tag = cipher
-            .encrypt_inout_detached(&Nonce::from(nonce), &context.canonical_bytes(), (&mut blob[12..]).into())
+            .encrypt_inout_detached(
+                &Nonce::from(nonce),
+                &context.canonical_bytes(),
+                (&mut blob[12..]).into(),
+            )
             .map_err(|_| Error::InvalidWrappedKey("AES-GCM refused to wrap the key"))?;
         blob.extend_from_slice(&tag);
         let wrapped = WrappedKey {
@@ -189,7 +214,9 @@ impl RawAesKeyring {
 
 impl fmt::Debug for RawAesKeyring {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("RawAesKeyring").field("name", &self.name).finish_non_exhaustive()
+        f.debug_struct("RawAesKeyring")
+            .field("name", &self.name)
+            .finish_non_exhaustive()
     }
 }
 
@@ -210,14 +237,20 @@ impl Keyring for RawAesKeyring {
         let cipher = Aes256Gcm::new(&self.key.into());
         let aad = context.canonical_bytes();
         for w in wrapped {
-            if w.provider_id != RAW_AES || w.provider_info != self.name.as_bytes() || w.blob.len() != RAW_AES_BLOB_LEN {
+            if w.provider_id != RAW_AES
+                || w.provider_info != self.name.as_bytes()
+                || w.blob.len() != RAW_AES_BLOB_LEN
+            {
                 continue;
             }
             let nonce = Nonce::try_from(&w.blob[..12]).expect("length checked above");
             let tag = Tag::<Aes256Gcm>::try_from(&w.blob[44..]).expect("length checked above");
             let mut key = [0u8; 32];
             key.copy_from_slice(&w.blob[12..44]);
-            if cipher.decrypt_inout_detached(&nonce, &aad, (&mut key[..]).into(), &tag).is_ok() {
+            if cipher
+                .decrypt_inout_detached(&nonce, &aad, (&mut key[..]).into(), &tag)
+                .is_ok()
+            {
                 let dk = DataKey::from_bytes(key);
                 key.zeroize();
                 return Ok(dk);
@@ -250,9 +283,15 @@ mod tests {
         let kr = RawAesKeyring::new("master", [9; 32]);
         let dk = DataKey::from_bytes([3; 32]);
         let w = kr.wrap_with_nonce(&dk, &ctx("a"), [1; 12]).expect("wraps");
-        assert_eq!(kr.unwrap(core::slice::from_ref(&w), &ctx("b")), Err(Error::WrongKey));
+        assert_eq!(
+            kr.unwrap(core::slice::from_ref(&w), &ctx("b")),
+            Err(Error::WrongKey)
+        );
         let other = RawAesKeyring::new("master", [8; 32]);
-        assert_eq!(other.unwrap(core::slice::from_ref(&w), &ctx("a")), Err(Error::WrongKey));
+        assert_eq!(
+            other.unwrap(core::slice::from_ref(&w), &ctx("a")),
+            Err(Error::WrongKey)
+        );
         let renamed = RawAesKeyring::new("backup", [9; 32]);
         assert_eq!(renamed.unwrap(&[w], &ctx("a")), Err(Error::WrongKey));
     }
@@ -261,7 +300,11 @@ mod tests {
     fn unwrap_skips_keys_of_other_providers() {
         let kr = RawAesKeyring::new("master", [9; 32]);
         let dk = DataKey::from_bytes([3; 32]);
-        let kms = WrappedKey { provider_id: AWS_KMS.into(), provider_info: b"arn:x".to_vec(), blob: alloc::vec![1; 100] };
+        let kms = WrappedKey {
+            provider_id: AWS_KMS.into(),
+            provider_info: b"arn:x".to_vec(),
+            blob: alloc::vec![1; 100],
+        };
         let w = kr.wrap_with_nonce(&dk, &ctx("a"), [1; 12]).expect("wraps");
         assert_eq!(kr.unwrap(&[kms, w], &ctx("a")).expect("second opens"), dk);
     }

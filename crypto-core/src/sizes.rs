@@ -54,7 +54,9 @@ impl ChunkSize {
     /// # Errors
     /// As [`ChunkSize::new`].
     pub fn from_u64(bytes: u64) -> Result<Self> {
-        u32::try_from(bytes).map_err(|_| Error::InvalidChunkSize(bytes)).and_then(Self::new)
+        u32::try_from(bytes)
+            .map_err(|_| Error::InvalidChunkSize(bytes))
+            .and_then(Self::new)
     }
 
     /// The size in bytes.
@@ -98,7 +100,11 @@ pub struct Layout {
 /// [`Error::TooLarge`] beyond 2^32 chunks.
 pub fn chunk_count(plaintext_len: u64, chunk_size: ChunkSize) -> Result<u64> {
     let n = plaintext_len.div_ceil(chunk_size.bytes()).max(1);
-    if n > MAX_CHUNKS { Err(Error::TooLarge) } else { Ok(n) }
+    if n > MAX_CHUNKS {
+        Err(Error::TooLarge)
+    } else {
+        Ok(n)
+    }
 }
 
 /// Ciphertext length of a file: `header_len + plaintext_len + 16 * chunks`.
@@ -129,15 +135,26 @@ impl Layout {
             .checked_add(header_len)
             .and_then(|n| n.checked_add(chunks * TAG_LEN as u64))
             .ok_or(Error::TooLarge)?;
-        Ok(Self { header_len, chunk_size, plaintext_len, chunks })
+        Ok(Self {
+            header_len,
+            chunk_size,
+            plaintext_len,
+            chunks,
+        })
     }
 
     /// The layout implied by a total file length.
     ///
     /// # Errors
     /// [`Error::Truncated`] when the length is impossible for this chunk size.
-    pub fn from_ciphertext_len(header_len: u64, chunk_size: ChunkSize, ciphertext_len: u64) -> Result<Self> {
-        let body = ciphertext_len.checked_sub(header_len).ok_or(Error::Truncated)?;
+    pub fn from_ciphertext_len(
+        header_len: u64,
+        chunk_size: ChunkSize,
+        ciphertext_len: u64,
+    ) -> Result<Self> {
+        let body = ciphertext_len
+            .checked_sub(header_len)
+            .ok_or(Error::Truncated)?;
         let full = chunk_size.sealed();
         let (k, rem) = (body / full, body % full);
         let tag = TAG_LEN as u64;
@@ -264,13 +281,18 @@ impl Layout {
         for p in 0..count {
             let first = p * per_part;
             let end = (first + per_part).min(self.chunks);
-            let start_off = if p == 0 { 0 } else { self.chunk_ciphertext_range(first)?.start };
+            let start_off = if p == 0 {
+                0
+            } else {
+                self.chunk_ciphertext_range(first)?.start
+            };
             let end_off = self.chunk_ciphertext_range(end - 1)?.end;
             parts.push(Part {
                 number: u32::try_from(p + 1).map_err(|_| Error::TooLarge)?,
                 chunks: first..end,
                 ciphertext: start_off..end_off,
-                plaintext: first * self.chunk_size.bytes()..self.chunk_plaintext_range(end - 1)?.end,
+                plaintext: first * self.chunk_size.bytes()
+                    ..self.chunk_plaintext_range(end - 1)?.end,
             });
         }
         Ok(parts)
@@ -315,14 +337,28 @@ mod tests {
         assert!(ChunkSize::new(4096).is_ok());
         assert!(ChunkSize::new(16 << 20).is_ok());
         assert_eq!(ChunkSize::new(2048), Err(Error::InvalidChunkSize(2048)));
-        assert_eq!(ChunkSize::new(32 << 20), Err(Error::InvalidChunkSize(32 << 20)));
+        assert_eq!(
+            ChunkSize::new(32 << 20),
+            Err(Error::InvalidChunkSize(32 << 20))
+        );
         assert_eq!(ChunkSize::new(5000), Err(Error::InvalidChunkSize(5000)));
         assert!(ChunkSize::from_u64(1 << 40).is_err());
     }
 
     #[test]
     fn lengths_round_trip_at_the_boundaries() {
-        for l in [0, 1, 4095, 4096, 4097, 8191, 8192, 8193, 3 * 4096, 1_000_000] {
+        for l in [
+            0,
+            1,
+            4095,
+            4096,
+            4097,
+            8191,
+            8192,
+            8193,
+            3 * 4096,
+            1_000_000,
+        ] {
             let ct = ciphertext_len(100, l, CS).expect("fits");
             assert_eq!(plaintext_len(100, ct, CS), Ok(l), "L={l}");
         }
@@ -336,8 +372,14 @@ mod tests {
         assert_eq!(plaintext_len(100, 99, CS), Err(Error::Truncated));
         assert_eq!(plaintext_len(100, 115, CS), Err(Error::Truncated));
         // a full chunk followed by an empty one cannot be written
-        assert_eq!(plaintext_len(100, 100 + 4112 + 16, CS), Err(Error::Truncated));
-        assert_eq!(plaintext_len(100, 100 + 4112 + 5, CS), Err(Error::Truncated));
+        assert_eq!(
+            plaintext_len(100, 100 + 4112 + 16, CS),
+            Err(Error::Truncated)
+        );
+        assert_eq!(
+            plaintext_len(100, 100 + 4112 + 5, CS),
+            Err(Error::Truncated)
+        );
     }
 
     #[test]
@@ -355,9 +397,15 @@ mod tests {
         assert_eq!(l.chunks_for_plaintext_range(0..1), Ok(0..1));
         assert_eq!(l.chunks_for_plaintext_range(4095..4097), Ok(0..2));
         assert_eq!(l.chunks_for_plaintext_range(8192..10_000), Ok(2..3));
-        assert_eq!(l.ciphertext_range_for_plaintext(4096..4097), Ok(100 + 4112..100 + 2 * 4112));
+        assert_eq!(
+            l.ciphertext_range_for_plaintext(4096..4097),
+            Ok(100 + 4112..100 + 2 * 4112)
+        );
         assert_eq!(l.chunks_for_plaintext_range(5..5), Err(Error::OutOfRange));
-        assert_eq!(l.chunks_for_plaintext_range(0..10_001), Err(Error::OutOfRange));
+        assert_eq!(
+            l.chunks_for_plaintext_range(0..10_001),
+            Err(Error::OutOfRange)
+        );
         assert_eq!(l.chunk_ciphertext_range(3), Err(Error::OutOfRange));
     }
 
@@ -368,7 +416,10 @@ mod tests {
             let l = Layout::new(300, cs, len).expect("fits");
             let parts = l.plan_parts(DEFAULT_PART_SIZE).expect("plans");
             assert_eq!(parts[0].ciphertext.start, 0);
-            assert_eq!(parts.last().map(|p| p.ciphertext.end), Some(l.ciphertext_len()));
+            assert_eq!(
+                parts.last().map(|p| p.ciphertext.end),
+                Some(l.ciphertext_len())
+            );
             for w in parts.windows(2) {
                 assert_eq!(w[0].ciphertext.end, w[1].ciphertext.start);
                 assert_eq!(w[0].chunks.end, w[1].chunks.start);

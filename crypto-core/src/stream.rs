@@ -45,7 +45,9 @@ pub struct Sealer {
 
 impl core::fmt::Debug for Sealer {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.debug_struct("Sealer").field("header", &self.header).finish_non_exhaustive()
+        f.debug_struct("Sealer")
+            .field("header", &self.header)
+            .finish_non_exhaustive()
     }
 }
 
@@ -68,7 +70,14 @@ impl Sealer {
     ) -> Result<Self> {
         let mut id = [0u8; MESSAGE_ID_LEN];
         crate::fill_random(&mut id)?;
-        Self::with_message_id(data_key, context, wrapped_keys, chunk_size, plaintext_len, id)
+        Self::with_message_id(
+            data_key,
+            context,
+            wrapped_keys,
+            chunk_size,
+            plaintext_len,
+            id,
+        )
     }
 
     /// A sealer with a caller-chosen message id. Only for known-answer tests: a
@@ -85,9 +94,20 @@ impl Sealer {
         message_id: [u8; MESSAGE_ID_LEN],
     ) -> Result<Self> {
         let keys = DerivedKeys::derive(data_key, &message_id);
-        let header = Header::build(chunk_size, plaintext_len, message_id, context, wrapped_keys, &keys)?;
+        let header = Header::build(
+            chunk_size,
+            plaintext_len,
+            message_id,
+            context,
+            wrapped_keys,
+            &keys,
+        )?;
         let cipher = keys.content_cipher();
-        Ok(Self { keys, cipher, header })
+        Ok(Self {
+            keys,
+            cipher,
+            header,
+        })
     }
 
     /// The header that starts the file.
@@ -116,10 +136,16 @@ impl Sealer {
     /// [`Error::LengthMismatch`] when the plaintext length was not recorded or
     /// `chunk` is not exactly that chunk's length; [`Error::OutOfRange`] past the end.
     pub fn seal_chunk(&self, index: u64, chunk: &mut [u8]) -> Result<[u8; TAG_LEN]> {
-        let layout = self.layout().ok_or(Error::LengthMismatch { declared: UNKNOWN_LENGTH, actual: 0 })?;
+        let layout = self.layout().ok_or(Error::LengthMismatch {
+            declared: UNKNOWN_LENGTH,
+            actual: 0,
+        })?;
         let want = layout.chunk_plaintext_len(index)?;
         if chunk.len() as u64 != want {
-            return Err(Error::LengthMismatch { declared: want, actual: chunk.len() as u64 });
+            return Err(Error::LengthMismatch {
+                declared: want,
+                actual: chunk.len() as u64,
+            });
         }
         Ok(seal(&self.cipher, index, layout.is_final(index), chunk))
     }
@@ -146,13 +172,23 @@ impl Sealer {
     /// Turns this sealer into a push-style stream.
     #[must_use]
     pub fn into_stream(self) -> StreamSealer {
-        StreamSealer { sealer: self, pending: Vec::new(), next: 0, consumed: 0, header_written: false }
+        StreamSealer {
+            sealer: self,
+            pending: Vec::new(),
+            next: 0,
+            consumed: 0,
+            header_written: false,
+        }
     }
 }
 
 fn seal(cipher: &Aes256Gcm, index: u64, is_final: bool, chunk: &mut [u8]) -> [u8; TAG_LEN] {
     let tag = cipher
-        .encrypt_inout_detached(&Nonce::from(chunk_nonce(index, is_final)), &[], chunk.into())
+        .encrypt_inout_detached(
+            &Nonce::from(chunk_nonce(index, is_final)),
+            &[],
+            chunk.into(),
+        )
         .expect("a chunk of at most 16 MiB is within AES-GCM's limits");
     tag.into()
 }
@@ -166,7 +202,9 @@ pub struct Opener {
 
 impl core::fmt::Debug for Opener {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.debug_struct("Opener").field("header", &self.header).finish_non_exhaustive()
+        f.debug_struct("Opener")
+            .field("header", &self.header)
+            .finish_non_exhaustive()
     }
 }
 
@@ -186,7 +224,11 @@ impl Opener {
         keys.verify_commitment(header.commitment())?;
         header.verify_tag(&keys)?;
         let cipher = keys.content_cipher();
-        Ok(Self { keys, cipher, header })
+        Ok(Self {
+            keys,
+            cipher,
+            header,
+        })
     }
 
     /// Unwraps the data key with `keyring` (after checking the context) and calls
@@ -194,7 +236,11 @@ impl Opener {
     ///
     /// # Errors
     /// [`Error::ContextMismatch`], [`Error::WrongKey`], or as [`Opener::new`].
-    pub fn with_keyring(header: Header, keyring: &dyn Keyring, expected: &EncryptionContext) -> Result<Self> {
+    pub fn with_keyring(
+        header: Header,
+        keyring: &dyn Keyring,
+        expected: &EncryptionContext,
+    ) -> Result<Self> {
         if header.context() != expected {
             return Err(Error::ContextMismatch);
         }
@@ -223,28 +269,54 @@ impl Opener {
     /// [`Error::Truncated`] when shorter than a tag, [`Error::LimitExceeded`] when
     /// longer than a chunk, [`Error::DecryptionFailed`] when the tag does not verify.
     pub fn open_chunk(&self, index: u64, is_final: bool, chunk: &mut [u8]) -> Result<usize> {
-        open(&self.cipher, self.header.chunk_size(), index, is_final, chunk)
+        open(
+            &self.cipher,
+            self.header.chunk_size(),
+            index,
+            is_final,
+            chunk,
+        )
     }
 
     /// Turns this opener into a push-style stream.
     #[must_use]
     pub fn into_stream(self) -> StreamOpener {
         let layout = self.header.layout();
-        StreamOpener { opener: self, layout, pending: Vec::new(), next: 0, done: false, failed: None }
+        StreamOpener {
+            opener: self,
+            layout,
+            pending: Vec::new(),
+            next: 0,
+            done: false,
+            failed: None,
+        }
     }
 }
 
-fn open(cipher: &Aes256Gcm, cs: ChunkSize, index: u64, is_final: bool, chunk: &mut [u8]) -> Result<usize> {
+fn open(
+    cipher: &Aes256Gcm,
+    cs: ChunkSize,
+    index: u64,
+    is_final: bool,
+    chunk: &mut [u8],
+) -> Result<usize> {
     let n = chunk.len().checked_sub(TAG_LEN).ok_or(Error::Truncated)?;
     if n as u64 > cs.bytes() {
-        return Err(Error::LimitExceeded("a chunk is longer than the chunk size"));
+        return Err(Error::LimitExceeded(
+            "a chunk is longer than the chunk size",
+        ));
     }
     if index >= MAX_CHUNKS {
         return Err(Error::TooLarge);
     }
     let (body, tag) = chunk.split_at_mut(n);
     let tag = Tag::<Aes256Gcm>::try_from(&*tag).expect("split at len - 16");
-    match cipher.decrypt_inout_detached(&Nonce::from(chunk_nonce(index, is_final)), &[], (&mut *body).into(), &tag) {
+    match cipher.decrypt_inout_detached(
+        &Nonce::from(chunk_nonce(index, is_final)),
+        &[],
+        (&mut *body).into(),
+        &tag,
+    ) {
         Ok(()) => Ok(n),
         Err(_) => {
             body.zeroize();
@@ -281,7 +353,10 @@ impl StreamSealer {
         let declared = self.sealer.header.plaintext_len();
         self.consumed += input.len() as u64;
         if let Some(d) = declared.filter(|d| self.consumed > *d) {
-            return Err(Error::LengthMismatch { declared: d, actual: self.consumed });
+            return Err(Error::LengthMismatch {
+                declared: d,
+                actual: self.consumed,
+            });
         }
         let cs = self.sealer.header.chunk_size().bytes();
         let cs_usize = usize::try_from(cs).expect("chunk size <= 16 MiB");
@@ -312,8 +387,16 @@ impl StreamSealer {
     /// [`Error::LengthMismatch`] when fewer bytes than declared were pushed.
     pub fn finish(mut self, out: &mut Vec<u8>) -> Result<()> {
         self.write_header(out);
-        if let Some(d) = self.sealer.header.plaintext_len().filter(|d| *d != self.consumed) {
-            return Err(Error::LengthMismatch { declared: d, actual: self.consumed });
+        if let Some(d) = self
+            .sealer
+            .header
+            .plaintext_len()
+            .filter(|d| *d != self.consumed)
+        {
+            return Err(Error::LengthMismatch {
+                declared: d,
+                actual: self.consumed,
+            });
         }
         let start = out.len();
         out.extend_from_slice(&self.pending);
@@ -375,7 +458,11 @@ impl StreamOpener {
             return Err(e.clone());
         }
         if self.done {
-            return if input.is_empty() { Ok(()) } else { Err(self.fail(Error::TrailingData)) };
+            return if input.is_empty() {
+                Ok(())
+            } else {
+                Err(self.fail(Error::TrailingData))
+            };
         }
         let cs = self.opener.header.chunk_size();
         loop {
@@ -388,8 +475,12 @@ impl StreamOpener {
                         }
                         break;
                     }
-                    let need = l.chunk_plaintext_len(self.next).expect("index checked") + TAG_LEN as u64;
-                    (usize::try_from(need).expect("<= 16 MiB + 16"), l.is_final(self.next))
+                    let need =
+                        l.chunk_plaintext_len(self.next).expect("index checked") + TAG_LEN as u64;
+                    (
+                        usize::try_from(need).expect("<= 16 MiB + 16"),
+                        l.is_final(self.next),
+                    )
                 }
                 // Unknown length: a full chunk is non-final once a byte follows it.
                 None => (usize::try_from(cs.sealed()).expect("<= 16 MiB + 16"), false),
@@ -446,7 +537,13 @@ impl StreamOpener {
         let start = out.len();
         out.extend_from_slice(chunk);
         let cs = self.opener.header.chunk_size();
-        match open(&self.opener.cipher, cs, self.next, is_final, &mut out[start..]) {
+        match open(
+            &self.opener.cipher,
+            cs,
+            self.next,
+            is_final,
+            &mut out[start..],
+        ) {
             Ok(n) => {
                 out.truncate(start + n);
                 self.next += 1;

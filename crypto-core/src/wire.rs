@@ -16,7 +16,9 @@ impl<'a> Reader<'a> {
 
     pub(crate) fn bytes(&mut self, n: usize) -> Result<&'a [u8]> {
         if n > self.buf.len() {
-            return Err(Error::MalformedHeader("a field runs past the end of the header"));
+            return Err(Error::MalformedHeader(
+                "a field runs past the end of the header",
+            ));
         }
         let (head, tail) = self.buf.split_at(n);
         self.buf = tail;

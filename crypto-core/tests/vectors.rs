@@ -7,7 +7,9 @@
 mod testkit;
 
 use cipherdrop_core::header::{PREFIX_LEN, UNKNOWN_LENGTH};
-use cipherdrop_core::{ChunkSize, DataKey, EncryptionContext, Keyring, RawAesKeyring, Sealer, WrappedKey};
+use cipherdrop_core::{
+    ChunkSize, DataKey, EncryptionContext, Keyring, RawAesKeyring, Sealer, WrappedKey,
+};
 use testkit::{Vector, load_all, pattern, stream_decrypt, vectors_dir};
 
 const MASTER: [u8; 32] = [0x4d; 32];
@@ -52,14 +54,25 @@ fn encrypt(
     let mut s = sealer.into_stream();
     s.push(&pattern(len), &mut file).unwrap();
     s.finish(&mut file).unwrap();
-    Built { file, header_len, plaintext_len: len }
+    Built {
+        file,
+        header_len,
+        plaintext_len: len,
+    }
 }
 
 fn master_wrap(data_key: [u8; 32]) -> WrappedKey {
-    RawAesKeyring::new("master", MASTER).wrap_with_nonce(&DataKey::from_bytes(data_key), &ctx(), WRAP_NONCE).unwrap()
+    RawAesKeyring::new("master", MASTER)
+        .wrap_with_nonce(&DataKey::from_bytes(data_key), &ctx(), WRAP_NONCE)
+        .unwrap()
 }
 
-fn fields(expect: &str, description: &str, plaintext_len: usize, released: Option<usize>) -> Vec<(String, String)> {
+fn fields(
+    expect: &str,
+    description: &str,
+    plaintext_len: usize,
+    released: Option<usize>,
+) -> Vec<(String, String)> {
     let mut f = vec![
         ("expect".to_owned(), expect.to_owned()),
         ("description".to_owned(), description.to_owned()),
@@ -81,7 +94,11 @@ fn positive(name: &str, description: &str, b: &Built) -> Vector {
     f.push(("data_key".to_owned(), hex::encode(DATA_KEY)));
     f.push(("message_id".to_owned(), hex::encode(MESSAGE_ID)));
     f.push(("wrap_nonce".to_owned(), hex::encode(WRAP_NONCE)));
-    Vector { name: name.to_owned(), fields: f, body: b.file.clone() }
+    Vector {
+        name: name.to_owned(),
+        fields: f,
+        body: b.file.clone(),
+    }
 }
 
 fn negative(name: &str, code: &str, description: &str, body: Vec<u8>, released: usize) -> Vector {
@@ -107,7 +124,13 @@ fn offsets(b: &Built) -> Offsets {
     // count(2) + id len(2) + "raw-aes"(7) + info len(2) + "master"(6) + blob len(2)
     let blob = wrapped + 2 + 2 + 7 + 2 + 6 + 2;
     let tag = b.header_len - 16;
-    Offsets { context, wrapped, blob, commitment: tag - 32, tag }
+    Offsets {
+        context,
+        wrapped,
+        blob,
+        commitment: tag - 32,
+        tag,
+    }
 }
 
 fn all_vectors() -> Vec<Vector> {
@@ -118,11 +141,27 @@ fn all_vectors() -> Vec<Vector> {
         ("ok_one_byte", 1, "one byte"),
         ("ok_chunk_minus_one", 4095, "one byte short of a chunk"),
         ("ok_one_chunk", 4096, "exactly one chunk"),
-        ("ok_chunk_plus_one", 4097, "one byte over a chunk: a full chunk and a 1-byte final chunk"),
-        ("ok_three_chunks", 12288, "an exact multiple of the chunk size"),
-        ("ok_many_chunks", 41_060, "ten full chunks and a partial final chunk"),
+        (
+            "ok_chunk_plus_one",
+            4097,
+            "one byte over a chunk: a full chunk and a 1-byte final chunk",
+        ),
+        (
+            "ok_three_chunks",
+            12288,
+            "an exact multiple of the chunk size",
+        ),
+        (
+            "ok_many_chunks",
+            41_060,
+            "ten full chunks and a partial final chunk",
+        ),
     ] {
-        v.push(positive(name, &format!("{desc}; chunk size 4096"), &encrypt(DATA_KEY, MESSAGE_ID, len, CS, true, &w)));
+        v.push(positive(
+            name,
+            &format!("{desc}; chunk size 4096"),
+            &encrypt(DATA_KEY, MESSAGE_ID, len, CS, true, &w),
+        ));
     }
     v.push(positive(
         "ok_unknown_length",
@@ -140,7 +179,14 @@ fn all_vectors() -> Vec<Vector> {
     let mut two = positive(
         "ok_two_wrapped_keys",
         "two wrapped keys (master, backup); opened here with the backup key",
-        &encrypt(DATA_KEY, MESSAGE_ID, 4097, CS, true, &[w[0].clone(), backup]),
+        &encrypt(
+            DATA_KEY,
+            MESSAGE_ID,
+            4097,
+            CS,
+            true,
+            &[w[0].clone(), backup],
+        ),
     );
     for (k, val) in &mut two.fields {
         match k.as_str() {
@@ -152,7 +198,14 @@ fn all_vectors() -> Vec<Vector> {
     v.push(two);
 
     let base = encrypt(DATA_KEY, MESSAGE_ID, 12288, CS, true, &w);
-    let other = encrypt(OTHER_DATA_KEY, OTHER_MESSAGE_ID, 12288, CS, true, &[master_wrap(OTHER_DATA_KEY)]);
+    let other = encrypt(
+        OTHER_DATA_KEY,
+        OTHER_MESSAGE_ID,
+        12288,
+        CS,
+        true,
+        &[master_wrap(OTHER_DATA_KEY)],
+    );
     let o = offsets(&base);
     let h = base.header_len;
     let chunk = |i: usize| h + i * (4096 + 16)..h + (i + 1) * (4096 + 16);
@@ -161,44 +214,170 @@ fn all_vectors() -> Vec<Vector> {
         f[at] ^= bit;
         f
     };
-    v.push(negative("err_bad_magic", "NOT_CIPHERDROP", "first byte of the magic changed", flip(0, 0x01), 0));
-    v.push(negative("err_version", "UNSUPPORTED_VERSION", "version byte 1 -> 3", flip(8, 0x02), 0));
-    v.push(negative("err_suite", "UNSUPPORTED_SUITE", "suite 0x0001 -> 0x0003", flip(10, 0x02), 0));
-    v.push(negative("err_header_len_huge", "LIMIT_EXCEEDED", "header length's top byte set", flip(11, 0x80), 0));
-    v.push(negative("err_header_len_off", "MALFORMED_HEADER", "header length one byte short", {
-        let mut f = base.file.clone();
-        let len = u32::from_be_bytes(f[11..15].try_into().unwrap()) - 1;
-        f[11..15].copy_from_slice(&len.to_be_bytes());
-        f
-    }, 0));
-    v.push(negative("err_chunk_size", "INVALID_CHUNK_SIZE", "chunk size 4096 -> 4097", flip(18, 0x01), 0));
-    v.push(negative("err_plaintext_len", "HEADER_AUTH_FAILED", "recorded plaintext length changed", flip(26, 0x01), 0));
-    v.push(negative("err_message_id", "COMMITMENT_MISMATCH", "a bit of the message id flipped", flip(40, 0x01), 0));
-    v.push(negative("err_context", "CONTEXT_MISMATCH", "a byte of a context value changed", flip(o.context + 6, 0x01), 0));
-    v.push(negative("err_wrapped_blob", "WRONG_KEY", "a bit of the wrapped data key flipped", flip(o.blob + 20, 0x01), 0));
-    v.push(negative("err_wrapped_count", "MALFORMED_HEADER", "wrapped key count set to 0", {
-        let mut f = base.file.clone();
-        f[o.wrapped..o.wrapped + 2].copy_from_slice(&[0, 0]);
-        f
-    }, 0));
-    v.push(negative("err_commitment", "COMMITMENT_MISMATCH", "a bit of the key commitment flipped", flip(o.commitment, 0x80), 0));
-    v.push(negative("err_commitment_swapped", "COMMITMENT_MISMATCH", "commitment of another file (other data key)", {
-        let mut f = base.file.clone();
-        f[o.commitment..o.tag].copy_from_slice(&other.file[o.commitment..o.tag]);
-        f
-    }, 0));
-    v.push(negative("err_wrapped_key_swapped", "COMMITMENT_MISMATCH", "wrapped key of another file (same master key and context)", {
-        let mut f = base.file.clone();
-        f[o.blob..o.commitment].copy_from_slice(&other.file[o.blob..o.commitment]);
-        f
-    }, 0));
-    v.push(negative("err_header_tag", "HEADER_AUTH_FAILED", "a bit of the header tag flipped", flip(o.tag + 3, 0x10), 0));
-    v.push(negative("err_chunk1_body", "DECRYPTION_FAILED", "a bit of chunk 1's ciphertext flipped", flip(chunk(1).start + 100, 0x01), 4096));
-    v.push(negative("err_chunk1_tag", "DECRYPTION_FAILED", "a bit of chunk 1's tag flipped", flip(chunk(1).end - 1, 0x01), 4096));
-    v.push(negative("err_final_chunk", "DECRYPTION_FAILED", "a bit of the final chunk flipped", flip(chunk(2).start, 0x40), 8192));
-    v.push(negative("err_truncated_boundary", "TRUNCATED", "the final chunk removed", base.file[..chunk(2).start].to_vec(), 8192));
-    v.push(negative("err_truncated_mid_chunk", "TRUNCATED", "cut in the middle of chunk 1", base.file[..chunk(1).start + 2000].to_vec(), 4096));
-    v.push(negative("err_truncated_header", "TRUNCATED", "cut inside the header", base.file[..o.commitment].to_vec(), 0));
+    v.push(negative(
+        "err_bad_magic",
+        "NOT_CIPHERDROP",
+        "first byte of the magic changed",
+        flip(0, 0x01),
+        0,
+    ));
+    v.push(negative(
+        "err_version",
+        "UNSUPPORTED_VERSION",
+        "version byte 1 -> 3",
+        flip(8, 0x02),
+        0,
+    ));
+    v.push(negative(
+        "err_suite",
+        "UNSUPPORTED_SUITE",
+        "suite 0x0001 -> 0x0003",
+        flip(10, 0x02),
+        0,
+    ));
+    v.push(negative(
+        "err_header_len_huge",
+        "LIMIT_EXCEEDED",
+        "header length's top byte set",
+        flip(11, 0x80),
+        0,
+    ));
+    v.push(negative(
+        "err_header_len_off",
+        "MALFORMED_HEADER",
+        "header length one byte short",
+        {
+            let mut f = base.file.clone();
+            let len = u32::from_be_bytes(f[11..15].try_into().unwrap()) - 1;
+            f[11..15].copy_from_slice(&len.to_be_bytes());
+            f
+        },
+        0,
+    ));
+    v.push(negative(
+        "err_chunk_size",
+        "INVALID_CHUNK_SIZE",
+        "chunk size 4096 -> 4097",
+        flip(18, 0x01),
+        0,
+    ));
+    v.push(negative(
+        "err_plaintext_len",
+        "HEADER_AUTH_FAILED",
+        "recorded plaintext length changed",
+        flip(26, 0x01),
+        0,
+    ));
+    v.push(negative(
+        "err_message_id",
+        "COMMITMENT_MISMATCH",
+        "a bit of the message id flipped",
+        flip(40, 0x01),
+        0,
+    ));
+    v.push(negative(
+        "err_context",
+        "CONTEXT_MISMATCH",
+        "a byte of a context value changed",
+        flip(o.context + 6, 0x01),
+        0,
+    ));
+    v.push(negative(
+        "err_wrapped_blob",
+        "WRONG_KEY",
+        "a bit of the wrapped data key flipped",
+        flip(o.blob + 20, 0x01),
+        0,
+    ));
+    v.push(negative(
+        "err_wrapped_count",
+        "MALFORMED_HEADER",
+        "wrapped key count set to 0",
+        {
+            let mut f = base.file.clone();
+            f[o.wrapped..o.wrapped + 2].copy_from_slice(&[0, 0]);
+            f
+        },
+        0,
+    ));
+    v.push(negative(
+        "err_commitment",
+        "COMMITMENT_MISMATCH",
+        "a bit of the key commitment flipped",
+        flip(o.commitment, 0x80),
+        0,
+    ));
+    v.push(negative(
+        "err_commitment_swapped",
+        "COMMITMENT_MISMATCH",
+        "commitment of another file (other data key)",
+        {
+            let mut f = base.file.clone();
+            f[o.commitment..o.tag].copy_from_slice(&other.file[o.commitment..o.tag]);
+            f
+        },
+        0,
+    ));
+    v.push(negative(
+        "err_wrapped_key_swapped",
+        "COMMITMENT_MISMATCH",
+        "wrapped key of another file (same master key and context)",
+        {
+            let mut f = base.file.clone();
+            f[o.blob..o.commitment].copy_from_slice(&other.file[o.blob..o.commitment]);
+            f
+        },
+        0,
+    ));
+    v.push(negative(
+        "err_header_tag",
+        "HEADER_AUTH_FAILED",
+        "a bit of the header tag flipped",
+        flip(o.tag + 3, 0x10),
+        0,
+    ));
+    v.push(negative(
+        "err_chunk1_body",
+        "DECRYPTION_FAILED",
+        "a bit of chunk 1's ciphertext flipped",
+        flip(chunk(1).start + 100, 0x01),
+        4096,
+    ));
+    v.push(negative(
+        "err_chunk1_tag",
+        "DECRYPTION_FAILED",
+        "a bit of chunk 1's tag flipped",
+        flip(chunk(1).end - 1, 0x01),
+        4096,
+    ));
+    v.push(negative(
+        "err_final_chunk",
+        "DECRYPTION_FAILED",
+        "a bit of the final chunk flipped",
+        flip(chunk(2).start, 0x40),
+        8192,
+    ));
+    v.push(negative(
+        "err_truncated_boundary",
+        "TRUNCATED",
+        "the final chunk removed",
+        base.file[..chunk(2).start].to_vec(),
+        8192,
+    ));
+    v.push(negative(
+        "err_truncated_mid_chunk",
+        "TRUNCATED",
+        "cut in the middle of chunk 1",
+        base.file[..chunk(1).start + 2000].to_vec(),
+        4096,
+    ));
+    v.push(negative(
+        "err_truncated_header",
+        "TRUNCATED",
+        "cut inside the header",
+        base.file[..o.commitment].to_vec(),
+        0,
+    ));
     let reassemble = |order: &[usize]| {
         let mut f = base.file[..h].to_vec();
         for i in order {
@@ -206,27 +385,69 @@ fn all_vectors() -> Vec<Vector> {
         }
         f
     };
-    v.push(negative("err_chunk_dropped", "DECRYPTION_FAILED", "chunk 1 removed", reassemble(&[0, 2]), 4096));
-    v.push(negative("err_chunk_duplicated", "DECRYPTION_FAILED", "chunk 0 repeated", reassemble(&[0, 0, 1, 2]), 4096));
-    v.push(negative("err_chunks_reordered", "DECRYPTION_FAILED", "chunks 1 and 2 swapped", reassemble(&[0, 2, 1]), 4096));
-    v.push(negative("err_chunk_from_other_file", "DECRYPTION_FAILED", "chunk 1 taken from another file", {
-        let mut f = base.file.clone();
-        f[chunk(1)].copy_from_slice(&other.file[chunk(1)]);
-        f
-    }, 4096));
-    v.push(negative("err_trailing_bytes", "TRAILING_DATA", "one byte after the final chunk", {
-        let mut f = base.file.clone();
-        f.push(0);
-        f
-    }, 12288));
-    let mut wrong = negative("err_wrong_master_key", "WRONG_KEY", "opened with a different master key", base.file.clone(), 0);
+    v.push(negative(
+        "err_chunk_dropped",
+        "DECRYPTION_FAILED",
+        "chunk 1 removed",
+        reassemble(&[0, 2]),
+        4096,
+    ));
+    v.push(negative(
+        "err_chunk_duplicated",
+        "DECRYPTION_FAILED",
+        "chunk 0 repeated",
+        reassemble(&[0, 0, 1, 2]),
+        4096,
+    ));
+    v.push(negative(
+        "err_chunks_reordered",
+        "DECRYPTION_FAILED",
+        "chunks 1 and 2 swapped",
+        reassemble(&[0, 2, 1]),
+        4096,
+    ));
+    v.push(negative(
+        "err_chunk_from_other_file",
+        "DECRYPTION_FAILED",
+        "chunk 1 taken from another file",
+        {
+            let mut f = base.file.clone();
+            f[chunk(1)].copy_from_slice(&other.file[chunk(1)]);
+            f
+        },
+        4096,
+    ));
+    v.push(negative(
+        "err_trailing_bytes",
+        "TRAILING_DATA",
+        "one byte after the final chunk",
+        {
+            let mut f = base.file.clone();
+            f.push(0);
+            f
+        },
+        12288,
+    ));
+    let mut wrong = negative(
+        "err_wrong_master_key",
+        "WRONG_KEY",
+        "opened with a different master key",
+        base.file.clone(),
+        0,
+    );
     for (k, val) in &mut wrong.fields {
         if k == "master_key" {
             *val = hex::encode([0x4e; 32]);
         }
     }
     v.push(wrong);
-    let mut other_ctx = negative("err_expected_other_context", "CONTEXT_MISMATCH", "the reader expects another object", base.file.clone(), 0);
+    let mut other_ctx = negative(
+        "err_expected_other_context",
+        "CONTEXT_MISMATCH",
+        "the reader expects another object",
+        base.file.clone(),
+        0,
+    );
     for (k, val) in &mut other_ctx.fields {
         if k == "context" && val.starts_with("object=") {
             *val = "object=vectors/other.pdf".to_owned();
@@ -260,11 +481,20 @@ fn vector_files_match_the_code() {
         if write {
             std::fs::write(&path, v.to_bytes()).unwrap();
         } else {
-            let stored = std::fs::read(&path).unwrap_or_else(|_| panic!("{} is missing", path.display()));
-            assert!(stored == v.to_bytes(), "{} differs from what the code writes", v.name);
+            let stored =
+                std::fs::read(&path).unwrap_or_else(|_| panic!("{} is missing", path.display()));
+            assert!(
+                stored == v.to_bytes(),
+                "{} differs from what the code writes",
+                v.name
+            );
         }
     }
-    assert_eq!(load_all().len(), built.len(), "stray or missing vector files");
+    assert_eq!(
+        load_all().len(),
+        built.len(),
+        "stray or missing vector files"
+    );
 }
 
 #[test]
@@ -285,8 +515,17 @@ fn every_vector_file_decrypts_as_it_says() {
                     let err = result.expect_err(&v.name);
                     assert_eq!(err.code(), code, "{} (piece {piece}): {err}", v.name);
                     let r = v.usize_field("released");
-                    assert!(released.len() <= r, "{}: released {} > {r}", v.name, released.len());
-                    assert!(released == want[..released.len()], "{}: released wrong bytes", v.name);
+                    assert!(
+                        released.len() <= r,
+                        "{}: released {} > {r}",
+                        v.name,
+                        released.len()
+                    );
+                    assert!(
+                        released == want[..released.len()],
+                        "{}: released wrong bytes",
+                        v.name
+                    );
                     if piece >= 1 << 20 {
                         assert_eq!(released.len(), r, "{}", v.name);
                     }
@@ -300,7 +539,10 @@ fn every_vector_file_decrypts_as_it_says() {
 fn known_answer_is_stable() {
     // Pin one vector's bytes so a change to the format cannot pass silently even
     // if the files are regenerated: header start and the first chunk's tag.
-    let v = load_all().into_iter().find(|v| v.name == "ok_one_byte").unwrap();
+    let v = load_all()
+        .into_iter()
+        .find(|v| v.name == "ok_one_byte")
+        .unwrap();
     assert_eq!(&v.body[..15], b"CIPHDROP\x01\x00\x01\x00\x00\x00\xe8");
     assert_eq!(v.body.len(), 0xe8 + 1 + 16);
 }

@@ -25,7 +25,10 @@ pub struct Vector {
 
 impl Vector {
     pub fn parse(name: &str, bytes: &[u8]) -> Self {
-        let split = bytes.windows(2).position(|w| w == b"\n\n").expect("blank line after the fields");
+        let split = bytes
+            .windows(2)
+            .position(|w| w == b"\n\n")
+            .expect("blank line after the fields");
         let text = std::str::from_utf8(&bytes[..split]).expect("UTF-8 fields");
         let fields = text
             .lines()
@@ -34,7 +37,11 @@ impl Vector {
                 (k.to_owned(), v.to_owned())
             })
             .collect();
-        Self { name: name.to_owned(), fields, body: bytes[split + 2..].to_vec() }
+        Self {
+            name: name.to_owned(),
+            fields,
+            body: bytes[split + 2..].to_vec(),
+        }
     }
 
     pub fn to_bytes(&self) -> Vec<u8> {
@@ -48,19 +55,34 @@ impl Vector {
     }
 
     pub fn get(&self, key: &str) -> Option<&str> {
-        self.fields.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+        self.fields
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
     }
 
     pub fn all(&self, key: &str) -> Vec<&str> {
-        self.fields.iter().filter(|(k, _)| k == key).map(|(_, v)| v.as_str()).collect()
+        self.fields
+            .iter()
+            .filter(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+            .collect()
     }
 
     pub fn context(&self) -> EncryptionContext {
-        EncryptionContext::from_pairs(self.all("context").into_iter().map(|kv| kv.split_once('=').unwrap())).unwrap()
+        EncryptionContext::from_pairs(
+            self.all("context")
+                .into_iter()
+                .map(|kv| kv.split_once('=').unwrap()),
+        )
+        .unwrap()
     }
 
     pub fn keyring(&self) -> RawAesKeyring {
-        let key: [u8; 32] = hex::decode(self.get("master_key").unwrap()).unwrap().try_into().unwrap();
+        let key: [u8; 32] = hex::decode(self.get("master_key").unwrap())
+            .unwrap()
+            .try_into()
+            .unwrap();
         RawAesKeyring::new(self.get("key_name").unwrap(), key)
     }
 
@@ -74,7 +96,12 @@ pub fn load_all() -> Vec<Vector> {
         .unwrap()
         .map(|e| e.unwrap().path())
         .filter(|p| p.extension().is_some_and(|e| e == "vector"))
-        .map(|p| Vector::parse(p.file_stem().unwrap().to_str().unwrap(), &std::fs::read(&p).unwrap()))
+        .map(|p| {
+            Vector::parse(
+                p.file_stem().unwrap().to_str().unwrap(),
+                &std::fs::read(&p).unwrap(),
+            )
+        })
         .collect();
     out.sort_by(|a, b| a.name.cmp(&b.name));
     out
