@@ -1,0 +1,205 @@
+/**
+ * cipherdrop: end-to-end encrypted files from the browser.
+ *
+ * The format (header, per-object key derivation, key commitment, nonces, the
+ * final-chunk rule) is crypto-core compiled to WebAssembly; chunks are sealed with
+ * WebCrypto AES-256-GCM where `crypto.subtle` exists (hardware AES) and with the
+ * wasm AES-GCM otherwise — the same bytes either way.
+ *
+ * Importing the package loads the WebAssembly module (top-level await), so the
+ * low-level functions below are synchronous.
+ *
+ * @packageDocumentation
+ */
+
+export {
+  readHeader,
+  headerLength,
+  ciphertextSize,
+  plaintextSize,
+  planParts,
+  chunkNonce,
+  Encryptor,
+  Decryptor,
+  ChunkCipher,
+  Keyring,
+  StreamEncryptor,
+  StreamDecryptor,
+} from './cipherdrop_wasm.js';
+export type { HeaderInfo, WrappedKey, PassphraseParams, PartPlan } from './cipherdrop_wasm.js';
+
+import type { Encryptor, Decryptor, Keyring, HeaderInfo, WrappedKey } from './cipherdrop_wasm.js';
+
+/** Stable error codes: those of crypto-core plus a few raised in JavaScript. */
+export type ErrorCode =
+  | 'NOT_CIPHERDROP'
+  | 'UNSUPPORTED_VERSION'
+  | 'UNSUPPORTED_SUITE'
+  | 'MALFORMED_HEADER'
+  | 'LIMIT_EXCEEDED'
+  | 'INVALID_CHUNK_SIZE'
+  | 'INVALID_CONTEXT'
+  | 'INVALID_WRAPPED_KEY'
+  | 'CONTEXT_MISMATCH'
+  | 'WRONG_KEY'
+  | 'COMMITMENT_MISMATCH'
+  | 'HEADER_AUTH_FAILED'
+  | 'DECRYPTION_FAILED'
+  | 'TRUNCATED'
+  | 'TRAILING_DATA'
+  | 'TOO_LARGE'
+  | 'LENGTH_MISMATCH'
+  | 'OUT_OF_RANGE'
+  | 'RANDOMNESS'
+  | 'INVALID_ARGUMENT'
+  | 'NO_WEBCRYPTO'
+  | 'ABORTED'
+  | (string & {});
+
+/** Every error this package throws: an `Error` named `"CipherDropError"` with a stable `code`. */
+export interface CipherDropError extends Error {
+  name: 'CipherDropError';
+  /** Machine-readable: `"DECRYPTION_FAILED"`, `"TRUNCATED"`, `"CONTEXT_MISMATCH"`, ... */
+  code: ErrorCode;
+}
+
+/** The `name` of every error this package throws (`"CipherDropError"`). */
+export const ERROR_NAME: 'CipherDropError';
+
+/** True when `e` was thrown by this package (from wasm or JavaScript). */
+export function isCipherDropError(e: unknown): e is CipherDropError;
+
+/** Which AES-GCM implementation seals and opens chunks. `"auto"`: WebCrypto when available, else wasm. */
+export type Engine = 'auto' | 'webcrypto' | 'wasm';
+
+/** True when WebCrypto AES-GCM (`crypto.subtle`) is available here (a secure context). */
+export function hasWebCrypto(): boolean;
+
+/** Seals and opens chunks of one file with its content key and crypto-core's nonces. */
+export interface ChunkAead {
+  /** The implementation chosen. */
+  readonly engine: 'webcrypto' | 'wasm';
+  /** Seals chunk `index`: resolves to `ciphertext ‖ tag`. The input may be reused once this returns. */
+  seal(index: number, isFinal: boolean, plaintext: Uint8Array): Promise<Uint8Array>;
+  /** Opens chunk `index`; rejects with `DECRYPTION_FAILED` unless its tag verifies. */
+  open(index: number, isFinal: boolean, sealed: Uint8Array): Promise<Uint8Array>;
+  /** Releases the wasm cipher (no-op for WebCrypto). */
+  free(): void;
+}
+
+/**
+ * A chunk AEAD for a content key (from {@link Encryptor.contentKey} or {@link Decryptor.contentKey}).
+ * @throws CipherDropError `NO_WEBCRYPTO` when `engine` is `"webcrypto"` and it is missing.
+ */
+export function createChunkAead(contentKey: Uint8Array, engine?: Engine): Promise<ChunkAead>;
+
+/** Default plaintext bytes per chunk: 262144 (256 KiB), the fastest WebCrypto size measured. */
+export const DEFAULT_CHUNK_SIZE: number;
+
+/** How to encrypt: with a data key from the backend, or with a keyring the user holds. */
+export interface EncryptOptions {
+  /** The plaintext data key (32 bytes), e.g. from the backend's start-upload response. */
+  dataKey?: Uint8Array;
+  /** Its wrapped forms for the header (with `dataKey`). */
+  wrappedKeys?: WrappedKey[];
+  /** Self-managed secret mode: a fresh data key is made and wrapped with this keyring. */
+  keyring?: Keyring;
+  /** The encryption context bound into the header (who owns it, which object it is). */
+  context?: Record<string, string>;
+  /** Plaintext bytes per chunk: a power of two from 4096 to 16777216. Default {@link DEFAULT_CHUNK_SIZE}. */
+  chunkSize?: number;
+  /** The plaintext length, when known: recorded in the header, and the input must match it. */
+  plaintextLength?: number;
+  /** Use an existing wasm Encryptor instead of the options above. */
+  encryptor?: Encryptor;
+  /** AES-GCM implementation (default `"auto"`). */
+  engine?: Engine;
+  /** Chunks sealed concurrently (default 4). */
+  inFlight?: number;
+}
+
+/**
+ * Encrypts plaintext into a CipherDrop file: the header, then one sealed chunk
+ * (`chunkSize + 16` bytes, the last shorter) per output `Uint8Array`.
+ *
+ * @example
+ * ```ts
+ * const enc = new EncryptStream({ dataKey, wrappedKeys, context, plaintextLength: file.size });
+ * const ciphertext = file.stream().pipeThrough(enc);
+ * ```
+ * @throws (through the stream) CipherDropError `LENGTH_MISMATCH` when the input differs from `plaintextLength`.
+ */
+export class EncryptStream extends TransformStream<Uint8Array, Uint8Array> {
+  /** @throws CipherDropError as {@link Encryptor}'s constructor. */
+  constructor(options: EncryptOptions);
+  /** The file's header (its first bytes). */
+  readonly header: Uint8Array;
+  /** Header length in bytes. */
+  readonly headerLength: number;
+  /** The file's total length, when `plaintextLength` was given. */
+  readonly ciphertextLength: number | undefined;
+  /** The wasm Encryptor (for `sealChunk`, `planParts`, ...). */
+  readonly encryptor: Encryptor;
+}
+
+/** How to decrypt: the data key (or how to get it once the header is read), or a keyring. */
+export interface DecryptOptions {
+  /** The data key, or an async function given the (not yet verified) header that returns it. */
+  dataKey?: Uint8Array | ((header: HeaderInfo) => Promise<Uint8Array> | Uint8Array);
+  /** Self-managed secret mode: unwrap the data key with a key or passphrase the user holds. */
+  keyring?: Keyring;
+  /** The context the file must have; a file with another is refused (`CONTEXT_MISMATCH`). */
+  context?: Record<string, string>;
+  /** For files written without a recorded length: their total length (random access only). */
+  ciphertextLength?: number;
+  /** AES-GCM implementation (default `"auto"`). */
+  engine?: Engine;
+  /** Chunks opened concurrently (default 4). Output order is always the file's. */
+  inFlight?: number;
+}
+
+/**
+ * Decrypts a CipherDrop file into plaintext. A chunk's plaintext is emitted only
+ * after its tag verifies; any damage errors the stream with a `code`, and a file
+ * that ends before its final chunk errors with `TRUNCATED` instead of closing.
+ */
+export class DecryptStream extends TransformStream<Uint8Array, Uint8Array> {
+  constructor(options: DecryptOptions);
+  /** Resolves with the verified header once it has been read and checked. */
+  readonly header: Promise<HeaderInfo>;
+}
+
+/** Encrypts a whole `Uint8Array` or `Blob` (read as a stream) into one `Uint8Array`. */
+export function encrypt(data: Uint8Array | Blob, options: EncryptOptions): Promise<Uint8Array>;
+
+/** Decrypts a whole `Uint8Array` or `Blob` (read as a stream) into one `Uint8Array`. */
+export function decrypt(data: Uint8Array | Blob, options: DecryptOptions): Promise<Uint8Array>;
+
+/** Reads a stream to its end into one `Uint8Array`. */
+export function collect(readable: ReadableStream<Uint8Array>): Promise<Uint8Array>;
+
+/** Builds the wasm {@link Encryptor} that {@link EncryptStream} would use for these options. */
+export function createEncryptor(options: EncryptOptions): Encryptor;
+
+/** Where random access reads ciphertext from: a byte range `[start, end)`. */
+export interface RangeSource {
+  /** Total file length (needed only for files without a recorded length). */
+  size?: number;
+  /** Reads file bytes `[start, end)` (e.g. an HTTP `Range` request). */
+  read(start: number, end: number): Promise<Uint8Array>;
+}
+
+/** Options of {@link decryptRange}: {@link DecryptOptions} and the plaintext range. */
+export interface RangeOptions extends DecryptOptions {
+  /** First plaintext byte. */
+  start: number;
+  /** One past the last plaintext byte. */
+  end: number;
+}
+
+/**
+ * Random access: decrypts plaintext bytes `[start, end)` reading only the header and
+ * the chunks that hold them; each chunk is authenticated before any byte is returned.
+ * @throws CipherDropError `OUT_OF_RANGE`, `DECRYPTION_FAILED`, or any header error.
+ */
+export function decryptRange(source: Blob | Uint8Array | RangeSource, options: RangeOptions): Promise<Uint8Array>;

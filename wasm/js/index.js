@@ -1,0 +1,27 @@
+// cipherdrop: end-to-end encrypted files from the browser. See index.d.ts for the API.
+export {
+  readHeader,
+  headerLength,
+  ciphertextSize,
+  plaintextSize,
+  planParts,
+  chunkNonce,
+  Encryptor,
+  Decryptor,
+  ChunkCipher,
+  Keyring,
+  StreamEncryptor,
+  StreamDecryptor,
+} from './wasm.js';
+export { hasWebCrypto, createChunkAead } from './aead.js';
+export { ERROR_NAME, isCipherDropError } from './errors.js';
+export {
+  DEFAULT_CHUNK_SIZE,
+  EncryptStream,
+  DecryptStream,
+  createEncryptor,
+  encrypt,
+  decrypt,
+  decryptRange,
+  collect,
+} from './streams.js';
