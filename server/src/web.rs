@@ -3,9 +3,21 @@
 use std::path::Path;
 
 use axum::Router;
+use axum::http::{HeaderName, HeaderValue, header};
 use axum::response::Html;
 use axum::routing::get;
 use tower_http::services::{ServeDir, ServeFile};
+use tower_http::set_header::SetResponseHeaderLayer;
+
+/// Content-Security-Policy of the page: scripts only from this origin (no inline
+/// scripts) plus `'wasm-unsafe-eval'` to compile the package's WebAssembly; no
+/// framing. `connect-src` also allows the object store, which lives on another
+/// origin: https anywhere (S3), and loopback over http (the local mode's embedded
+/// store, moto). TODO: narrow it to the configured store's origin.
+const PAGE_CSP: &str = "default-src 'none'; script-src 'self' 'wasm-unsafe-eval'; \
+    style-src 'self'; img-src 'self'; font-src 'self'; manifest-src 'self'; \
+    connect-src 'self' https: http://127.0.0.1:* http://localhost:*; \
+    worker-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
 
 const PLACEHOLDER: &str = r#"<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>CipherDrop</title></head>
@@ -16,13 +28,47 @@ const PLACEHOLDER: &str = r#"<!doctype html>
 "#;
 
 /// Routes for the page: `dir` when given (with `index.html`), else the placeholder.
+///
+/// The API router owns the fallback (a JSON `no_route`), and axum cannot merge two
+/// routers that both have one, so the page is routed explicitly: `/` is
+/// `index.html`, and each entry at the top of `dir` (read once, at start) gets a
+/// route: a file its own, a directory (Vite's `assets/`) everything beneath it.
 pub fn router(dir: Option<&Path>) -> Router {
-    match dir {
+    let router = match dir {
         Some(dir) => {
             let index = dir.join("index.html");
-            Router::new()
-                .fallback_service(ServeDir::new(dir).not_found_service(ServeFile::new(index)))
+            let mut router = Router::new().route_service("/", ServeFile::new(&index));
+            let entries = std::fs::read_dir(dir).into_iter().flatten().flatten();
+            for entry in entries {
+                let Some(name) = entry.file_name().to_str().map(str::to_owned) else {
+                    continue;
+                };
+                // Names a route pattern would misread, and hidden files, are not served.
+                if name.starts_with('.') || name.contains(['{', '}', '*', ':']) {
+                    continue;
+                }
+                let path = entry.path();
+                if path.is_dir() {
+                    router = router.nest_service(&format!("/{name}"), ServeDir::new(path));
+                } else if path.is_file() {
+                    router = router.route_service(&format!("/{name}"), ServeFile::new(path));
+                }
+            }
+            router
         }
         None => Router::new().route("/", get(|| async { Html(PLACEHOLDER) })),
-    }
+    };
+    router
+        .layer(SetResponseHeaderLayer::overriding(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(PAGE_CSP),
+        ))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::X_FRAME_OPTIONS,
+            HeaderValue::from_static("DENY"),
+        ))
+        .layer(SetResponseHeaderLayer::overriding(
+            HeaderName::from_static("cross-origin-opener-policy"),
+            HeaderValue::from_static("same-origin"),
+        ))
 }

@@ -1,0 +1,50 @@
+// Looks at a moto bucket through the S3 API (moto does not check signatures, so
+// plain requests work): list, read and overwrite objects, keeping their metadata.
+export class S3Inspector {
+  constructor(endpoint, bucket) {
+    if (!endpoint || !bucket) throw new Error('set CIPHERDROP_DATA_DIR, or CIPHERDROP_S3_ENDPOINT and CIPHERDROP_BUCKET');
+    this.base = `${endpoint.replace(/\/$/, '')}/${bucket}`;
+  }
+  async keys() {
+    const keys = [];
+    let token = null;
+    for (let page = 0; page < 100; page++) {
+      const q = new URLSearchParams({ 'list-type': '2' });
+      if (token) q.set('continuation-token', token);
+      const xml = await (await fetch(`${this.base}?${q}`)).text();
+      for (const m of xml.matchAll(/<Key>([^<]*)<\/Key>/g)) keys.push(m[1]);
+      token = /<IsTruncated>true<\/IsTruncated>/.test(xml) ? xml.match(/<NextContinuationToken>([^<]*)</)?.[1] : null;
+      if (!token) break;
+    }
+    return keys;
+  }
+  object(key) {
+    const url = `${this.base}/${key}`;
+    return {
+      key,
+      read: async () => {
+        const res = await fetch(url);
+        // The metadata (the encrypted name) is stored too: check it with the body.
+        const meta = [...res.headers].filter(([k]) => k.startsWith('x-amz-meta-')).map(([k, v]) => `${k}:${v}\n`).join('');
+        return Buffer.concat([Buffer.from(await res.arrayBuffer()), Buffer.from(meta)]);
+      },
+      readBody: async () => Buffer.from(await (await fetch(url)).arrayBuffer()),
+      write: async (body) => {
+        const head = await fetch(url, { method: 'HEAD' });
+        const headers = {};
+        for (const [k, v] of head.headers) if (k.startsWith('x-amz-meta-')) headers[k] = v;
+        const res = await fetch(url, { method: 'PUT', body, headers });
+        if (!res.ok) throw new Error(`PUT ${key}: ${res.status}`);
+      },
+    };
+  }
+  async objects() {
+    return (await this.keys()).map((k) => this.object(k));
+  }
+  async find(id) {
+    const key = (await this.keys()).find((k) => k.endsWith(`/${id}`));
+    if (!key) throw new Error(`no stored object ${id}`);
+    const o = this.object(key);
+    return { read: o.readBody, write: o.write };
+  }
+}

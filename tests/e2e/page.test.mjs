@@ -1,0 +1,225 @@
+// End-to-end: the CipherDrop page in headless Chromium against a running
+// `cipherdrop serve` (scripts/test-e2e.sh starts it and sets the environment):
+//   CIPHERDROP_URL       the page, e.g. http://127.0.0.1:8123/
+//   CIPHERDROP_DATA_DIR  the local mode's data directory (stored objects on disk);
+//                        without it the storage checks go through the S3 API:
+//   CIPHERDROP_S3_ENDPOINT, CIPHERDROP_BUCKET (moto: no signature needed)
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { launch } from './lib/browser.mjs';
+import { sha256, writeMarkedFile, walk } from './lib/files.mjs';
+import { S3Inspector } from './lib/s3.mjs';
+
+const URL_ = process.env.CIPHERDROP_URL;
+const DATA_DIR = process.env.CIPHERDROP_DATA_DIR;
+const ARTIFACTS = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../artifacts');
+const MODE = DATA_DIR ? 'local' : 'moto';
+const MiB = 1024 * 1024;
+const WAIT = { timeout: 60_000 };
+
+if (!URL_) throw new Error('set CIPHERDROP_URL (scripts/test-e2e.sh does)');
+
+const run = crypto.randomBytes(6).toString('hex');
+const MARKER = `CIPHERDROP-PLAINTEXT-MARKER-${run}`;
+const NAME_MARKER = `secretname${run}`;
+const ALICE = `alice-${run}`;
+const BOB = `bob-${run}`;
+
+/** Stored objects: on the local mode's disk, or through moto's S3 API. */
+const storage = DATA_DIR
+  ? {
+      async objects() {
+        return walk(DATA_DIR).map((p) => ({ key: p, read: async () => fs.readFileSync(p) }));
+      },
+      async find(id) {
+        const hits = walk(DATA_DIR).filter((p) => path.basename(p) === id);
+        assert.equal(hits.length, 1, `one stored file named ${id}`);
+        return { read: async () => fs.readFileSync(hits[0]), write: async (b) => fs.writeFileSync(hits[0], b) };
+      },
+    }
+  : new S3Inspector(process.env.CIPHERDROP_S3_ENDPOINT, process.env.CIPHERDROP_BUCKET);
+
+async function signIn(page, user) {
+  await page.goto(URL_);
+  await page.getByLabel('Your name').fill(user);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.getByText(`Signed in as ${user}`).waitFor(WAIT);
+  await page.getByRole('heading', { name: 'Your files' }).waitFor(WAIT);
+  await page.locator('#files-loading').waitFor({ state: 'hidden', ...WAIT });
+}
+
+const row = (page, name) => page.locator(`#files-body tr[data-name="${name}"]`);
+
+describe(`CipherDrop page (${MODE} mode)`, () => {
+  let tmp;
+  let alice;
+  const files = [];
+  const ids = {};
+
+  before(async () => {
+    fs.mkdirSync(ARTIFACTS, { recursive: true });
+    tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'cipherdrop-e2e-files-'));
+    for (const [name, size] of [
+      [`${NAME_MARKER}-empty.txt`, 0],
+      [`${NAME_MARKER}-one-megabyte.txt`, 1_000_000],
+      [`${NAME_MARKER}-multipart.bin`, 12 * MiB],
+    ]) {
+      const file = path.join(tmp, name);
+      const buf = writeMarkedFile(file, size, MARKER);
+      files.push({ name, file, size, sha: sha256(buf) });
+    }
+    alice = await launch();
+  });
+
+  after(async () => {
+    await alice?.close();
+    if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
+  });
+
+  it('signs in and uploads three files (empty, 1 MB, multipart) with progress', async () => {
+    const { page } = alice;
+    await signIn(page, ALICE);
+    await page.getByText('No files yet').waitFor(WAIT);
+    await page.locator('#files').setInputFiles(files.map((f) => f.file));
+    // Each file gets a progress row with a phase and a cancel button.
+    await page.locator('#transfers li').first().waitFor(WAIT);
+    assert.ok((await page.locator('#transfers li').count()) >= 1);
+    for (const f of files) await row(page, f.name).waitFor(WAIT);
+    assert.equal(await page.locator('#files-body tr').count(), 3, 'the list holds exactly the three files');
+    for (const f of files) ids[f.name] = await row(page, f.name).getAttribute('data-id');
+    await page.locator('#transfers li.done').nth(2).waitFor(WAIT);
+    assert.equal(await page.locator('#transfers li.failed').count(), 0, 'no upload failed');
+    // Sizes are plaintext sizes (from the encrypted name), not ciphertext sizes.
+    assert.equal((await row(page, files[0].name).locator('td.num').textContent()).trim(), '0 B');
+    assert.equal((await row(page, files[2].name).locator('td.num').textContent()).trim(), '12 MB');
+    await page.screenshot({ path: path.join(ARTIFACTS, `page-after-uploads-${MODE}.png`), fullPage: true });
+    await page.setViewportSize({ width: 380, height: 900 });
+    await page.screenshot({ path: path.join(ARTIFACTS, `page-narrow-${MODE}.png`), fullPage: true });
+    await page.setViewportSize({ width: 1280, height: 900 });
+  });
+
+  it('lists the files after a reload, names decrypted in the browser', async () => {
+    const { page } = alice;
+    await page.reload();
+    for (const f of files) await row(page, f.name).waitFor(WAIT);
+    assert.equal(await page.locator('#files-body tr').count(), 3);
+  });
+
+  it('downloads each file with the same SHA-256', async () => {
+    const { page } = alice;
+    for (const f of files) {
+      const r = row(page, f.name);
+      const [download] = await Promise.all([page.waitForEvent('download', WAIT), r.getByRole('button', { name: /^Download/ }).click()]);
+      assert.equal(download.suggestedFilename(), f.name);
+      const saved = path.join(tmp, `downloaded-${f.name}`);
+      await download.saveAs(saved);
+      assert.equal(sha256(fs.readFileSync(saved)), f.sha, `${f.name}: same bytes`);
+      await r.getByText('Downloaded and verified').waitFor(WAIT);
+    }
+  });
+
+  it('stores no plaintext: neither the marker in the files nor their names', async () => {
+    const objects = await storage.objects();
+    const ours = Object.values(ids);
+    for (const id of ours) assert.ok(objects.some((o) => o.key.endsWith(id)), `object ${id} is stored`);
+    for (const o of objects) {
+      assert.ok(!o.key.includes(NAME_MARKER), `no file name in the key ${o.key}`);
+      const bytes = await o.read();
+      assert.equal(bytes.indexOf(MARKER), -1, `no marker in ${o.key}`);
+      assert.equal(bytes.indexOf(NAME_MARKER), -1, `no file name in ${o.key}`);
+      assert.equal(bytes.indexOf(Buffer.from(NAME_MARKER, 'utf16le')), -1, `no UTF-16 name in ${o.key}`);
+    }
+    // The stored objects are ciphertext: 1 MB of plaintext is more than 1 MB stored.
+    const big = await (await storage.find(ids[files[1].name])).read();
+    assert.ok(big.length > files[1].size);
+  });
+
+  it('refuses a file changed by one byte in storage, and saves nothing', async () => {
+    const { page } = alice;
+    const f = files[1];
+    const stored = await storage.find(ids[f.name]);
+    const bytes = await stored.read();
+    bytes[Math.floor(bytes.length / 2)] ^= 0x01;
+    await stored.write(bytes);
+    let downloads = 0;
+    const count = () => downloads++;
+    page.on('download', count);
+    const r = row(page, f.name);
+    await r.getByRole('button', { name: /^Download/ }).click();
+    await r.getByText('This file was changed after it was encrypted').waitFor(WAIT);
+    assert.match(await r.locator('.status').textContent(), /Nothing was saved/);
+    await page.screenshot({ path: path.join(ARTIFACTS, `page-changed-file-${MODE}.png`), fullPage: true });
+    await page.waitForTimeout(1000);
+    page.off('download', count);
+    assert.equal(downloads, 0, 'no download was offered');
+  });
+
+  it('shows a second user none of the first user’s files; they cannot open them by id', async () => {
+    const bob = await launch();
+    try {
+      const { page } = bob;
+      await signIn(page, BOB);
+      await page.getByText('No files yet').waitFor(WAIT);
+      assert.equal(await page.locator('#files-body tr').count(), 0);
+      const id = ids[files[2].name];
+      const statuses = await page.evaluate(async (objectId) => {
+        const token = sessionStorage.getItem('cipherdrop.token');
+        const h = { authorization: `Bearer ${token}`, 'content-type': 'application/json' };
+        const get = (p) => fetch(p, { headers: h }).then((r) => r.status);
+        const key = { wrapped_keys: [{ provider_id: 'raw-aes', provider_info: 'AA==', blob: 'AA==' }] };
+        return {
+          object: await get(`/api/objects/${objectId}`),
+          download: await get(`/api/objects/${objectId}/download`),
+          dataKey: await fetch(`/api/objects/${objectId}/data-key`, { method: 'POST', headers: h, body: JSON.stringify(key) }).then((r) => r.status),
+          remove: await fetch(`/api/objects/${objectId}`, { method: 'DELETE', headers: h }).then((r) => r.status),
+        };
+      }, id);
+      assert.deepEqual(statuses, { object: 404, download: 404, dataKey: 404, remove: 404 });
+      assert.deepEqual(bob.problems.filter((p) => !/404/.test(p)), []);
+    } finally {
+      await bob.close();
+    }
+    // Still there for its owner.
+    await alice.page.getByRole('button', { name: 'Refresh' }).click();
+    await row(alice.page, files[2].name).waitFor(WAIT);
+  });
+
+  it('deletes a file', async () => {
+    const { page } = alice;
+    const f = files[0];
+    page.once('dialog', (d) => d.accept());
+    await row(page, f.name).getByRole('button', { name: /^Delete/ }).click();
+    await row(page, f.name).waitFor({ state: 'detached', ...WAIT });
+    await page.getByText(`Deleted “${f.name}”.`).waitFor(WAIT);
+    const objects = await storage.objects();
+    assert.ok(!objects.some((o) => o.key.endsWith(ids[f.name])), 'the object is gone from storage');
+  });
+
+  it('cancels an upload', async () => {
+    const { page } = alice;
+    const name = `cancel-me-${run}.bin`;
+    const big = path.join(tmp, name);
+    writeMarkedFile(big, 64 * MiB, MARKER);
+    await page.locator('#files').setInputFiles(big);
+    const t = page.locator('#transfers li', { hasText: name });
+    // Progress shows the phase, speed and time left while it runs.
+    await t.locator('.transfer-rate', { hasText: /\/s · .* left/ }).waitFor(WAIT);
+    assert.match(await t.locator('.transfer-phase').textContent(), /^(Encrypting|Uploading)$/);
+    await page.screenshot({ path: path.join(ARTIFACTS, `page-uploading-${MODE}.png`) });
+    await t.getByRole('button', { name: `Cancel ${name}` }).click();
+    await t.getByText('Cancelled').waitFor(WAIT);
+    await page.waitForTimeout(500);
+    await page.getByRole('button', { name: 'Refresh' }).click();
+    await page.locator('#files-loading').waitFor({ state: 'hidden', ...WAIT });
+    assert.equal(await row(page, name).count(), 0, 'a cancelled file is not listed');
+  });
+
+  it('had no script errors and no CSP violations', () => {
+    const real = alice.problems.filter((p) => !/status of 404/.test(p));
+    assert.deepEqual(real, []);
+  });
+});

@@ -1,0 +1,56 @@
+// Failures in words a person understands. Codes: the backend's (docs/API.md) and the
+// package's CipherDropError codes.
+import { isCipherDropError } from 'cipherdrop';
+import { ApiError } from './api.js';
+import { StorageError } from './transfer.js';
+
+const CHANGED = 'This file was changed after it was encrypted, so it cannot be trusted.';
+
+const PACKAGE = {
+  DECRYPTION_FAILED: CHANGED,
+  HEADER_AUTH_FAILED: CHANGED,
+  COMMITMENT_MISMATCH: CHANGED,
+  MALFORMED_HEADER: CHANGED,
+  NOT_CIPHERDROP: CHANGED,
+  TRAILING_DATA: CHANGED,
+  TRUNCATED: 'This file is incomplete: it was cut short after it was encrypted.',
+  CONTEXT_MISMATCH: 'This file was swapped for another one after it was encrypted.',
+  UNSUPPORTED_VERSION: 'This file was made by a newer version of CipherDrop.',
+  UNSUPPORTED_SUITE: 'This file was made by a newer version of CipherDrop.',
+  NO_WEBCRYPTO: 'This browser cannot encrypt here: open the page over https or on localhost.',
+};
+
+const API = {
+  not_found: 'You are not allowed to open this file, or it no longer exists.',
+  key_access_denied: 'You are not allowed to open this file.',
+  key_disabled: 'The key for this file is disabled.',
+  key_not_found: 'The key for this file no longer exists.',
+  unauthorized: 'Your session has ended. Please sign in again.',
+  too_large: 'This file is bigger than the server accepts.',
+  upload_not_found: 'This upload expired. Please start it again.',
+  dev_login_disabled: 'Sign-in without a password is turned off on this server.',
+  invalid_user: 'Use 1–64 letters, digits, dots, dashes, underscores or @ for your name.',
+  network: 'Could not reach the CipherDrop server. Check your connection and try again.',
+};
+
+/** A sentence for the person in front of the page. */
+export function describe(e) {
+  if (e?.name === 'AbortError') return 'Cancelled.';
+  if (isCipherDropError(e)) return PACKAGE[e.code] ?? `Could not process this file (${e.code}).`;
+  if (e instanceof ApiError) {
+    if (API[e.code]) return API[e.code];
+    if (e.status >= 500) return 'The server is having trouble right now. Please try again in a moment.';
+    return e.message.charAt(0).toUpperCase() + e.message.slice(1) + '.';
+  }
+  if (e instanceof StorageError) {
+    if (e.status === 403) return 'The storage refused the link (it may have expired). Please try again.';
+    if (e.status === 404) return 'This file is no longer in storage.';
+    return 'Could not reach the storage. Check your connection and try again.';
+  }
+  if (e?.name === 'NotAllowedError') return 'The browser did not allow saving the file.';
+  if (e?.name === 'QuotaExceededError') return 'There is not enough space to save this file.';
+  return `Something went wrong: ${e?.message ?? e}`;
+}
+
+/** True when signing in again is the fix. */
+export const needsSignIn = (e) => e instanceof ApiError && e.status === 401;

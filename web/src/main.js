@@ -1,0 +1,463 @@
+// The CipherDrop page: sign in, send files (encrypted here), list, download, delete.
+import './style.css';
+import { Api, authConfig, devLogin } from './api.js';
+import { uploadFile, downloadStream } from './transfer.js';
+import { NameKeys, NAME_KEY_MARKER } from './names.js';
+import { describe, needsSignIn } from './errors.js';
+
+/** Without the File System Access API a download is held in memory until verified: cap it. */
+const BLOB_LIMIT = 512 * 1024 * 1024;
+const UPLOADS_AT_ONCE = 2;
+const TOKEN_KEY = 'cipherdrop.token';
+
+const $ = (id) => document.getElementById(id);
+const canStreamToDisk = () => typeof window.showSaveFilePicker === 'function';
+
+let api = null;
+let me = null;
+let nameKeys = null; // Promise<NameKeys>
+let files = [];
+
+// ---------- formatting ----------
+function formatBytes(n) {
+  if (n < 1024) return `${n} B`;
+  const units = ['KB', 'MB', 'GB', 'TB'];
+  let v = n / 1024;
+  let u = 0;
+  while (v >= 1024 && u < units.length - 1) {
+    v /= 1024;
+    u++;
+  }
+  return `${v < 10 ? v.toFixed(1) : Math.round(v)} ${units[u]}`;
+}
+function formatDuration(s) {
+  if (!Number.isFinite(s)) return '';
+  if (s < 60) return `${Math.max(1, Math.round(s))} s left`;
+  if (s < 3600) return `${Math.round(s / 60)} min left`;
+  return `${(s / 3600).toFixed(1)} h left`;
+}
+const dateFormat = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium', timeStyle: 'short' });
+
+// ---------- messages ----------
+function showAlert(text, kind = 'error') {
+  $('alert-text').textContent = text;
+  $('alert').classList.toggle('info', kind === 'info');
+  $('alert').hidden = false;
+}
+const hideAlert = () => {
+  $('alert').hidden = true;
+};
+function handleError(e, prefix = '') {
+  if (needsSignIn(e)) {
+    signOut();
+    showAlert(describe(e));
+    return;
+  }
+  showAlert(prefix + describe(e));
+}
+
+// ---------- sign-in ----------
+async function showSignIn() {
+  $('app').hidden = true;
+  $('account').hidden = true;
+  $('signin').hidden = false;
+  let config = { dev_login: false, oidc: null };
+  try {
+    config = await authConfig();
+  } catch (e) {
+    showAlert(describe(e));
+  }
+  $('dev-login').hidden = !config.dev_login;
+  $('token-login').hidden = config.dev_login;
+  $('signin-hint').hidden = !config.dev_login;
+  (config.dev_login ? $('user') : $('token')).focus();
+}
+
+async function signIn(token) {
+  const candidate = new Api(token);
+  me = await candidate.me();
+  api = candidate;
+  sessionStorage.setItem(TOKEN_KEY, token);
+  $('account-name').textContent = me.user;
+  $('account').hidden = false;
+  $('signin').hidden = true;
+  $('app').hidden = false;
+  hideAlert();
+  nameKeys = null;
+  $('save-note').hidden = canStreamToDisk();
+  $('save-note').textContent = canStreamToDisk()
+    ? ''
+    : `This browser cannot write a download to disk as it arrives, so files up to ${formatBytes(BLOB_LIMIT)} are decrypted in memory before saving. Use a recent Chrome or Edge for bigger files.`;
+  await refreshFiles();
+}
+
+function signOut() {
+  for (const t of activeTransfers) t.abort();
+  sessionStorage.removeItem(TOKEN_KEY);
+  api = null;
+  me = null;
+  nameKeys = null;
+  files = [];
+  $('files-body').replaceChildren();
+  $('transfers').replaceChildren();
+  showSignIn();
+}
+
+$('dev-login').addEventListener('submit', async (ev) => {
+  ev.preventDefault();
+  const button = ev.submitter;
+  button.disabled = true;
+  try {
+    const res = await devLogin($('user').value.trim());
+    await signIn(res.token);
+    $('main').focus();
+  } catch (e) {
+    showAlert(describe(e));
+  } finally {
+    button.disabled = false;
+  }
+});
+$('token-login').addEventListener('submit', async (ev) => {
+  ev.preventDefault();
+  try {
+    await signIn($('token').value.trim());
+  } catch (e) {
+    showAlert(describe(e));
+  }
+});
+$('sign-out').addEventListener('click', signOut);
+$('alert-close').addEventListener('click', hideAlert);
+
+// ---------- names ----------
+/** Loads the name keys once per sign-in (creates the user's first one if needed). */
+function getNameKeys(objects) {
+  if (!nameKeys) {
+    const session = api;
+    nameKeys = (objects ? Promise.resolve(objects) : session.listAll()).then((list) => NameKeys.load(session, me.owner, list));
+    nameKeys.catch(() => {
+      nameKeys = null;
+    });
+  }
+  return nameKeys;
+}
+
+async function openName(keys, sealed) {
+  const text = await keys.open(sealed);
+  if (text === null) return null;
+  try {
+    const meta = JSON.parse(text);
+    return typeof meta.n === 'string' ? { name: meta.n, size: Number(meta.s) } : null;
+  } catch {
+    return null;
+  }
+}
+
+// ---------- file list ----------
+async function refreshFiles() {
+  if (!api) return;
+  const session = api;
+  $('files-loading').hidden = files.length > 0;
+  try {
+    const objects = await session.listAll();
+    const keys = await getNameKeys(objects);
+    if (session !== api) return;
+    const visible = objects.filter((o) => o.name !== NAME_KEY_MARKER);
+    files = await Promise.all(
+      visible.map(async (o) => ({ ...o, meta: await openName(keys, o.name), when: new Date(o.last_modified) })),
+    );
+    files.sort((a, b) => b.when - a.when);
+    renderFiles();
+  } catch (e) {
+    handleError(e, 'Could not load your files. ');
+  } finally {
+    $('files-loading').hidden = true;
+  }
+}
+
+function renderFiles() {
+  const body = $('files-body');
+  body.replaceChildren(...files.map(fileRow));
+  $('files-table').hidden = files.length === 0;
+  $('files-empty').hidden = files.length !== 0;
+}
+
+function fileRow(f) {
+  const tr = document.createElement('tr');
+  tr.dataset.id = f.object_id;
+  const displayName = f.meta?.name ?? `Encrypted file ${f.object_id.slice(0, 8)}`;
+  tr.dataset.name = displayName;
+
+  const name = document.createElement('td');
+  name.className = 'name';
+  name.append(displayName);
+  if (!f.meta) {
+    const why = document.createElement('span');
+    why.className = 'sub muted';
+    why.textContent = 'name not readable here';
+    name.append(why);
+  }
+  const status = document.createElement('span');
+  status.className = 'sub status';
+  status.setAttribute('aria-live', 'polite');
+  name.append(status);
+
+  const size = document.createElement('td');
+  size.className = 'num';
+  size.textContent = f.meta ? formatBytes(f.meta.size) : `≈ ${formatBytes(f.size)}`;
+
+  const date = document.createElement('td');
+  date.className = 'date';
+  const time = document.createElement('time');
+  time.dateTime = f.last_modified;
+  time.textContent = dateFormat.format(f.when);
+  date.append(time);
+
+  const actions = document.createElement('td');
+  actions.className = 'actions';
+  const dl = document.createElement('button');
+  dl.type = 'button';
+  dl.className = 'secondary-btn download';
+  dl.textContent = 'Download';
+  dl.setAttribute('aria-label', `Download ${displayName}`);
+  dl.addEventListener('click', () => downloadFile(f, displayName, tr, dl));
+  const del = document.createElement('button');
+  del.type = 'button';
+  del.className = 'secondary-btn danger-btn delete';
+  del.textContent = 'Delete';
+  del.setAttribute('aria-label', `Delete ${displayName}`);
+  del.addEventListener('click', () => deleteFile(f, displayName, del));
+  actions.append(dl, del);
+
+  tr.append(name, size, date, actions);
+  return tr;
+}
+
+function setRowStatus(tr, text, kind = '') {
+  const s = tr.querySelector('.status');
+  s.className = `sub status ${kind}`;
+  s.textContent = text;
+}
+
+async function downloadFile(f, displayName, tr, button) {
+  const size = f.meta?.size ?? f.size;
+  let handle = null;
+  if (canStreamToDisk()) {
+    try {
+      // Ask first, while the click still counts as a user gesture.
+      handle = await window.showSaveFilePicker({ suggestedName: displayName });
+    } catch (e) {
+      if (e?.name === 'AbortError') return; // the person closed the dialog
+      setRowStatus(tr, describe(e), 'err');
+      return;
+    }
+  } else if (size > BLOB_LIMIT) {
+    setRowStatus(
+      tr,
+      `This browser cannot save files over ${formatBytes(BLOB_LIMIT)}: use a recent Chrome or Edge, which can write the file to disk as it arrives.`,
+      'err',
+    );
+    return;
+  }
+  button.disabled = true;
+  setRowStatus(tr, 'Downloading and verifying…');
+  const onProgress = ({ received, total }) =>
+    setRowStatus(tr, `Downloading and verifying… ${Math.floor((received / Math.max(total, 1)) * 100)}%`);
+  try {
+    const { stream } = await downloadStream(api, f.object_id, me.owner, { onProgress });
+    if (handle) {
+      const writable = await handle.createWritable();
+      // pipeTo aborts the writable on any error: the browser then discards what was written.
+      await stream.pipeTo(writable);
+    } else {
+      const parts = [];
+      const reader = stream.getReader();
+      for (;;) {
+        const { done, value } = await reader.read();
+        if (done) break;
+        parts.push(value);
+      }
+      // Only now, with every chunk verified, is anything handed to the browser to save.
+      const url = URL.createObjectURL(new Blob(parts, { type: 'application/octet-stream' }));
+      const a = document.createElement('a');
+      a.href = url;
+      a.download = displayName;
+      document.body.append(a);
+      a.click();
+      a.remove();
+      setTimeout(() => URL.revokeObjectURL(url), 60_000);
+    }
+    setRowStatus(tr, 'Downloaded and verified', 'ok');
+  } catch (e) {
+    if (handle) {
+      // A new file the picker created and nothing was committed to: remove it.
+      try {
+        if ((await handle.getFile()).size === 0) await handle.remove?.();
+      } catch {
+        // best effort
+      }
+    }
+    if (needsSignIn(e)) return handleError(e);
+    setRowStatus(tr, `${describe(e)} Nothing was saved.`, 'err');
+  } finally {
+    button.disabled = false;
+  }
+}
+
+async function deleteFile(f, displayName, button) {
+  if (!window.confirm(`Delete “${displayName}”? This cannot be undone.`)) return;
+  button.disabled = true;
+  try {
+    await api.remove(f.object_id);
+    files = files.filter((x) => x.object_id !== f.object_id);
+    renderFiles();
+    showAlert(`Deleted “${displayName}”.`, 'info');
+  } catch (e) {
+    button.disabled = false;
+    handleError(e, 'Could not delete the file. ');
+  }
+}
+
+$('refresh').addEventListener('click', refreshFiles);
+
+// ---------- uploads ----------
+const activeTransfers = new Set();
+const queue = [];
+let running = 0;
+
+function addFiles(list) {
+  if (!api) return;
+  for (const file of list) {
+    const t = createTransfer(file);
+    queue.push(t);
+  }
+  pump();
+}
+
+function pump() {
+  while (running < UPLOADS_AT_ONCE && queue.length) {
+    const t = queue.shift();
+    if (t.controller.signal.aborted) continue;
+    running++;
+    t.run().finally(() => {
+      running--;
+      pump();
+    });
+  }
+}
+
+function createTransfer(file) {
+  const li = $('transfer-tpl').content.firstElementChild.cloneNode(true);
+  li.querySelector('.transfer-name').textContent = file.name;
+  li.querySelector('.transfer-size').textContent = formatBytes(file.size);
+  const bar = li.querySelector('progress');
+  bar.setAttribute('aria-label', `Progress of ${file.name}`);
+  const phase = li.querySelector('.transfer-phase');
+  const rate = li.querySelector('.transfer-rate');
+  const cancel = li.querySelector('.transfer-cancel');
+  cancel.setAttribute('aria-label', `Cancel ${file.name}`);
+  phase.textContent = 'Waiting';
+  $('transfers').append(li);
+
+  const controller = new AbortController();
+  const samples = [];
+  const session = api;
+  const t = {
+    controller,
+    abort: () => controller.abort(),
+    async run() {
+      activeTransfers.add(t);
+      try {
+        const keys = await getNameKeys();
+        const name = await keys.seal(JSON.stringify({ n: file.name.slice(0, 500), s: file.size }));
+        await uploadFile(session, file, {
+          name,
+          signal: controller.signal,
+          onProgress: (p) => update(p),
+          onNotice: (msg) => {
+            phase.textContent = msg;
+          },
+        });
+        li.classList.add('done');
+        phase.textContent = 'Encrypted and uploaded';
+        rate.textContent = '';
+        bar.value = 1;
+        cancel.hidden = true;
+        setTimeout(() => li.remove(), 8000);
+        if (session === api) await refreshFiles();
+      } catch (e) {
+        li.classList.add('failed');
+        phase.textContent = e?.name === 'AbortError' ? 'Cancelled' : describe(e);
+        rate.textContent = '';
+        cancel.textContent = 'Dismiss';
+        cancel.setAttribute('aria-label', `Dismiss ${file.name}`);
+        cancel.onclick = () => li.remove();
+        if (needsSignIn(e)) handleError(e);
+      } finally {
+        activeTransfers.delete(t);
+      }
+    },
+  };
+  cancel.onclick = () => {
+    controller.abort();
+    phase.textContent = 'Cancelled';
+    li.classList.add('failed');
+    cancel.textContent = 'Dismiss';
+    cancel.onclick = () => li.remove();
+  };
+
+  function update(p) {
+    if (controller.signal.aborted) return;
+    const frac = ((p.plaintext ? p.encrypted / p.plaintext : 1) + (p.total ? p.sent / p.total : 1)) / 2;
+    bar.value = Math.min(frac, 1);
+    phase.textContent = { encrypting: 'Encrypting', uploading: 'Uploading', finishing: 'Finishing' }[p.phase] ?? p.phase;
+    const now = performance.now();
+    const done = frac * file.size;
+    samples.push([now, done]);
+    while (samples.length > 2 && now - samples[0][0] > 3000) samples.shift();
+    const [t0, d0] = samples[0];
+    if (now - t0 > 300) {
+      const speed = ((done - d0) / (now - t0)) * 1000;
+      rate.textContent = speed > 0 ? `${formatBytes(speed)}/s · ${formatDuration((file.size - done) / speed)}` : '';
+    }
+  }
+  return t;
+}
+
+$('files').addEventListener('change', (ev) => {
+  addFiles([...ev.target.files]);
+  ev.target.value = '';
+});
+const zone = $('dropzone');
+zone.addEventListener('dragover', (ev) => {
+  ev.preventDefault();
+  zone.classList.add('over');
+});
+zone.addEventListener('dragleave', () => zone.classList.remove('over'));
+zone.addEventListener('drop', (ev) => {
+  ev.preventDefault();
+  zone.classList.remove('over');
+  addFiles([...(ev.dataTransfer?.files ?? [])]);
+});
+// A file dropped next to the zone would make the browser open it: send it instead.
+window.addEventListener('dragover', (ev) => ev.preventDefault());
+window.addEventListener('drop', (ev) => {
+  ev.preventDefault();
+  if (ev.target instanceof Node && !zone.contains(ev.target)) addFiles([...(ev.dataTransfer?.files ?? [])]);
+});
+window.addEventListener('beforeunload', (ev) => {
+  if (activeTransfers.size) ev.preventDefault();
+});
+
+// ---------- start ----------
+(async () => {
+  const saved = sessionStorage.getItem(TOKEN_KEY);
+  if (saved) {
+    try {
+      await signIn(saved);
+      return;
+    } catch {
+      sessionStorage.removeItem(TOKEN_KEY);
+    }
+  }
+  await showSignIn();
+})();
