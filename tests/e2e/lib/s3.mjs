@@ -1,5 +1,17 @@
-// Looks at a moto bucket through the S3 API (moto does not check signatures, so
-// plain requests work): list, read and overwrite objects, keeping their metadata.
+// Looks at a moto bucket through the S3 API: list, read and overwrite objects,
+// keeping their metadata. moto does not check signatures, but wants an
+// Authorization header naming an access key.
+const AUTH = {
+  authorization:
+    'AWS4-HMAC-SHA256 Credential=testing/20260101/us-east-1/s3/aws4_request, SignedHeaders=host, Signature=00',
+};
+
+async function s3fetch(url, init = {}) {
+  const res = await fetch(url, { ...init, headers: { ...AUTH, ...(init.headers ?? {}) } });
+  if (!res.ok) throw new Error(`${init.method ?? 'GET'} ${url}: ${res.status}`);
+  return res;
+}
+
 export class S3Inspector {
   constructor(endpoint, bucket) {
     if (!endpoint || !bucket) throw new Error('set CIPHERDROP_DATA_DIR, or CIPHERDROP_S3_ENDPOINT and CIPHERDROP_BUCKET');
@@ -11,7 +23,7 @@ export class S3Inspector {
     for (let page = 0; page < 100; page++) {
       const q = new URLSearchParams({ 'list-type': '2' });
       if (token) q.set('continuation-token', token);
-      const xml = await (await fetch(`${this.base}?${q}`)).text();
+      const xml = await (await s3fetch(`${this.base}?${q}`)).text();
       for (const m of xml.matchAll(/<Key>([^<]*)<\/Key>/g)) keys.push(m[1]);
       token = /<IsTruncated>true<\/IsTruncated>/.test(xml) ? xml.match(/<NextContinuationToken>([^<]*)</)?.[1] : null;
       if (!token) break;
@@ -23,18 +35,17 @@ export class S3Inspector {
     return {
       key,
       read: async () => {
-        const res = await fetch(url);
+        const res = await s3fetch(url);
         // The metadata (the encrypted name) is stored too: check it with the body.
         const meta = [...res.headers].filter(([k]) => k.startsWith('x-amz-meta-')).map(([k, v]) => `${k}:${v}\n`).join('');
         return Buffer.concat([Buffer.from(await res.arrayBuffer()), Buffer.from(meta)]);
       },
-      readBody: async () => Buffer.from(await (await fetch(url)).arrayBuffer()),
+      readBody: async () => Buffer.from(await (await s3fetch(url)).arrayBuffer()),
       write: async (body) => {
-        const head = await fetch(url, { method: 'HEAD' });
-        const headers = {};
+        const head = await s3fetch(url, { method: 'HEAD' });
+        const headers = { 'content-type': 'application/octet-stream' };
         for (const [k, v] of head.headers) if (k.startsWith('x-amz-meta-')) headers[k] = v;
-        const res = await fetch(url, { method: 'PUT', body, headers });
-        if (!res.ok) throw new Error(`PUT ${key}: ${res.status}`);
+        await s3fetch(url, { method: 'PUT', body, headers });
       },
     };
   }
