@@ -43,8 +43,10 @@ const storage = DATA_DIR
     }
   : new S3Inspector(process.env.CIPHERDROP_S3_ENDPOINT, process.env.CIPHERDROP_BUCKET);
 
-async function signIn(page, user) {
+async function signIn(page, user, screenshot) {
   await page.goto(URL_);
+  await page.getByLabel('Your name').waitFor(WAIT);
+  if (screenshot) await page.screenshot({ path: screenshot });
   await page.getByLabel('Your name').fill(user);
   await page.getByRole('button', { name: 'Sign in' }).click();
   await page.getByText(`Signed in as ${user}`).waitFor(WAIT);
@@ -82,7 +84,7 @@ describe(`CipherDrop page (${MODE} mode)`, () => {
 
   it('signs in and uploads three files (empty, 1 MB, multipart) with progress', async () => {
     const { page } = alice;
-    await signIn(page, ALICE);
+    await signIn(page, ALICE, path.join(ARTIFACTS, `page-sign-in-${MODE}.png`));
     await page.getByText('No files yet').waitFor(WAIT);
     await page.locator('#files').setInputFiles(files.map((f) => f.file));
     // Each file gets a progress row with a phase and a cancel button.
@@ -119,6 +121,47 @@ describe(`CipherDrop page (${MODE} mode)`, () => {
       await download.saveAs(saved);
       assert.equal(sha256(fs.readFileSync(saved)), f.sha, `${f.name}: same bytes`);
       await r.getByText('Downloaded and verified').waitFor(WAIT);
+    }
+  });
+
+  it('streams a download to disk through the File System Access API where the browser has it', async () => {
+    const fsa = await launch({ blobDownloads: false });
+    try {
+      const { page, context } = fsa;
+      // A stand-in for the save dialog: the page writes to this stream as chunks verify.
+      await context.addInitScript(() => {
+        window.__saved = {};
+        window.showSaveFilePicker = async ({ suggestedName }) => {
+          const parts = [];
+          return {
+            getFile: async () => new File(parts, suggestedName),
+            remove: async () => {},
+            createWritable: async () =>
+              new WritableStream({
+                write: (chunk) => {
+                  parts.push(chunk.slice());
+                },
+                close: async () => {
+                  const digest = await crypto.subtle.digest('SHA-256', await new Blob(parts).arrayBuffer());
+                  window.__saved[suggestedName] = {
+                    chunks: parts.length,
+                    sha: [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, '0')).join(''),
+                  };
+                },
+              }),
+          };
+        };
+      });
+      await signIn(page, ALICE);
+      const f = files[2];
+      await row(page, f.name).getByRole('button', { name: /^Download/ }).click();
+      await row(page, f.name).getByText('Downloaded and verified').waitFor(WAIT);
+      const saved = await page.evaluate((n) => window.__saved[n], f.name);
+      assert.equal(saved.sha, f.sha, 'same bytes');
+      assert.ok(saved.chunks > 1, 'written as a stream, not in one piece');
+      assert.equal(await page.locator('#save-note').isVisible(), false, 'no big-file warning here');
+    } finally {
+      await fsa.close();
     }
   });
 
