@@ -80,9 +80,9 @@ export interface ChunkAead {
   /** The implementation chosen. */
   readonly engine: 'webcrypto' | 'wasm';
   /** Seals chunk `index`: resolves to `ciphertext ‖ tag`. The input may be reused once this returns. */
-  seal(index: number, isFinal: boolean, plaintext: Uint8Array): Promise<Uint8Array>;
+  seal(index: number, isFinal: boolean, plaintext: Uint8Array): Promise<Uint8Array<ArrayBuffer>>;
   /** Opens chunk `index`; rejects with `DECRYPTION_FAILED` unless its tag verifies. */
-  open(index: number, isFinal: boolean, sealed: Uint8Array): Promise<Uint8Array>;
+  open(index: number, isFinal: boolean, sealed: Uint8Array): Promise<Uint8Array<ArrayBuffer>>;
   /** Releases the wasm cipher (no-op for WebCrypto). */
   free(): void;
 }
@@ -170,13 +170,13 @@ export class DecryptStream extends TransformStream<Uint8Array, Uint8Array> {
 }
 
 /** Encrypts a whole `Uint8Array` or `Blob` (read as a stream) into one `Uint8Array`. */
-export function encrypt(data: Uint8Array | Blob, options: EncryptOptions): Promise<Uint8Array>;
+export function encrypt(data: Uint8Array | Blob, options: EncryptOptions): Promise<Uint8Array<ArrayBuffer>>;
 
 /** Decrypts a whole `Uint8Array` or `Blob` (read as a stream) into one `Uint8Array`. */
-export function decrypt(data: Uint8Array | Blob, options: DecryptOptions): Promise<Uint8Array>;
+export function decrypt(data: Uint8Array | Blob, options: DecryptOptions): Promise<Uint8Array<ArrayBuffer>>;
 
 /** Reads a stream to its end into one `Uint8Array`. */
-export function collect(readable: ReadableStream<Uint8Array>): Promise<Uint8Array>;
+export function collect(readable: ReadableStream<Uint8Array>): Promise<Uint8Array<ArrayBuffer>>;
 
 /** Builds the wasm {@link Encryptor} that {@link EncryptStream} would use for these options. */
 export function createEncryptor(options: EncryptOptions): Encryptor;
@@ -202,4 +202,4 @@ export interface RangeOptions extends DecryptOptions {
  * the chunks that hold them; each chunk is authenticated before any byte is returned.
  * @throws CipherDropError `OUT_OF_RANGE`, `DECRYPTION_FAILED`, or any header error.
  */
-export function decryptRange(source: Blob | Uint8Array | RangeSource, options: RangeOptions): Promise<Uint8Array>;
+export function decryptRange(source: Blob | Uint8Array | RangeSource, options: RangeOptions): Promise<Uint8Array<ArrayBuffer>>;

@@ -302,11 +302,12 @@ impl Keyring {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use wasm_bindgen_test::wasm_bindgen_test as test;
 
+    #[cfg(target_arch = "wasm32")]
     wasm_bindgen_test::wasm_bindgen_test_configure!(run_in_browser);
 
-    #[test]
+    #[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
+    #[cfg_attr(not(target_arch = "wasm32"), test)]
     fn params_round_trip() {
         let c = Costs {
             m: 65536,
@@ -321,7 +322,8 @@ mod tests {
         assert_eq!(decode_info(&info), Ok((c, vec![0xab; 16])));
     }
 
-    #[test]
+    #[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
+    #[cfg_attr(not(target_arch = "wasm32"), test)]
     fn hostile_params_are_refused_before_hashing() {
         for bad in [
             "argon2id$v=19$m=4194304,t=3,p=1$abababababababababababababababab",
