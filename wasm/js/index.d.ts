@@ -203,3 +203,116 @@ export interface RangeOptions extends DecryptOptions {
  * @throws CipherDropError `OUT_OF_RANGE`, `DECRYPTION_FAILED`, or any header error.
  */
 export function decryptRange(source: Blob | Uint8Array | RangeSource, options: RangeOptions): Promise<Uint8Array<ArrayBuffer>>;
+
+/** An error answer of the backend API (docs/API.md): HTTP `status` and its stable `code`. */
+export class ApiError extends Error {
+  name: 'ApiError';
+  /** HTTP status. */
+  readonly status: number;
+  /** The API's stable code: `"not_found"`, `"unauthorized"`, `"key_disabled"`, ... */
+  readonly code: string;
+}
+
+/** A presigned storage (S3) request failed after its retries: HTTP `status`, 0 when there was no answer. */
+export class StorageError extends Error {
+  name: 'StorageError';
+  readonly status: number;
+}
+
+/** Stored name of the objects that hold a user's name keys (never listed by {@link CipherDropClient.list}). */
+export const NAME_KEY_MARKER: string;
+
+/** Options of {@link CipherDropClient}. */
+export interface ClientOptions {
+  /** The backend's origin (and path prefix), e.g. `"https://drop.example.com"`; default: this origin. */
+  baseUrl?: string;
+  /** A bearer token (development login or an OIDC JWT). */
+  token: string;
+  /** A `fetch` to use instead of the global one. */
+  fetch?: typeof fetch;
+  /** Retries of a failed request (network error, 403 from storage, 408/429/5xx); default 4. */
+  retries?: number;
+  /** First backoff delay in ms (doubles each retry, with jitter, up to 8 s); default 250. */
+  retryDelay?: number;
+  /** Seal parts in Web Workers (default true; falls back to this thread when unavailable). */
+  useWorker?: boolean;
+}
+
+/** A stored file as the client shows it. */
+export interface StoredFile {
+  /** Object id (32 hex characters). */
+  id: string;
+  /** Stored (ciphertext) size in bytes. */
+  size: number;
+  /** RFC 3339 time of the upload. */
+  lastModified: string;
+  /** The decrypted file name, or `null` when there is none or it cannot be read. */
+  name: string | null;
+}
+
+/** Upload progress. */
+export interface UploadProgress {
+  phase: 'encrypting' | 'uploading' | 'completing' | 'done';
+  /** Plaintext bytes sealed so far. */
+  encrypted: number;
+  /** Ciphertext bytes sent so far (goes back down when a request fails and is retried). */
+  sent: number;
+  /** Ciphertext bytes in all. */
+  total: number;
+  /** Plaintext bytes in all. */
+  plaintextTotal: number;
+}
+
+/** Options of {@link CipherDropClient.upload}. */
+export interface UploadOptions {
+  /** The file name to store (encrypted); default `file.name` for a `File`. */
+  name?: string;
+  onProgress?: (progress: UploadProgress) => void;
+  /** Aborts the upload (rejects with the signal's reason, an `AbortError` by default) and discards its parts. */
+  signal?: AbortSignal;
+  /** Parts encrypted and sent at once (default 4). */
+  concurrency?: number;
+  /** Chunk size for this file (default: the server's). */
+  chunkSize?: number;
+  /** Force multipart (`true`) or a single PUT (`false`); default: by size, as the server decides. */
+  multipart?: boolean;
+  /** Told of each retried part request. */
+  onRetry?: (info: { part: number; attempt: number; error: Error }) => void;
+}
+
+/** Options of {@link CipherDropClient.download}. */
+export interface DownloadOptions {
+  /** Ciphertext bytes received so far and in all. */
+  onProgress?: (progress: { received: number; total: number }) => void;
+  signal?: AbortSignal;
+}
+
+/**
+ * The client of a CipherDrop backend. Files are encrypted before they leave the
+ * browser (read in slices, sealed in a Web Worker with WebCrypto, sent as multipart
+ * parts in parallel with retries); the backend only hands out data keys and
+ * presigned URLs. File names are encrypted too, with per-user name keys stored as
+ * ordinary encrypted objects.
+ *
+ * @example
+ * ```ts
+ * const client = new CipherDropClient({ baseUrl, token });
+ * const stored = await client.upload(file, { onProgress: (p) => bar.value = p.sent / p.total });
+ * const plaintext = await client.download(stored.id); // ReadableStream of verified bytes
+ * ```
+ */
+export class CipherDropClient {
+  constructor(options: ClientOptions);
+  /** Encrypts and uploads a file; resolves with the stored file. @throws ApiError, StorageError, CipherDropError, AbortError */
+  upload(file: Blob, options?: UploadOptions): Promise<StoredFile>;
+  /** A stream of the file's verified plaintext; it errors with a `code` on damage or truncation. @throws ApiError, StorageError */
+  download(id: string, options?: DownloadOptions): Promise<ReadableStream<Uint8Array>>;
+  /** Every file of the user, names decrypted. @throws ApiError */
+  list(options?: { signal?: AbortSignal }): Promise<StoredFile[]>;
+  /** One file, name decrypted. @throws ApiError (404 `not_found`) */
+  get(id: string, options?: { signal?: AbortSignal }): Promise<StoredFile>;
+  /** Deletes a file. @throws ApiError (404 `not_found`) */
+  delete(id: string, options?: { signal?: AbortSignal }): Promise<void>;
+  /** The signed-in user: `{ user, owner }`. */
+  whoami(signal?: AbortSignal): Promise<{ user: string; owner: string }>;
+}

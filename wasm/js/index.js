@@ -25,3 +25,4 @@ export {
   decryptRange,
   collect,
 } from './streams.js';
+export { CipherDropClient, ApiError, StorageError, NAME_KEY_MARKER } from './client.js';

@@ -2,6 +2,7 @@
 import {
   DecryptStream,
   collect,
+  CipherDropClient,
   EncryptStream,
   Keyring,
   decryptRange,
@@ -67,3 +68,8 @@ run().then(
     out.dataset.done = 'error';
   },
 );
+
+// Type-level use of the client (not run here: the client test runs it against a server).
+export function makeClient(token: string): CipherDropClient {
+  return new CipherDropClient({ baseUrl: 'http://127.0.0.1:8080', token, retries: 2 });
+}

@@ -1,0 +1,216 @@
+// CipherDropClient against a real `cipherdrop serve` (local mode: embedded S3 store
+// that checks presigned signatures, raw-aes keyring), in headless Chromium under the
+// server's own page CSP: a multipart upload with parts in parallel, one part request
+// failing once (network error) and another refused once (403: re-signed), then
+// list with decrypted names, a verified streaming download, random damage caught,
+// abort, and delete.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { launch, ROOT } from './lib/browser.mjs';
+
+const BIN = process.env.CIPHERDROP_BIN ?? path.join(process.env.CARGO_TARGET_DIR ?? '/root/.cache/cipherdrop-target', 'debug/cipherdrop');
+const MiB = 1024 * 1024;
+
+let server;
+let base;
+let dir;
+let browser;
+let page;
+let token;
+
+async function freePort() {
+  const s = net.createServer();
+  await new Promise((r) => s.listen(0, '127.0.0.1', r));
+  const { port } = s.address();
+  await new Promise((r) => s.close(r));
+  return port;
+}
+
+function walk(d) {
+  return fs.readdirSync(d, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? walk(path.join(d, e.name)) : [path.join(d, e.name)]));
+}
+
+before(async () => {
+  assert.ok(fs.existsSync(BIN), `no cipherdrop binary at ${BIN} (set CIPHERDROP_BIN)`);
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cipherdrop-client-'));
+  const web = path.join(dir, 'web');
+  fs.mkdirSync(web);
+  fs.writeFileSync(path.join(web, 'index.html'), '<!doctype html><title>client test</title><p>client test</p>');
+  fs.symlinkSync(path.join(ROOT, 'wasm/pkg'), path.join(web, 'pkg'));
+  const port = await freePort();
+  base = `http://127.0.0.1:${port}`;
+  server = spawn(
+    BIN,
+    [
+      'serve',
+      '--listen', `127.0.0.1:${port}`,
+      '--local-s3-listen', '127.0.0.1:0',
+      '--data-dir', path.join(dir, 'data'),
+      '--web-dir', web,
+      '--multipart-threshold', String(4 * MiB),
+      '--part-size', String(5 * MiB),
+      '--chunk-size', String(64 * 1024),
+    ],
+    { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, RUST_LOG: 'warn' } },
+  );
+  let log = '';
+  server.stderr.on('data', (d) => (log += d));
+  for (let i = 0; ; i++) {
+    try {
+      if ((await fetch(`${base}/readyz`)).ok) break;
+    } catch {
+      // not up yet
+    }
+    if (i > 300 || server.exitCode !== null) throw new Error(`cipherdrop serve did not start:\n${log}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  const login = await fetch(`${base}/auth/dev-login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ user: 'client-test' }) });
+  token = (await login.json()).token;
+  browser = await launch();
+  page = browser.page;
+  await page.goto(`${base}/`);
+});
+
+after(async () => {
+  await browser?.close();
+  server?.kill('SIGTERM');
+  if (dir) fs.rmSync(dir, { recursive: true, force: true });
+});
+
+test('multipart upload with injected part failures, list, verified download, damage, abort, delete', async () => {
+  const size = 17 * MiB + 12345; // 4 parts of ~5 MiB
+  const seen = { failed: 0, refused: 0, parts: new Set(), workers: [] };
+  page.on('worker', (w) => seen.workers.push(w.url()));
+  await browser.context.route(
+    (url) => url.searchParams.has('partNumber') && url.searchParams.has('uploadId'),
+    async (route) => {
+      const req = route.request();
+      if (req.method() !== 'PUT') return route.continue();
+      const n = new URL(req.url()).searchParams.get('partNumber');
+      seen.parts.add(n);
+      if (n === '2' && seen.failed === 0) {
+        seen.failed++;
+        return route.abort('connectionreset'); // one part request fails once
+      }
+      if (n === '3' && seen.refused === 0) {
+        seen.refused++;
+        return route.fulfill({ status: 403, body: '<Error><Code>AccessDenied</Code></Error>' }); // refused once: re-sign
+      }
+      return route.continue();
+    },
+  );
+  const r = await page.evaluate(
+    async ({ token, size }) => {
+      const cd = await import('/pkg/index.js');
+      const hex = async (b) => Array.from(new Uint8Array(await crypto.subtle.digest('SHA-256', b)), (x) => x.toString(16).padStart(2, '0')).join('');
+      const plain = new Uint8Array(size);
+      for (let off = 0; off < size; off += 65536) crypto.getRandomValues(plain.subarray(off, Math.min(size, off + 65536)));
+      const client = new cd.CipherDropClient({ baseUrl: location.origin, token, retryDelay: 50 });
+      const progress = [];
+      const retries = [];
+      const obj = await client.upload(new File([plain], 'quarterly report.pdf'), {
+        concurrency: 4,
+        onProgress: (p) => progress.push(p),
+        onRetry: (r) => retries.push({ part: r.part, attempt: r.attempt, error: r.error.name, status: r.error.status }),
+      });
+      const last = progress[progress.length - 1];
+      const list = await client.list();
+      const got = await cd.collect(await client.download(obj.id));
+      const dlProgress = [];
+      await cd.collect(await client.download(obj.id, { onProgress: (p) => dlProgress.push(p) }));
+      return {
+        obj,
+        list,
+        same: (await hex(got)) === (await hex(plain)),
+        retries,
+        phases: [...new Set(progress.map((p) => p.phase))],
+        last,
+        maxEncrypted: Math.max(...progress.map((p) => p.encrypted)),
+        dlLast: dlProgress[dlProgress.length - 1],
+      };
+    },
+    { token, size },
+  );
+  await browser.context.unroute(() => true);
+  assert.equal(r.same, true, 'downloaded plaintext differs');
+  assert.equal(r.obj.name, 'quarterly report.pdf');
+  assert.ok(seen.parts.size >= 4, `parts seen: ${[...seen.parts]}`);
+  assert.ok(seen.workers.some((u) => u.endsWith('/pkg/worker.js')), `no encryption worker started: ${seen.workers}`);
+  assert.equal(seen.failed, 1);
+  assert.equal(seen.refused, 1);
+  assert.deepEqual(
+    r.retries.map((x) => [x.part, x.attempt, x.error, x.status]).sort(),
+    [[2, 1, 'StorageError', 0], [3, 1, 'StorageError', 403]],
+  );
+  assert.deepEqual(r.phases, ['encrypting', 'uploading', 'completing', 'done']);
+  assert.equal(r.last.sent, r.last.total);
+  assert.equal(r.maxEncrypted, size);
+  assert.equal(r.dlLast.received, r.dlLast.total);
+  const listed = r.list.find((o) => o.id === r.obj.id);
+  assert.equal(listed?.name, 'quarterly report.pdf');
+  assert.equal(r.list.length, 1, 'the name-key object is not listed');
+
+  // The backend and the store never saw the name or the plaintext length as is.
+  const raw = await (await fetch(`${base}/api/objects`, { headers: { authorization: `Bearer ${token}` } })).json();
+  assert.ok(!JSON.stringify(raw).includes('quarterly'), 'plaintext name reached the backend');
+  const stored = walk(path.join(dir, 'data')).filter((p) => path.basename(p) === r.obj.id);
+  assert.equal(stored.length, 1);
+  assert.equal(fs.statSync(stored[0]).size, listed.size);
+
+  // Damage one byte in the middle of the stored object: the download stream errors.
+  const bytes = fs.readFileSync(stored[0]);
+  bytes[Math.floor(bytes.length / 2)] ^= 1;
+  fs.writeFileSync(stored[0], bytes);
+  const damaged = await page.evaluate(async ({ token, id }) => {
+    const cd = await import('/pkg/index.js');
+    const client = new cd.CipherDropClient({ baseUrl: location.origin, token });
+    let released = 0;
+    try {
+      const reader = (await client.download(id)).getReader();
+      for (;;) {
+        const { done, value } = await reader.read();
+        if (done) return { code: 'none', released };
+        released += value.length;
+      }
+    } catch (e) {
+      return { code: e.code, released };
+    }
+  }, { token, id: r.obj.id });
+  assert.equal(damaged.code, 'DECRYPTION_FAILED');
+  assert.ok(damaged.released < size / 2 + 1, `released ${damaged.released} bytes past the damage`);
+
+  // Abort mid-upload: rejects with AbortError and leaves no object.
+  const aborted = await page.evaluate(async ({ token }) => {
+    const cd = await import('/pkg/index.js');
+    const client = new cd.CipherDropClient({ baseUrl: location.origin, token });
+    const ac = new AbortController();
+    const p = client.upload(new Blob([new Uint8Array(12 * 1024 * 1024)]), {
+      signal: ac.signal,
+      onProgress: (pr) => {
+        if (pr.encrypted > 0) ac.abort();
+      },
+    });
+    const outcome = await p.then(() => 'finished', (e) => e.name);
+    await new Promise((res) => setTimeout(res, 300));
+    return { outcome, count: (await client.list()).length };
+  }, { token });
+  assert.deepEqual(aborted, { outcome: 'AbortError', count: 1 });
+
+  // Delete: gone from the list, and a download is a clear 404.
+  const deleted = await page.evaluate(async ({ token, id }) => {
+    const cd = await import('/pkg/index.js');
+    const client = new cd.CipherDropClient({ baseUrl: location.origin, token });
+    await client.delete(id);
+    const after = await client.list();
+    const dl = await client.download(id).then(() => 'found', (e) => `${e.name} ${e.status} ${e.code}`);
+    return { after: after.length, dl };
+  }, { token, id: r.obj.id });
+  assert.deepEqual(deleted, { after: 0, dl: 'ApiError 404 not_found' });
+  assert.deepEqual(browser.errors.map(String), []);
+});

@@ -1,0 +1,549 @@
+// The high-level client of the CipherDrop backend (docs/API.md): encrypted uploads
+// (file slices sealed in a Web Worker, multipart parts in parallel with retries and
+// re-signed URLs), verified streaming downloads, listing with decrypted names.
+import { Encryptor, Keyring } from './wasm.js';
+import { createChunkAead, hasWebCrypto } from './aead.js';
+import { DecryptStream, collect } from './streams.js';
+import { cipherDropError } from './errors.js';
+
+/** An error answer of the backend API: HTTP `status` and its stable `code`. */
+export class ApiError extends Error {
+  constructor(status, code, message) {
+    super(message);
+    this.name = 'ApiError';
+    this.status = status;
+    this.code = code;
+  }
+}
+
+/** A presigned storage request (S3) failed: HTTP `status` (0 = no answer). */
+export class StorageError extends Error {
+  constructor(status) {
+    super(
+      status === 403
+        ? 'the storage link expired or was refused'
+        : status
+          ? `the storage answered ${status}`
+          : 'the storage could not be reached',
+    );
+    this.name = 'StorageError';
+    this.status = status;
+  }
+}
+
+/** Stored name of the objects that hold a user's name keys (base64url of "cipherdrop-name-key"). */
+export const NAME_KEY_MARKER = 'Y2lwaGVyZHJvcC1uYW1lLWtleQ';
+const NAME_VERSION = 1;
+const NAME_AAD = new TextEncoder().encode('cipherdrop-name-v1');
+const SIGN_BATCH = 100;
+
+const b64decode = (s) => Uint8Array.from(atob(s), (c) => c.charCodeAt(0));
+function b64encode(bytes) {
+  let s = '';
+  for (let i = 0; i < bytes.length; i += 0x8000) s += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+  return btoa(s);
+}
+const toUrl = (b) => b64encode(b).replaceAll('+', '-').replaceAll('/', '_').replace(/=+$/, '');
+const fromUrl = (s) => b64decode(s.replaceAll('-', '+').replaceAll('_', '/') + '='.repeat((4 - (s.length % 4)) % 4));
+
+const toWrappedKeys = (list) =>
+  list.map((k) => ({ providerId: k.provider_id, providerInfo: b64decode(k.provider_info), blob: b64decode(k.blob) }));
+const fromWrappedKeys = (list) =>
+  list.map((k) => ({
+    provider_id: k.providerId,
+    provider_info: b64encode(typeof k.providerInfo === 'string' ? new TextEncoder().encode(k.providerInfo) : k.providerInfo),
+    blob: b64encode(k.blob),
+  }));
+
+const abortError = (signal) => signal?.reason ?? new DOMException('the operation was aborted', 'AbortError');
+const isAbort = (e) => e?.name === 'AbortError';
+
+function sleep(ms, signal) {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(abortError(signal));
+    const t = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    const onAbort = () => {
+      clearTimeout(t);
+      reject(abortError(signal));
+    };
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}
+
+/** Retryable: no answer, 403 from storage (expired link, re-signed first), 408/429/5xx. */
+function retryable(e) {
+  if (e instanceof StorageError) return true;
+  if (e instanceof ApiError) return e.status === 408 || e.status === 429 || e.status >= 500;
+  return e instanceof TypeError; // fetch's network failure
+}
+
+/** Sends `body` with a presigned request; reports bytes sent; resolves with the ETag. */
+function send(request, body, signal, onSent) {
+  if (typeof XMLHttpRequest === 'undefined') {
+    // No upload progress without XHR (e.g. in a worker): report on completion.
+    return fetch(request.url, { method: request.method, headers: request.headers, body, signal }).then(
+      (res) => {
+        if (!res.ok) throw new StorageError(res.status);
+        onSent(body.size);
+        return res.headers.get('etag');
+      },
+      (e) => {
+        throw isAbort(e) ? e : new StorageError(0);
+      },
+    );
+  }
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(abortError(signal));
+    const xhr = new XMLHttpRequest();
+    xhr.open(request.method, request.url);
+    for (const [k, v] of Object.entries(request.headers ?? {})) {
+      const lk = k.toLowerCase();
+      if (lk !== 'content-length' && lk !== 'host') xhr.setRequestHeader(k, v);
+    }
+    let last = 0;
+    xhr.upload.onprogress = (e) => {
+      onSent(e.loaded - last);
+      last = e.loaded;
+    };
+    const onAbort = () => xhr.abort();
+    signal?.addEventListener('abort', onAbort, { once: true });
+    const done = () => signal?.removeEventListener('abort', onAbort);
+    xhr.onload = () => {
+      done();
+      if (xhr.status >= 200 && xhr.status < 300) {
+        onSent(body.size - last);
+        resolve(xhr.getResponseHeader('etag'));
+      } else {
+        onSent(-last);
+        reject(new StorageError(xhr.status));
+      }
+    };
+    xhr.onerror = () => {
+      done();
+      onSent(-last);
+      reject(new StorageError(0));
+    };
+    xhr.onabort = () => {
+      done();
+      onSent(-last);
+      reject(abortError(signal));
+    };
+    xhr.send(body);
+  });
+}
+
+/** Seals parts in Web Workers (WebCrypto), or on this thread when workers are unavailable. */
+class PartSealer {
+  constructor(enc, size, useWorker) {
+    this.enc = enc;
+    this.workers = [];
+    this.idle = [];
+    this.waiting = [];
+    this.jobs = new Map();
+    this.nextJob = 0;
+    this.size = size;
+    this.useWorker = useWorker && typeof Worker !== 'undefined' && hasWebCrypto();
+  }
+
+  async init() {
+    if (this.useWorker) {
+      this.key = await crypto.subtle.importKey('raw', this.enc.contentKey(), { name: 'AES-GCM' }, false, ['encrypt']);
+    } else {
+      this.aead = await createChunkAead(this.enc.contentKey());
+    }
+  }
+
+  worker() {
+    const w = this.idle.pop();
+    if (w) return Promise.resolve(w);
+    if (this.workers.length < this.size) {
+      let nw;
+      try {
+        nw = new Worker(new URL('./worker.js', import.meta.url), { type: 'module' });
+      } catch {
+        return Promise.resolve(null); // CSP or no module workers: seal on this thread
+      }
+      nw.onmessage = (ev) => {
+        const job = this.jobs.get(ev.data.job);
+        if (!job) return;
+        if (ev.data.progress !== undefined) job.onProgress(ev.data.progress);
+        else if (ev.data.error) job.reject(new Error(`the encryption worker failed: ${ev.data.error.message}`));
+        else job.resolve(new Uint8Array(ev.data.body));
+        if (ev.data.progress === undefined) this.jobs.delete(ev.data.job);
+      };
+      nw.onerror = (ev) => {
+        ev.preventDefault?.();
+        for (const job of this.jobs.values()) if (job.worker === nw) job.reject(new Error(`the encryption worker failed: ${ev.message}`));
+      };
+      this.workers.push(nw);
+      return Promise.resolve(nw);
+    }
+    return new Promise((resolve) => this.waiting.push(resolve));
+  }
+
+  release(w) {
+    const next = this.waiting.shift();
+    if (next) next(w);
+    else this.idle.push(w);
+  }
+
+  /** Seals chunks [first, end) read from `blob` (the part's plaintext); part 1 starts with the header. */
+  async seal(blob, first, end, withHeader, onProgress) {
+    const nonces = new Uint8Array(12 * (end - first));
+    for (let i = first; i < end; i++) nonces.set(this.enc.chunkNonce(i), 12 * (i - first));
+    const header = withHeader ? this.enc.header : undefined;
+    const w = this.useWorker ? await this.worker() : null;
+    if (w) {
+      try {
+        return await new Promise((resolve, reject) => {
+          const job = this.nextJob++;
+          this.jobs.set(job, { resolve, reject, onProgress, worker: w });
+          w.postMessage({ job, key: this.key, blob, firstChunk: first, chunkSize: this.enc.chunkSize, nonces, header });
+        });
+      } finally {
+        this.release(w);
+      }
+    }
+    if (!this.aead) this.aead = await createChunkAead(this.enc.contentKey());
+    const cs = this.enc.chunkSize;
+    const plain = new Uint8Array(await blob.arrayBuffer());
+    const pieces = header ? [header] : [];
+    for (let i = first; i < end; i++) {
+      const chunk = plain.subarray((i - first) * cs, Math.min(plain.length, (i - first + 1) * cs));
+      pieces.push(await this.aead.seal(i, this.enc.isFinal(i), chunk));
+      onProgress(chunk.length);
+    }
+    return collect(new Blob(pieces).stream());
+  }
+
+  close() {
+    for (const w of this.workers) w.terminate();
+    this.aead?.free();
+  }
+}
+
+/**
+ * The client of a CipherDrop backend. Files are encrypted before they leave the
+ * browser; the backend only hands out data keys and presigned storage URLs.
+ */
+export class CipherDropClient {
+  constructor({ baseUrl = '', token, fetch: fetchImpl, retries = 4, retryDelay = 250, useWorker = true } = {}) {
+    this.baseUrl = String(baseUrl).replace(/\/+$/, '');
+    this.token = token;
+    this.fetch = fetchImpl ?? globalThis.fetch.bind(globalThis);
+    this.retries = retries;
+    this.retryDelay = retryDelay;
+    this.useWorker = useWorker;
+    this.nameKeys = undefined;
+    this.me = undefined;
+  }
+
+  async api(method, path, body, signal) {
+    const headers = { authorization: `Bearer ${this.token}` };
+    if (body !== undefined) headers['content-type'] = 'application/json';
+    const res = await this.fetch(`${this.baseUrl}${path}`, {
+      method,
+      headers,
+      body: body === undefined ? undefined : JSON.stringify(body),
+      signal,
+      cache: 'no-store',
+    });
+    if (res.status === 204) return undefined;
+    const text = await res.text();
+    let json;
+    try {
+      json = text ? JSON.parse(text) : undefined;
+    } catch {
+      json = undefined;
+    }
+    if (!res.ok) {
+      const err = json?.error ?? {};
+      throw new ApiError(res.status, err.code ?? 'http_error', err.message ?? `the server answered ${res.status}`);
+    }
+    return json;
+  }
+
+  async retry(signal, fn, onRetry) {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await fn(attempt);
+      } catch (e) {
+        if (isAbort(e) || signal?.aborted || !retryable(e) || attempt >= this.retries) throw signal?.aborted ? abortError(signal) : e;
+        onRetry?.(e, attempt);
+        // Exponential backoff with jitter: 250 ms, 500 ms, 1 s, 2 s, ... (capped at 8 s).
+        const base = Math.min(8000, this.retryDelay * 2 ** attempt);
+        await sleep(base / 2 + Math.random() * (base / 2), signal);
+      }
+    }
+  }
+
+  /** The signed-in user: `{ user, owner }`. */
+  async whoami(signal) {
+    this.me ??= await this.api('GET', '/api/me', undefined, signal);
+    return this.me;
+  }
+
+  /** Every object of the user (names decrypted; `null` when a name cannot be read). */
+  async list({ signal } = {}) {
+    const raw = [];
+    let cursor = null;
+    do {
+      const q = new URLSearchParams({ limit: '1000' });
+      if (cursor) q.set('cursor', cursor);
+      const page = await this.retry(signal, () => this.api('GET', `/api/objects?${q}`, undefined, signal));
+      raw.push(...page.objects);
+      cursor = page.next_cursor;
+    } while (cursor);
+    const files = raw.filter((o) => o.name !== NAME_KEY_MARKER);
+    const keys = files.some((o) => o.name) ? await this.loadNameKeys(raw, false, signal) : [];
+    return Promise.all(files.map(async (o) => this.describe(o, keys)));
+  }
+
+  /** One object (name decrypted). */
+  async get(id, { signal } = {}) {
+    const o = await this.retry(signal, () => this.api('GET', `/api/objects/${encodeURIComponent(id)}`, undefined, signal));
+    const keys = o.name ? await this.loadNameKeys(undefined, false, signal) : [];
+    return this.describe(o, keys);
+  }
+
+  async describe(o, keys) {
+    return {
+      id: o.object_id,
+      size: o.size,
+      lastModified: o.last_modified,
+      name: await openName(o.name, keys),
+    };
+  }
+
+  /** Deletes an object. */
+  async delete(id, { signal } = {}) {
+    await this.retry(signal, () => this.api('DELETE', `/api/objects/${encodeURIComponent(id)}`, undefined, signal));
+  }
+
+  /**
+   * The user's name keys: 32-byte AES keys stored as ordinary encrypted objects named
+   * NAME_KEY_MARKER (the first, by id, seals new names). Made on first use.
+   */
+  async loadNameKeys(objects, create, signal) {
+    if (this.nameKeys) return this.nameKeys;
+    const all = objects ?? (await this.listRaw(signal));
+    let keyObjects = all.filter((o) => o.name === NAME_KEY_MARKER);
+    if (keyObjects.length === 0) {
+      if (!create) return [];
+      await this.uploadBytes(crypto.getRandomValues(new Uint8Array(32)), NAME_KEY_MARKER, signal);
+      // Another tab may have made one at the same time: everyone uses the lowest id.
+      keyObjects = (await this.listRaw(signal)).filter((o) => o.name === NAME_KEY_MARKER);
+    }
+    keyObjects.sort((a, b) => (a.object_id < b.object_id ? -1 : 1));
+    const keys = [];
+    for (const o of keyObjects) {
+      const raw = await collect(await this.download(o.object_id, { signal }));
+      if (raw.length === 32) keys.push(await crypto.subtle.importKey('raw', raw, { name: 'AES-GCM' }, false, ['encrypt', 'decrypt']));
+    }
+    if (keys.length === 0) throw cipherDropError('WRONG_KEY', 'none of the name keys could be read');
+    this.nameKeys = keys;
+    return keys;
+  }
+
+  async listRaw(signal) {
+    const out = [];
+    let cursor = null;
+    do {
+      const q = new URLSearchParams({ limit: '1000' });
+      if (cursor) q.set('cursor', cursor);
+      const page = await this.api('GET', `/api/objects?${q}`, undefined, signal);
+      out.push(...page.objects);
+      cursor = page.next_cursor;
+    } while (cursor);
+    return out;
+  }
+
+  async uploadBytes(bytes, sealedName, signal) {
+    return this.uploadSealed(new Blob([bytes]), sealedName, { signal });
+  }
+
+  /**
+   * Encrypts and uploads `file` (read in slices, never whole). Resolves with the
+   * stored object `{ id, size, lastModified, name }`.
+   *
+   * Progress: `{ phase, encrypted, sent, total, plaintextTotal }` — plaintext bytes
+   * sealed, ciphertext bytes sent, and the ciphertext total.
+   */
+  async upload(file, { name, onProgress = () => {}, signal, concurrency = 4, chunkSize, multipart, onRetry } = {}) {
+    const plainName = name ?? (typeof File !== 'undefined' && file instanceof File ? file.name : undefined);
+    let sealedName;
+    if (plainName) {
+      const keys = await this.loadNameKeys(undefined, true, signal);
+      sealedName = await sealName(plainName, keys[0]);
+    }
+    const o = await this.uploadSealed(file, sealedName, { onProgress, signal, concurrency, chunkSize, multipart, onRetry });
+    return { ...o, name: plainName ?? null };
+  }
+
+  async uploadSealed(file, sealedName, { onProgress = () => {}, signal, concurrency = 4, chunkSize, multipart, onRetry } = {}) {
+    if (signal?.aborted) throw abortError(signal);
+    const req = { size: file.size };
+    if (sealedName) req.name = sealedName;
+    if (chunkSize) req.chunk_size = chunkSize;
+    if (multipart !== undefined) req.multipart = multipart;
+    const start = await this.retry(signal, () => this.api('POST', '/api/uploads', req, signal));
+    const id = start.object_id;
+    const token = start.upload_token;
+    const progress = { phase: 'encrypting', encrypted: 0, sent: 0, total: start.ciphertext_length, plaintextTotal: file.size };
+    const report = () => onProgress({ ...progress });
+    let sealer;
+    try {
+      const dataKey = b64decode(start.data_key);
+      const enc = new Encryptor(dataKey, toWrappedKeys(start.wrapped_keys), start.encryption_context, start.chunk_size, file.size);
+      dataKey.fill(0);
+      if (enc.ciphertextLength !== start.ciphertext_length || enc.headerLength !== start.header_length) {
+        throw cipherDropError('LENGTH_MISMATCH', 'the server and this client disagree on the encrypted size');
+      }
+      const parts =
+        start.upload.kind === 'single'
+          ? [{ part_number: 1, first_chunk: 0, chunk_count: enc.chunkCount, plaintext_offset: 0, plaintext_length: file.size, length: start.ciphertext_length, request: start.upload.request }]
+          : start.upload.parts;
+      const single = start.upload.kind === 'single';
+      const width = Math.max(1, Math.min(concurrency, parts.length));
+      sealer = new PartSealer(enc, Math.min(width, Math.max(1, globalThis.navigator?.hardwareConcurrency ?? 2)), this.useWorker);
+      await sealer.init();
+      const requests = new Map(parts.filter((p) => p.request).map((p) => [p.part_number, p.request]));
+      const sign = async (numbers) => {
+        const res = await this.retry(signal, () => this.api('POST', `/api/uploads/${id}/parts`, { upload_token: token, part_numbers: numbers }, signal));
+        for (const p of res.parts) requests.set(p.part_number, p.request);
+      };
+      const etags = new Array(parts.length);
+      let next = 0;
+      const onSent = (n) => {
+        progress.sent += n;
+        report();
+      };
+      const runPart = async (part) => {
+        const end = part.first_chunk + part.chunk_count;
+        const slice = file.slice(part.plaintext_offset, part.plaintext_offset + part.plaintext_length);
+        const body = await sealer.seal(slice, part.first_chunk, end, part.part_number === 1, (n) => {
+          progress.encrypted += n;
+          report();
+        });
+        if (body.length !== part.length) throw cipherDropError('LENGTH_MISMATCH', 'a part does not match the server plan');
+        if (progress.phase === 'encrypting') progress.phase = 'uploading';
+        const blob = new Blob([body]);
+        // The same ciphertext is resent on retry (never re-sealed: a nonce must not
+        // seal two different plaintexts). Expired or refused links are re-signed.
+        etags[part.part_number - 1] = await this.retry(
+          signal,
+          async (attempt) => {
+            if (!single && (!requests.has(part.part_number) || attempt > 0)) {
+              // Sign this part and the next unsigned ones in one request.
+              const batch = [part.part_number];
+              for (const p of parts) if (batch.length < SIGN_BATCH && p.part_number > part.part_number && !requests.has(p.part_number)) batch.push(p.part_number);
+              await sign(batch);
+            }
+            return send(requests.get(part.part_number), blob, signal, onSent);
+          },
+          (e, attempt) => onRetry?.({ part: part.part_number, attempt: attempt + 1, error: e }),
+        );
+      };
+      const lane = async () => {
+        while (next < parts.length) {
+          if (signal?.aborted) throw abortError(signal);
+          await runPart(parts[next++]);
+        }
+      };
+      const lanes = [];
+      for (let i = 0; i < width; i++) lanes.push(lane());
+      const results = await Promise.allSettled(lanes);
+      const failed = results.find((r) => r.status === 'rejected');
+      if (failed) throw failed.reason;
+      progress.phase = 'completing';
+      report();
+      const done = await this.retry(signal, () =>
+        this.api('POST', `/api/uploads/${id}/complete`, { upload_token: token, parts: single ? [] : etags.map((etag, i) => ({ part_number: i + 1, etag })) }, signal),
+      );
+      progress.phase = 'done';
+      report();
+      return { id: done.object_id, size: done.size, lastModified: done.last_modified, name: null };
+    } catch (e) {
+      // Leave nothing half-uploaded behind (best effort).
+      this.api('POST', `/api/uploads/${id}/abort`, { upload_token: token }).catch(() => {});
+      throw signal?.aborted ? abortError(signal) : e;
+    } finally {
+      sealer?.close();
+    }
+  }
+
+  /**
+   * Downloads object `id` as a stream of verified plaintext: each chunk is released
+   * only after it verifies, and the stream errors (with a `code`) on any damage or
+   * truncation. Progress: `{ received, total }` in ciphertext bytes.
+   */
+  async download(id, { onProgress = () => {}, signal } = {}) {
+    const { owner } = await this.whoami(signal);
+    const res = await this.retry(signal, async () => {
+      const dl = await this.api('GET', `/api/objects/${encodeURIComponent(id)}/download`, undefined, signal);
+      let r;
+      try {
+        r = await this.fetch(dl.request.url, { method: dl.request.method, headers: dl.request.headers, signal, cache: 'no-store' });
+      } catch (e) {
+        throw isAbort(e) ? e : new StorageError(0);
+      }
+      if (!r.ok) throw new StorageError(r.status);
+      r.total = dl.object.size;
+      return r;
+    });
+    const total = res.total;
+    let received = 0;
+    const counter = new TransformStream({
+      transform(chunk, controller) {
+        received += chunk.length;
+        onProgress({ received, total });
+        controller.enqueue(chunk);
+      },
+    });
+    const decrypt = new DecryptStream({
+      context: { object: id, owner },
+      dataKey: async (header) => {
+        const k = await this.retry(signal, () =>
+          this.api('POST', `/api/objects/${encodeURIComponent(id)}/data-key`, { wrapped_keys: fromWrappedKeys(header.wrappedKeys) }, signal),
+        );
+        return b64decode(k.data_key);
+      },
+    });
+    return res.body.pipeThrough(counter).pipeThrough(decrypt);
+  }
+}
+
+async function sealName(name, key) {
+  const iv = crypto.getRandomValues(new Uint8Array(12));
+  const ct = new Uint8Array(await crypto.subtle.encrypt({ name: 'AES-GCM', iv, additionalData: NAME_AAD }, key, new TextEncoder().encode(name)));
+  const out = new Uint8Array(13 + ct.length);
+  out[0] = NAME_VERSION;
+  out.set(iv, 1);
+  out.set(ct, 13);
+  return toUrl(out);
+}
+
+async function openName(sealed, keys) {
+  if (!sealed || sealed === NAME_KEY_MARKER) return null;
+  let bytes;
+  try {
+    bytes = fromUrl(sealed);
+  } catch {
+    return null;
+  }
+  if (bytes.length < 13 + 16 || bytes[0] !== NAME_VERSION) return null;
+  for (const key of keys) {
+    try {
+      const pt = await crypto.subtle.decrypt({ name: 'AES-GCM', iv: bytes.subarray(1, 13), additionalData: NAME_AAD }, key, bytes.subarray(13));
+      return new TextDecoder().decode(pt);
+    } catch {
+      // another key
+    }
+  }
+  return null;
+}
+
+export { Keyring };
