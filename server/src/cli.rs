@@ -1,14 +1,18 @@
-//! The offline file commands: `keygen`, `encrypt`, `decrypt`, `inspect`.
+//! The file commands: `keygen`, `encrypt`, `decrypt`, `inspect`, and `cp` to and
+//! from S3.
 //!
 //! They read and write the CipherDrop format with `cipherdrop-core`, byte-compatible
 //! with the browser. Files are processed chunk by chunk, so memory stays flat
-//! whatever the file size; regular files are sealed and opened on every core.
+//! whatever the file size; regular files are sealed and opened on every core. Data
+//! keys come from a master key file or from AWS KMS ([`kms`]).
 
+pub mod cp;
 pub mod decrypt;
 pub mod encrypt;
 pub mod files;
 pub mod inspect;
 pub mod keygen;
+pub mod kms;
 pub mod parallel;
 
 use std::path::PathBuf;
@@ -16,14 +20,23 @@ use std::path::PathBuf;
 use anyhow::Context;
 use cipherdrop_core::{EncryptionContext, RawAesKeyring};
 
-/// How the data key is protected: shared by `encrypt` and `decrypt`.
+/// How the data key is protected: shared by `encrypt`, `decrypt` and `cp`.
+/// Exactly one of `--key-file` and `--kms-key-id`.
 #[derive(Debug, Clone, clap::Args)]
+#[command(group(clap::ArgGroup::new("key_source").required(true).args(["key_file", "kms_key_id"])))]
 pub struct KeyArgs {
     /// Master key file (32 bytes, made by `cipherdrop keygen`) that wraps the data key.
     #[arg(long, value_name = "PATH")]
-    pub key_file: PathBuf,
+    pub key_file: Option<PathBuf>,
 
-    /// Name recorded for the master key in the header (provider info of `raw-aes`).
+    /// AWS KMS key (key id, key ARN, alias/NAME or alias ARN) that makes and unwraps
+    /// the data key, with the standard AWS credentials. Every --context entry is
+    /// sent to KMS as its encryption context.
+    #[arg(long, value_name = "ID")]
+    pub kms_key_id: Option<String>,
+
+    /// Name recorded for the master key in the header (provider info of `raw-aes`;
+    /// with --key-file).
     #[arg(long, value_name = "NAME", default_value = "master")]
     pub key_name: String,
 
@@ -31,16 +44,20 @@ pub struct KeyArgs {
     /// Decrypting needs exactly the same entries.
     #[arg(long = "context", value_name = "KEY=VALUE", value_parser = parse_context_entry)]
     pub context: Vec<(String, String)>,
+
+    #[command(flatten)]
+    pub aws: kms::AwsArgs,
 }
 
 impl KeyArgs {
-    /// Loads the master key.
+    /// Loads the master key of `--key-file`.
     ///
     /// # Errors
-    /// When the key file cannot be read or is not 32 bytes.
+    /// When no key file was given, or it cannot be read or is not 32 bytes.
     pub fn keyring(&self) -> anyhow::Result<RawAesKeyring> {
-        let bytes = crate::secret_file::load_exact(&self.key_file, 32)
-            .with_context(|| format!("cannot use the key file {}", self.key_file.display()))?;
+        let path = self.key_file.as_ref().context("this needs --key-file")?;
+        let bytes = crate::secret_file::load_exact(path, 32)
+            .with_context(|| format!("cannot use the key file {}", path.display()))?;
         let key: [u8; 32] = bytes
             .as_slice()
             .try_into()

@@ -23,6 +23,8 @@ enum Command {
     Decrypt(cli::decrypt::Args),
     /// Show a file's header without decrypting it.
     Inspect(cli::inspect::Args),
+    /// Copy a file to S3 encrypting it, or from S3 decrypting it.
+    Cp(cli::cp::Args),
 }
 
 fn init_tracing(format: LogFormat) {
@@ -62,5 +64,6 @@ fn run(command: Command) -> anyhow::Result<()> {
         Command::Encrypt(args) => cli::encrypt::run(args),
         Command::Decrypt(args) => cli::decrypt::run(args),
         Command::Inspect(args) => cli::inspect::run(args),
+        Command::Cp(args) => cli::cp::run(args),
     }
 }

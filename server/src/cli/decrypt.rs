@@ -43,7 +43,6 @@ pub struct Args {
 /// # Errors
 /// Bad arguments, a wrong key or context, a damaged or truncated file.
 pub fn run(args: Args) -> anyhow::Result<()> {
-    let keyring = args.key.keyring()?;
     let context = args.key.context()?;
     let mut input = open_input(&args.input)?;
     let threads = args.threads.unwrap_or_else(default_threads).max(1);
@@ -56,7 +55,10 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         Some(total) => Some(header.layout_for_ciphertext_len(total).with_context(what)?),
         None => header.layout(),
     };
-    let opener = Opener::with_keyring(header, &keyring, &context).with_context(what)?;
+    let opener = args
+        .key
+        .opener_blocking(header, &context)
+        .with_context(what)?;
     let mut output = Output::create(&args.output, args.force)?;
     match layout {
         Some(layout) => {
@@ -68,7 +70,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
 }
 
 /// The format error inside an I/O error from the header reader, as the error itself.
-fn io_to_format(e: std::io::Error) -> anyhow::Error {
+pub(crate) fn io_to_format(e: std::io::Error) -> anyhow::Error {
     match cipherdrop_core::io::format_error(&e) {
         Some(f) => f.clone().into(),
         None => e.into(),
@@ -76,7 +78,7 @@ fn io_to_format(e: std::io::Error) -> anyhow::Error {
 }
 
 /// Known layout: chunks read at their exact offsets and opened in parallel.
-fn decrypt_chunks(
+pub(crate) fn decrypt_chunks(
     opener: &Opener,
     layout: &Layout,
     input: &mut Input,
@@ -126,7 +128,11 @@ fn decrypt_chunks(
 }
 
 /// Unknown length from a pipe: the push stream, chunk by chunk.
-fn decrypt_stream(opener: Opener, input: &mut Input, output: &mut Output) -> anyhow::Result<()> {
+pub(crate) fn decrypt_stream(
+    opener: Opener,
+    input: &mut Input,
+    output: &mut Output,
+) -> anyhow::Result<()> {
     let mut stream = opener.into_stream();
     let mut buf = vec![0u8; 1 << 20];
     let mut out = Vec::with_capacity(2 << 20);

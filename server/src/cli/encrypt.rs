@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use anyhow::{Context, bail};
 use cipherdrop_core::sizes::TAG_LEN;
-use cipherdrop_core::{ChunkSize, DataKey, Keyring, Sealer};
+use cipherdrop_core::{ChunkSize, Sealer};
 
 use super::files::{Input, Output, open_input, read_up_to};
 use super::parallel::{batch_chunks, seal_batch};
@@ -46,12 +46,10 @@ pub struct Args {
 /// Bad arguments, unreadable input, unwritable output.
 pub fn run(args: Args) -> anyhow::Result<()> {
     let chunk_size = ChunkSize::from_u64(args.chunk_size)?;
-    let keyring = args.key.keyring()?;
     let context = args.key.context()?;
     let mut input = open_input(&args.input)?;
     let mut output = Output::create(&args.output, args.force)?;
-    let data_key = DataKey::generate()?;
-    let wrapped = keyring.wrap(&data_key, &context)?;
+    let (data_key, wrapped) = args.key.new_data_key_blocking(&context, input.len)?;
     let sealer = Sealer::new(&data_key, &context, &[wrapped], chunk_size, input.len)?;
     drop(data_key);
     let threads = args.threads.unwrap_or_else(default_threads).max(1);
@@ -66,11 +64,11 @@ pub fn run(args: Args) -> anyhow::Result<()> {
 }
 
 /// A regular file: its length is recorded and chunks are sealed in parallel.
-fn encrypt_known_length(
+pub(crate) fn encrypt_known_length(
     sealer: &Sealer,
     input: &mut Input,
     len: u64,
-    output: &mut Output,
+    output: &mut dyn Write,
     threads: usize,
 ) -> anyhow::Result<()> {
     let layout = sealer.layout().context("the length was given")?;
@@ -107,7 +105,11 @@ fn encrypt_known_length(
 }
 
 /// Standard input: length unknown, sealed as a stream.
-fn encrypt_stream(sealer: Sealer, input: &mut Input, output: &mut Output) -> anyhow::Result<()> {
+pub(crate) fn encrypt_stream(
+    sealer: Sealer,
+    input: &mut Input,
+    output: &mut dyn Write,
+) -> anyhow::Result<()> {
     let mut stream = sealer.into_stream();
     let mut buf = vec![0u8; 1 << 20];
     let mut out = Vec::with_capacity(buf.len() + (1 << 20));

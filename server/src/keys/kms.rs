@@ -15,11 +15,22 @@ use super::{GeneratedKey, KeyError, KeyService, KeyStats};
 /// The provider id written into file headers for KMS-wrapped keys.
 pub const PROVIDER_ID: &str = cipherdrop_core::keyring::AWS_KMS;
 
+/// Which part of the encryption context is sent to KMS as its `EncryptionContext`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum KmsContextScope {
+    /// Only `owner` (the server: one data key can serve many objects of one owner).
+    #[default]
+    Owner,
+    /// Every entry (the command line: KMS checks the whole `--context`).
+    Whole,
+}
+
 /// A [`KeyService`] backed by one KMS key.
 #[derive(Debug)]
 pub struct KmsKeyService {
     client: aws_sdk_kms::Client,
     key_id: String,
+    scope: KmsContextScope,
     generated: AtomicU64,
     unwrapped: AtomicU64,
 }
@@ -30,18 +41,26 @@ impl KmsKeyService {
         Self {
             client,
             key_id: key_id.into(),
+            scope: KmsContextScope::Owner,
             generated: AtomicU64::new(0),
             unwrapped: AtomicU64::new(0),
         }
     }
-}
 
-/// The KMS `EncryptionContext`: only the owner (see [`KeyService::binding_context`]).
-fn kms_context(context: &EncryptionContext) -> HashMap<String, String> {
-    super::owner_only(context)
-        .iter()
-        .map(|(k, v)| (k.to_owned(), v.to_owned()))
-        .collect()
+    /// Sends `scope` of the context to KMS instead of only the owner.
+    #[must_use]
+    pub fn with_context_scope(mut self, scope: KmsContextScope) -> Self {
+        self.scope = scope;
+        self
+    }
+
+    /// The KMS `EncryptionContext` (see [`KeyService::binding_context`]).
+    fn kms_context(&self, context: &EncryptionContext) -> HashMap<String, String> {
+        self.binding_context(context)
+            .iter()
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .collect()
+    }
 }
 
 /// Maps a KMS failure to a [`KeyError`]; `decrypting` says whether a refusal is the
@@ -106,7 +125,7 @@ impl KeyService for KmsKeyService {
             .generate_data_key()
             .key_id(&self.key_id)
             .key_spec(DataKeySpec::Aes256)
-            .set_encryption_context(Some(kms_context(context)))
+            .set_encryption_context(Some(self.kms_context(context)))
             .send()
             .await
             .map_err(|e| map_kms_error(e, false))?;
@@ -145,7 +164,7 @@ impl KeyService for KmsKeyService {
                 .decrypt()
                 .key_id(&self.key_id)
                 .ciphertext_blob(Blob::new(w.blob.clone()))
-                .set_encryption_context(Some(kms_context(context)))
+                .set_encryption_context(Some(self.kms_context(context)))
                 .send()
                 .await;
             match result {
@@ -178,7 +197,10 @@ impl KeyService for KmsKeyService {
     }
 
     fn binding_context(&self, context: &EncryptionContext) -> EncryptionContext {
-        super::owner_only(context)
+        match self.scope {
+            KmsContextScope::Owner => super::owner_only(context),
+            KmsContextScope::Whole => context.clone(),
+        }
     }
 
     fn stats(&self) -> KeyStats {
