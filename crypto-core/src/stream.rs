@@ -488,19 +488,21 @@ impl StreamOpener {
             if avail < need || (self.layout.is_none() && avail == need) {
                 break;
             }
-            let joined;
-            let chunk: &[u8] = if self.pending.is_empty() {
+            if self.pending.is_empty() {
                 let (c, rest) = input.split_at(need);
                 input = rest;
-                c
+                self.open_into(c, &[], is_final, out)?;
             } else {
+                // Join the held bytes and the new ones straight into `out`; the
+                // pending buffer keeps its allocation for the next partial chunk.
                 let take = need - self.pending.len();
-                self.pending.extend_from_slice(&input[..take]);
+                let head = core::mem::take(&mut self.pending);
+                let r = self.open_into(&head, &input[..take], is_final, out);
                 input = &input[take..];
-                joined = core::mem::take(&mut self.pending);
-                &joined
-            };
-            self.open_into(chunk, is_final, out)?;
+                self.pending = head;
+                self.pending.clear();
+                r?;
+            }
             if is_final {
                 self.done = true;
             }
@@ -530,12 +532,20 @@ impl StreamOpener {
             return Err(Error::Truncated);
         }
         let chunk = core::mem::take(&mut self.pending);
-        self.open_into(&chunk, true, out)
+        self.open_into(&chunk, &[], true, out)
     }
 
-    fn open_into(&mut self, chunk: &[u8], is_final: bool, out: &mut Vec<u8>) -> Result<()> {
+    /// Opens the chunk `head || tail` into `out`.
+    fn open_into(
+        &mut self,
+        head: &[u8],
+        tail: &[u8],
+        is_final: bool,
+        out: &mut Vec<u8>,
+    ) -> Result<()> {
         let start = out.len();
-        out.extend_from_slice(chunk);
+        out.extend_from_slice(head);
+        out.extend_from_slice(tail);
         let cs = self.opener.header.chunk_size();
         match open(
             &self.opener.cipher,
@@ -554,7 +564,7 @@ impl StreamOpener {
                 out.truncate(start);
                 // Say why, where the bytes allow it: a chunk that opens with the
                 // other final flag means the file was cut or extended here.
-                let mut probe = chunk.to_vec();
+                let mut probe = [head, tail].concat();
                 let other = open(&self.opener.cipher, cs, self.next, !is_final, &mut probe).is_ok();
                 probe.zeroize();
                 let e = match (e, other) {

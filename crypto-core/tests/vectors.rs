@@ -7,9 +7,7 @@
 mod testkit;
 
 use cipherdrop_core::header::{PREFIX_LEN, UNKNOWN_LENGTH};
-use cipherdrop_core::{
-    ChunkSize, DataKey, EncryptionContext, Keyring, RawAesKeyring, Sealer, WrappedKey,
-};
+use cipherdrop_core::{ChunkSize, DataKey, EncryptionContext, RawAesKeyring, Sealer, WrappedKey};
 use testkit::{Vector, load_all, pattern, stream_decrypt, vectors_dir};
 
 const MASTER: [u8; 32] = [0x4d; 32];
