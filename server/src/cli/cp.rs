@@ -113,11 +113,14 @@ impl fmt::Display for S3Url {
 /// Bad arguments, AWS configuration or credentials missing, S3 or KMS refusing,
 /// unreadable input, a damaged object, an unwritable output.
 pub fn run(args: Args) -> anyhow::Result<()> {
-    tokio::runtime::Builder::new_multi_thread()
+    let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
-        .context("cannot start the async runtime")?
-        .block_on(run_async(args))
+        .context("cannot start the async runtime")?;
+    let result = rt.block_on(run_async(args));
+    // After a failure a blocking task may still wait on a pipe: do not wait for it.
+    rt.shutdown_background();
+    result
 }
 
 async fn run_async(args: Args) -> anyhow::Result<()> {
@@ -357,17 +360,20 @@ impl Upload {
             r = self.send_parts(rx, &dest, &mut upload_id) => r,
             () = interrupted() => Err(anyhow::anyhow!("interrupted")),
         };
-        // The parts receiver is gone now, so the sealing task ends promptly.
-        let sealed = sealing
-            .await
-            .context("the encryption task failed")?
-            .with_context(|| format!("cannot encrypt {name}"));
+        let sealed = async {
+            sealing
+                .await
+                .context("the encryption task failed")?
+                .with_context(|| format!("cannot encrypt {name}"))
+        };
         let result = match sent {
+            // The last part was taken: the sealing task has finished.
+            Ok(()) => sealed.await,
             // The encryption failing (unreadable input, a file that changed size)
             // is why the parts stopped: report that.
-            Err(e) if e.is::<EncryptionStopped>() => sealed.and(Err(e)),
+            Err(e) if e.is::<EncryptionStopped>() => sealed.await.and(Err(e)),
+            // S3 failed or Ctrl-C: do not wait for the input (a pipe may never end).
             Err(e) => Err(e),
-            Ok(()) => sealed,
         };
         if result.is_err()
             && let Some(id) = upload_id
@@ -418,12 +424,14 @@ impl Upload {
 
         let mut tasks = JoinSet::new();
         let mut done = Vec::new();
+        let mut sent_bytes = 0u64;
         let mut next = Some(first);
         while let Some(part) = next {
             while tasks.len() >= self.in_flight {
                 done.push(join_part(&mut tasks).await?);
             }
             let last = part.last;
+            sent_bytes += part.body.len() as u64;
             let req = self
                 .s3
                 .upload_part()
@@ -454,7 +462,8 @@ impl Upload {
             done.push(join_part(&mut tasks).await?);
         }
         done.sort_by_key(|p| p.part_number());
-        self.s3
+        let completed = self
+            .s3
             .complete_multipart_upload()
             .bucket(&dest.bucket)
             .key(&dest.key)
@@ -465,8 +474,38 @@ impl Upload {
                     .build(),
             )
             .send()
+            .await;
+        match completed {
+            Ok(_) => Ok(()),
+            // moto answers `<CompleteMultipartUploadResponse>` where the SDK expects
+            // `…Result`: a 200 without an error code (see store.rs). Check the object
+            // instead. (An S3 error inside a 200 carries a code and is not matched.)
+            Err(SdkError::ServiceError(e))
+                if e.raw().status().as_u16() == 200 && e.err().code().is_none() =>
+            {
+                self.check_size(dest, sent_bytes).await
+            }
+            Err(e) => Err(s3_error("complete the upload to", dest, e)),
+        }
+    }
+
+    /// Checks that `dest` exists with exactly `expected` bytes.
+    async fn check_size(&self, dest: &S3Url, expected: u64) -> anyhow::Result<()> {
+        let head = self
+            .s3
+            .head_object()
+            .bucket(&dest.bucket)
+            .key(&dest.key)
+            .send()
             .await
-            .map_err(|e| s3_error("complete the upload to", dest, e))?;
+            .map_err(|e| s3_error("check the uploaded object", dest, e))?;
+        let size = head.content_length().and_then(|n| u64::try_from(n).ok());
+        if size != Some(expected) {
+            bail!(
+                "the upload to {dest} did not complete: the object has {} bytes, {expected} were sent",
+                size.map_or_else(|| "an unknown number of".to_owned(), |n| n.to_string())
+            );
+        }
         Ok(())
     }
 
