@@ -14,8 +14,10 @@ use super::{KeyArgs, default_threads, parse_size};
 /// Arguments of `cipherdrop encrypt`.
 #[derive(Debug, clap::Args)]
 #[command(
-    after_help = "A fresh random data key encrypts each file; the master key only wraps it. \
-The output appears only once it is complete. Use - for standard input or output."
+    after_help = "A fresh data key encrypts each file: random and wrapped by the master key \
+(--key-file), or made and wrapped by KMS GenerateDataKey (--kms-key-id, with every --context \
+entry as the KMS encryption context). The output appears only once it is complete. Use - for \
+standard input or output."
 )]
 pub struct Args {
     #[command(flatten)]

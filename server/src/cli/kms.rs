@@ -17,8 +17,8 @@ use crate::keys::{KeyError, KeyService as _};
 /// `AWS_ACCESS_KEY_ID`/`AWS_SECRET_ACCESS_KEY`, `~/.aws/config`, SSO, instance roles.
 #[derive(Debug, Clone, Default, clap::Args)]
 pub struct AwsArgs {
-    /// Endpoint for KMS and S3 (moto, an S3-compatible store, ...). Default:
-    /// AWS_ENDPOINT_URL or the AWS configuration, else AWS itself.
+    /// Endpoint of KMS (with --kms-key-id) and S3 (for cp): moto, an S3-compatible
+    /// store, ... Default: AWS_ENDPOINT_URL or the AWS configuration, else AWS itself.
     #[arg(long, value_name = "URL")]
     pub endpoint_url: Option<String>,
 
