@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use aws_config::BehaviorVersion;
-use aws_sdk_s3::config::{Credentials, Region};
+use aws_sdk_s3::config::{Credentials, Region, SharedCredentialsProvider};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
@@ -57,18 +57,16 @@ pub async fn shutdown_signal(mut rx: watch::Receiver<bool>) {
     }
 }
 
+fn local_credentials(access_key: &str, secret_key: &str) -> Credentials {
+    Credentials::new(access_key, secret_key, None, None, "cipherdrop-local")
+}
+
 /// An S3 client for the embedded store at `endpoint` with its static credentials.
 pub fn local_s3_client(endpoint: &str, access_key: &str, secret_key: &str) -> aws_sdk_s3::Client {
     let config = aws_sdk_s3::Config::builder()
         .behavior_version(BehaviorVersion::latest())
         .region(Region::new("us-east-1"))
-        .credentials_provider(Credentials::new(
-            access_key,
-            secret_key,
-            None,
-            None,
-            "cipherdrop-local",
-        ))
+        .credentials_provider(local_credentials(access_key, secret_key))
         .endpoint_url(endpoint)
         .force_path_style(true)
         .build();
@@ -140,7 +138,11 @@ pub async fn prepare(
                     .force_path_style(args.force_path_style || args.endpoint_url.is_some())
                     .build();
                 let client = aws_sdk_s3::Client::from_conf(s3);
-                (Arc::new(S3Store::new(client, bucket.clone(), sse)), None)
+                let mut store = S3Store::new(client, bucket.clone(), sse);
+                if let Some(provider) = sdk.credentials_provider() {
+                    store = store.with_presigning_credentials(provider);
+                }
+                (Arc::new(store), None)
             }
             _ => {
                 let s3_listener =
@@ -164,8 +166,15 @@ pub async fn prepare(
                     &running.credentials.access_key,
                     &running.credentials.secret_key,
                 );
+                let credentials = SharedCredentialsProvider::new(local_credentials(
+                    &running.credentials.access_key,
+                    &running.credentials.secret_key,
+                ));
                 (
-                    Arc::new(S3Store::new(client, embedded::LOCAL_BUCKET, sse)),
+                    Arc::new(
+                        S3Store::new(client, embedded::LOCAL_BUCKET, sse)
+                            .with_presigning_credentials(credentials),
+                    ),
                     Some(running),
                 )
             }

@@ -5,10 +5,14 @@
 //! (browser-encrypted) name metadata. Presigned requests are returned to callers and
 //! never logged.
 
+mod presign;
+
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use async_trait::async_trait;
+use aws_sdk_s3::config::SharedCredentialsProvider;
 use aws_sdk_s3::config::http::HttpResponse;
 use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_s3::presigning::{PresignedRequest, PresigningConfig};
@@ -16,6 +20,7 @@ use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart, ServerSideEncry
 use axum::http::StatusCode;
 use serde::Serialize;
 
+use self::presign::{DirectPresigner, PROBE_KEY, Target, probe_credentials};
 use crate::error::ApiError;
 
 /// User-metadata key (S3 `x-amz-meta-…`) holding the browser-encrypted file name.
@@ -70,7 +75,7 @@ impl From<StoreError> for ApiError {
 }
 
 /// A presigned HTTP request for the browser: send exactly these headers.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Presigned {
     /// HTTP method.
     pub method: String,
@@ -232,31 +237,20 @@ pub trait ObjectStore: Send + Sync + std::fmt::Debug {
 }
 
 /// [`ObjectStore`] over `aws-sdk-s3`.
+///
+/// Presigned URLs are signed with `aws-sigv4` directly once that is checked to give
+/// exactly the SDK's result (see `store/presign.rs`); everything else, and any
+/// presign the direct path does not cover, goes through the SDK.
 #[derive(Debug, Clone)]
 pub struct S3Store {
     client: aws_sdk_s3::Client,
     bucket: String,
     sse: ServerSideEncryptionMode,
-}
-
-impl S3Store {
-    /// A store over `bucket` through `client`, applying `sse` to what it writes and presigns.
-    pub fn new(
-        client: aws_sdk_s3::Client,
-        bucket: impl Into<String>,
-        sse: ServerSideEncryptionMode,
-    ) -> Self {
-        Self {
-            client,
-            bucket: bucket.into(),
-            sse,
-        }
-    }
-
-    /// The bucket name.
-    pub fn bucket(&self) -> &str {
-        &self.bucket
-    }
+    /// The client's credentials, for the direct presigner (the SDK client does not
+    /// hand its provider out).
+    credentials: Option<SharedCredentialsProvider>,
+    /// Set at the first presign: `None` when the direct path is not usable.
+    direct: Arc<tokio::sync::OnceCell<Option<DirectPresigner>>>,
 }
 
 fn presigning(expires_in: Duration) -> Result<PresigningConfig, StoreError> {
@@ -336,6 +330,191 @@ macro_rules! apply_sse {
     }};
 }
 
+impl S3Store {
+    /// A store over `bucket` through `client`, applying `sse` to what it writes and presigns.
+    pub fn new(
+        client: aws_sdk_s3::Client,
+        bucket: impl Into<String>,
+        sse: ServerSideEncryptionMode,
+    ) -> Self {
+        Self {
+            client,
+            bucket: bucket.into(),
+            sse,
+            credentials: None,
+            direct: Arc::new(tokio::sync::OnceCell::new()),
+        }
+    }
+
+    /// Lets presigning bypass the SDK's per-call pipeline, signing with the same
+    /// `provider` the client uses (see `store/presign.rs`; without it every presign
+    /// goes through the SDK).
+    #[must_use]
+    pub fn with_presigning_credentials(mut self, provider: SharedCredentialsProvider) -> Self {
+        self.credentials = Some(provider);
+        self
+    }
+
+    /// The bucket name.
+    pub fn bucket(&self) -> &str {
+        &self.bucket
+    }
+
+    /// Whether presigning bypasses the SDK's orchestrator (decided at the first
+    /// presign; for tests and logs).
+    pub async fn presigns_directly(&self) -> bool {
+        self.direct_presigner().await.is_some()
+    }
+
+    async fn direct_presigner(&self) -> Option<&DirectPresigner> {
+        self.direct.get_or_init(|| self.calibrate()).await.as_ref()
+    }
+
+    async fn presign(
+        &self,
+        target: Target<'_>,
+        expires_in: Duration,
+    ) -> Result<Presigned, StoreError> {
+        if DirectPresigner::handles(&target)
+            && let Some(direct) = self.direct_presigner().await
+        {
+            return direct.presign(&target, expires_in).await;
+        }
+        self.presign_with_sdk(&self.client, target, presigning(expires_in)?)
+            .await
+    }
+
+    /// The SDK's presigned request for `target` through `client`.
+    async fn presign_with_sdk(
+        &self,
+        client: &aws_sdk_s3::Client,
+        target: Target<'_>,
+        config: PresigningConfig,
+    ) -> Result<Presigned, StoreError> {
+        let presigned = match target {
+            Target::Put {
+                key,
+                content_length,
+                metadata,
+            } => {
+                let req = client
+                    .put_object()
+                    .bucket(&self.bucket)
+                    .key(key)
+                    .content_length(length_i64(content_length)?)
+                    .content_type("application/octet-stream")
+                    .set_metadata(Some(metadata.clone().into_iter().collect()));
+                apply_sse!(req, &self.sse, full)
+                    .presigned(config)
+                    .await
+                    .map_err(|e| map_s3_error(e, StoreError::NotFound))?
+            }
+            Target::Part {
+                key,
+                upload_id,
+                part_number,
+                content_length,
+            } => {
+                let req = client
+                    .upload_part()
+                    .bucket(&self.bucket)
+                    .key(key)
+                    .upload_id(upload_id)
+                    .part_number(part_number)
+                    .content_length(length_i64(content_length)?);
+                apply_sse!(req, &self.sse, customer_only)
+                    .presigned(config)
+                    .await
+                    .map_err(|e| map_s3_error(e, StoreError::NoSuchUpload))?
+            }
+            Target::Get { key } => {
+                let req = client.get_object().bucket(&self.bucket).key(key);
+                apply_sse!(req, &self.sse, customer_only)
+                    .presigned(config)
+                    .await
+                    .map_err(|e| map_s3_error(e, StoreError::NotFound))?
+            }
+        };
+        Ok(presigned.into())
+    }
+
+    /// Builds the direct presigner and checks it against the SDK: with fixed probe
+    /// credentials (with and without a session token) and a fixed time, a PUT with
+    /// metadata and this store's server-side encryption, an `UploadPart` and a GET
+    /// must come out byte-for-byte identical both ways. `None` (SDK presigning)
+    /// otherwise.
+    async fn calibrate(&self) -> Option<DirectPresigner> {
+        let provider = self.credentials.clone()?;
+        let time = SystemTime::now();
+        let expires_in = Duration::from_secs(900);
+        let config = PresigningConfig::builder()
+            .start_time(time)
+            .expires_in(expires_in)
+            .build()
+            .ok()?;
+        let mut metadata = BTreeMap::new();
+        metadata.insert(NAME_METADATA_KEY.to_owned(), "cHJvYmUrLw==".to_owned());
+        let targets = [
+            Target::Put {
+                key: PROBE_KEY,
+                content_length: 1_049_000,
+                metadata: &metadata,
+            },
+            Target::Part {
+                key: PROBE_KEY,
+                upload_id: "probe-upload_id.1~",
+                part_number: 3,
+                content_length: 5 << 20,
+            },
+            Target::Get { key: PROBE_KEY },
+        ];
+        let mut direct: Option<DirectPresigner> = None;
+        for session_token in [true, false] {
+            let credentials = probe_credentials(session_token);
+            let client = aws_sdk_s3::Client::from_conf(
+                self.client
+                    .config()
+                    .to_builder()
+                    .credentials_provider(credentials.clone())
+                    .build(),
+            );
+            let d = match direct {
+                Some(ref d) => d,
+                None => {
+                    let get = self
+                        .presign_with_sdk(&client, Target::Get { key: PROBE_KEY }, config.clone())
+                        .await
+                        .ok()?;
+                    let Some(d) = DirectPresigner::from_probe(&get, &self.sse, provider.clone())
+                    else {
+                        tracing::info!(
+                            "presigning through the SDK: unfamiliar endpoint or signature"
+                        );
+                        return None;
+                    };
+                    direct.insert(d)
+                }
+            };
+            let identity = credentials.into();
+            for target in &targets {
+                let sdk = self
+                    .presign_with_sdk(&client, *target, config.clone())
+                    .await
+                    .ok()?;
+                let own = d.sign(target, &identity, expires_in, time).ok()?;
+                if sdk != own {
+                    tracing::warn!(
+                        "presigning through the SDK: the direct presigner disagrees with it"
+                    );
+                    return None;
+                }
+            }
+        }
+        tracing::debug!("presigning directly with aws-sigv4 (checked against the SDK)");
+        direct
+    }
+}
+
 #[async_trait]
 impl ObjectStore for S3Store {
     async fn presign_put(
@@ -345,20 +524,12 @@ impl ObjectStore for S3Store {
         metadata: &BTreeMap<String, String>,
         expires_in: Duration,
     ) -> Result<Presigned, StoreError> {
-        let req = self
-            .client
-            .put_object()
-            .bucket(&self.bucket)
-            .key(key)
-            .content_length(length_i64(content_length)?)
-            .content_type("application/octet-stream")
-            .set_metadata(Some(metadata.clone().into_iter().collect()));
-        let req = apply_sse!(req, &self.sse, full);
-        let presigned = req
-            .presigned(presigning(expires_in)?)
-            .await
-            .map_err(|e| map_s3_error(e, StoreError::NotFound))?;
-        Ok(presigned.into())
+        let target = Target::Put {
+            key,
+            content_length,
+            metadata,
+        };
+        self.presign(target, expires_in).await
     }
 
     async fn create_multipart(
@@ -391,20 +562,13 @@ impl ObjectStore for S3Store {
         content_length: u64,
         expires_in: Duration,
     ) -> Result<Presigned, StoreError> {
-        let req = self
-            .client
-            .upload_part()
-            .bucket(&self.bucket)
-            .key(key)
-            .upload_id(upload_id)
-            .part_number(part_number)
-            .content_length(length_i64(content_length)?);
-        let req = apply_sse!(req, &self.sse, customer_only);
-        let presigned = req
-            .presigned(presigning(expires_in)?)
-            .await
-            .map_err(|e| map_s3_error(e, StoreError::NoSuchUpload))?;
-        Ok(presigned.into())
+        let target = Target::Part {
+            key,
+            upload_id,
+            part_number,
+            content_length,
+        };
+        self.presign(target, expires_in).await
     }
 
     async fn complete_multipart(
@@ -526,13 +690,7 @@ impl ObjectStore for S3Store {
     }
 
     async fn presign_get(&self, key: &str, expires_in: Duration) -> Result<Presigned, StoreError> {
-        let req = self.client.get_object().bucket(&self.bucket).key(key);
-        let req = apply_sse!(req, &self.sse, customer_only);
-        let presigned = req
-            .presigned(presigning(expires_in)?)
-            .await
-            .map_err(|e| map_s3_error(e, StoreError::NotFound))?;
-        Ok(presigned.into())
+        self.presign(Target::Get { key }, expires_in).await
     }
 
     async fn delete(&self, key: &str) -> Result<(), StoreError> {
@@ -559,5 +717,186 @@ impl ObjectStore for S3Store {
                 )
             })?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aws_sdk_s3::config::{Credentials, ProvideCredentials as _, Region};
+
+    fn credentials(token: bool) -> Credentials {
+        Credentials::new(
+            "AKIDTEST",
+            "test-secret",
+            token.then(|| "test-session-token".to_owned()),
+            None,
+            "test",
+        )
+    }
+
+    fn client(endpoint: Option<&str>, region: &str, token: bool) -> aws_sdk_s3::Client {
+        let mut b = aws_sdk_s3::Config::builder()
+            .behavior_version(aws_sdk_s3::config::BehaviorVersion::latest())
+            .region(Region::new(region.to_owned()))
+            .credentials_provider(credentials(token));
+        if let Some(url) = endpoint {
+            b = b.endpoint_url(url).force_path_style(true);
+        }
+        aws_sdk_s3::Client::from_conf(b.build())
+    }
+
+    fn store(
+        endpoint: Option<&str>,
+        region: &str,
+        token: bool,
+        sse: ServerSideEncryptionMode,
+    ) -> S3Store {
+        S3Store::new(client(endpoint, region, token), "cd-bucket", sse)
+            .with_presigning_credentials(SharedCredentialsProvider::new(credentials(token)))
+    }
+
+    fn sse_modes() -> Vec<ServerSideEncryptionMode> {
+        vec![
+            ServerSideEncryptionMode::None,
+            ServerSideEncryptionMode::Aes256,
+            ServerSideEncryptionMode::AwsKms { key_id: None },
+            ServerSideEncryptionMode::AwsKms {
+                key_id: Some("arn:aws:kms:eu-west-1:111122223333:key/abcd-ef".to_owned()),
+            },
+            ServerSideEncryptionMode::CustomerKey(SseCustomerKey::new(&[9; 32])),
+        ]
+    }
+
+    /// The direct presigner must produce exactly the SDK's URL and headers, for
+    /// targets other than the probes too, with the real (not probe) credentials.
+    #[tokio::test]
+    async fn direct_presigning_is_byte_identical_to_the_sdk() {
+        let mut metadata = BTreeMap::new();
+        metadata.insert(NAME_METADATA_KEY.to_owned(), "bmFtZQ+/xyz=".to_owned());
+        let no_metadata = BTreeMap::new();
+        let key = "users/88da07c2f672f59b6eb4a76f86457575/d06bc4c8770c8d5857c551c2e22aaa7f";
+        let targets = [
+            Target::Put {
+                key,
+                content_length: 600_338,
+                metadata: &metadata,
+            },
+            Target::Put {
+                key,
+                content_length: 0,
+                metadata: &no_metadata,
+            },
+            Target::Part {
+                key,
+                upload_id: "2~iCw_lDY8VdG-Hs.x",
+                part_number: 10_000,
+                content_length: 5_243_200,
+            },
+            Target::Get { key },
+        ];
+        let time = SystemTime::UNIX_EPOCH + Duration::from_secs(1_795_905_734);
+        let expires_in = Duration::from_secs(600);
+        for (endpoint, region) in [
+            (Some("http://127.0.0.1:45123"), "us-east-1"),
+            (Some("https://s3.example.test"), "eu-central-1"),
+            (None, "eu-west-1"),
+            (None, "us-east-1"),
+        ] {
+            for token in [false, true] {
+                for sse in sse_modes() {
+                    let store = store(endpoint, region, token, sse.clone());
+                    let c = store.client.clone();
+                    let direct = store.direct_presigner().await.unwrap_or_else(|| {
+                        panic!("direct path off for {endpoint:?} {region} {sse:?}")
+                    });
+                    let identity = credentials(token)
+                        .provide_credentials()
+                        .await
+                        .expect("credentials")
+                        .into();
+                    let config = PresigningConfig::builder()
+                        .start_time(time)
+                        .expires_in(expires_in)
+                        .build()
+                        .expect("config");
+                    for t in &targets {
+                        let sdk = store
+                            .presign_with_sdk(&c, *t, config.clone())
+                            .await
+                            .expect("sdk");
+                        let own = direct.sign(t, &identity, expires_in, time).expect("direct");
+                        assert_eq!(
+                            sdk, own,
+                            "{endpoint:?} {region} token={token} {sse:?} {t:?}"
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn presigned_put_signs_length_type_metadata_and_short_expiry() {
+        let store = store(
+            Some("http://127.0.0.1:45123"),
+            "us-east-1",
+            false,
+            ServerSideEncryptionMode::None,
+        );
+        assert!(store.presigns_directly().await);
+        let mut metadata = BTreeMap::new();
+        metadata.insert(NAME_METADATA_KEY.to_owned(), "bmFtZQ==".to_owned());
+        let p = store
+            .presign_put("users/o/x", 1234, &metadata, Duration::from_secs(900))
+            .await
+            .expect("presign");
+        assert_eq!(p.method, "PUT");
+        assert!(
+            p.url
+                .starts_with("http://127.0.0.1:45123/cd-bucket/users/o/x?x-id=PutObject&")
+        );
+        assert!(p.url.contains("X-Amz-Expires=900&"));
+        assert!(p.url.contains(
+            "X-Amz-SignedHeaders=content-length%3Bcontent-type%3Bhost%3Bx-amz-meta-cd-name&"
+        ));
+        assert_eq!(
+            p.headers.get("x-amz-meta-cd-name").map(String::as_str),
+            Some("bmFtZQ==")
+        );
+        assert!(!p.headers.contains_key("content-length"));
+    }
+
+    #[test]
+    fn keys_and_ids_needing_encoding_go_through_the_sdk() {
+        let md = BTreeMap::new();
+        let plain = Target::Get { key: "users/a/b" };
+        assert!(DirectPresigner::handles(&plain));
+        for key in ["users/a b", "users/ä", "users/a+b", "users/a?b", ""] {
+            assert!(!DirectPresigner::handles(&Target::Get { key }), "{key:?}");
+            let put = Target::Put {
+                key,
+                content_length: 1,
+                metadata: &md,
+            };
+            assert!(!DirectPresigner::handles(&put), "{key:?}");
+        }
+        for upload_id in ["a+b", "a/b", "a=b", "a%2F", ""] {
+            let part = Target::Part {
+                key: "users/a/b",
+                upload_id,
+                part_number: 1,
+                content_length: 1,
+            };
+            assert!(!DirectPresigner::handles(&part), "{upload_id:?}");
+        }
+        let mut odd = BTreeMap::new();
+        odd.insert(NAME_METADATA_KEY.to_owned(), " padded ".to_owned());
+        let put = Target::Put {
+            key: "users/a/b",
+            content_length: 1,
+            metadata: &odd,
+        };
+        assert!(!DirectPresigner::handles(&put));
     }
 }
