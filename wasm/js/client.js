@@ -33,7 +33,10 @@ export class StorageError extends Error {
 
 /** Stored name of the objects that hold a user's name keys (base64url of "cipherdrop-name-key"). */
 export const NAME_KEY_MARKER = 'Y2lwaGVyZHJvcC1uYW1lLWtleQ';
-const NAME_VERSION = 1;
+// Sealed name = base64url(version ‖ 12-byte IV ‖ AES-256-GCM(plaintext, AAD)):
+// version 1 seals the name alone; version 2 (written now) seals
+// {"n": name, "s": plaintext size}, so a listing shows plaintext sizes.
+const NAME_VERSION = 2;
 const NAME_AAD = new TextEncoder().encode('cipherdrop-name-v1');
 const SIGN_BATCH = 100;
 
@@ -310,11 +313,13 @@ export class CipherDropClient {
   }
 
   async describe(o, keys) {
+    const meta = await openName(o.name, keys);
     return {
       id: o.object_id,
       size: o.size,
       lastModified: o.last_modified,
-      name: await openName(o.name, keys),
+      name: meta?.name ?? null,
+      plaintextSize: meta?.size ?? null,
     };
   }
 
@@ -327,7 +332,14 @@ export class CipherDropClient {
    * The user's name keys: 32-byte AES keys stored as ordinary encrypted objects named
    * NAME_KEY_MARKER (the first, by id, seals new names). Made on first use.
    */
-  async loadNameKeys(objects, create, signal) {
+  loadNameKeys(objects, create, signal) {
+    // One at a time: two uploads starting together must not each make a key.
+    const run = () => this.loadNameKeysNow(objects, create, signal);
+    this.nameKeysLock = (this.nameKeysLock ?? Promise.resolve()).then(run, run);
+    return this.nameKeysLock;
+  }
+
+  async loadNameKeysNow(objects, create, signal) {
     if (this.nameKeys) return this.nameKeys;
     const all = objects ?? (await this.listRaw(signal));
     let keyObjects = all.filter((o) => o.name === NAME_KEY_MARKER);
@@ -377,10 +389,10 @@ export class CipherDropClient {
     let sealedName;
     if (plainName) {
       const keys = await this.loadNameKeys(undefined, true, signal);
-      sealedName = await sealName(plainName, keys[0]);
+      sealedName = await sealName(plainName, file.size, keys[0]);
     }
     const o = await this.uploadSealed(file, sealedName, { onProgress, signal, concurrency, chunkSize, multipart, onRetry });
-    return { ...o, name: plainName ?? null };
+    return { ...o, name: plainName ?? null, plaintextSize: file.size };
   }
 
   async uploadSealed(file, sealedName, { onProgress = () => {}, signal, concurrency = 4, chunkSize, multipart, onRetry } = {}) {
@@ -465,7 +477,7 @@ export class CipherDropClient {
       );
       progress.phase = 'done';
       report();
-      return { id: done.object_id, size: done.size, lastModified: done.last_modified, name: null };
+      return { id: done.object_id, size: done.size, lastModified: done.last_modified, name: null, plaintextSize: file.size };
     } catch (e) {
       // Leave nothing half-uploaded behind (best effort).
       this.api('POST', `/api/uploads/${id}/abort`, { upload_token: token }).catch(() => {});
@@ -516,9 +528,10 @@ export class CipherDropClient {
   }
 }
 
-async function sealName(name, key) {
+async function sealName(name, size, key) {
   const iv = crypto.getRandomValues(new Uint8Array(12));
-  const ct = new Uint8Array(await crypto.subtle.encrypt({ name: 'AES-GCM', iv, additionalData: NAME_AAD }, key, new TextEncoder().encode(name)));
+  const text = JSON.stringify({ n: name, s: size });
+  const ct = new Uint8Array(await crypto.subtle.encrypt({ name: 'AES-GCM', iv, additionalData: NAME_AAD }, key, new TextEncoder().encode(text)));
   const out = new Uint8Array(13 + ct.length);
   out[0] = NAME_VERSION;
   out.set(iv, 1);
@@ -534,13 +547,22 @@ async function openName(sealed, keys) {
   } catch {
     return null;
   }
-  if (bytes.length < 13 + 16 || bytes[0] !== NAME_VERSION) return null;
+  if (bytes.length < 13 + 16 || (bytes[0] !== 1 && bytes[0] !== 2)) return null;
   for (const key of keys) {
+    let text;
     try {
       const pt = await crypto.subtle.decrypt({ name: 'AES-GCM', iv: bytes.subarray(1, 13), additionalData: NAME_AAD }, key, bytes.subarray(13));
-      return new TextDecoder().decode(pt);
+      text = new TextDecoder().decode(pt);
     } catch {
-      // another key
+      continue; // another key
+    }
+    if (bytes[0] === 1) return { name: text, size: null };
+    try {
+      const meta = JSON.parse(text);
+      if (typeof meta?.n !== 'string') return null;
+      return { name: meta.n, size: Number.isSafeInteger(meta.s) && meta.s >= 0 ? meta.s : null };
+    } catch {
+      return null;
     }
   }
   return null;

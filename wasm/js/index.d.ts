@@ -248,6 +248,8 @@ export interface StoredFile {
   lastModified: string;
   /** The decrypted file name, or `null` when there is none or it cannot be read. */
   name: string | null;
+  /** Plaintext size in bytes (sealed with the name), or `null` when not known. */
+  plaintextSize: number | null;
 }
 
 /** Upload progress. */

@@ -1,8 +1,6 @@
 // Failures in words a person understands. Codes: the backend's (docs/API.md) and the
 // package's CipherDropError codes.
-import { isCipherDropError } from 'cipherdrop';
-import { ApiError } from './api.js';
-import { StorageError } from './transfer.js';
+import { isCipherDropError, ApiError, StorageError } from 'cipherdrop';
 
 const CHANGED = 'This file was changed after it was encrypted, so it cannot be trusted.';
 
@@ -17,6 +15,8 @@ const PACKAGE = {
   CONTEXT_MISMATCH: 'This file was swapped for another one after it was encrypted.',
   UNSUPPORTED_VERSION: 'This file was made by a newer version of CipherDrop.',
   UNSUPPORTED_SUITE: 'This file was made by a newer version of CipherDrop.',
+  LENGTH_MISMATCH: 'This file changed while it was being encrypted. Please try again.',
+  WRONG_KEY: 'The key that protects your file names could not be read.',
   NO_WEBCRYPTO: 'This browser cannot encrypt here: open the page over https or on localhost.',
 };
 
@@ -47,6 +47,7 @@ export function describe(e) {
     if (e.status === 404) return 'This file is no longer in storage.';
     return 'Could not reach the storage. Check your connection and try again.';
   }
+  if (e?.name === 'NotReadableError') return 'The browser could not read this file (was it moved or changed?).';
   if (e?.name === 'NotAllowedError') return 'The browser did not allow saving the file.';
   if (e?.name === 'QuotaExceededError') return 'There is not enough space to save this file.';
   return `Something went wrong: ${e?.message ?? e}`;

@@ -1,8 +1,7 @@
 // The CipherDrop page: sign in, send files (encrypted here), list, download, delete.
 import './style.css';
-import { Api, authConfig, devLogin } from './api.js';
-import { uploadFile, downloadStream } from './transfer.js';
-import { NameKeys, NAME_KEY_MARKER } from './names.js';
+import { CipherDropClient } from 'cipherdrop';
+import { authConfig, devLogin } from './api.js';
 import { describe, needsSignIn } from './errors.js';
 
 /** Without the File System Access API a download is held in memory until verified: cap it. */
@@ -13,10 +12,9 @@ const TOKEN_KEY = 'cipherdrop.token';
 const $ = (id) => document.getElementById(id);
 const canStreamToDisk = () => typeof window.showSaveFilePicker === 'function';
 
-let api = null;
-let me = null;
-let nameKeys = null; // Promise<NameKeys>
+let api = null; // the CipherDropClient of the signed-in user
 let files = [];
+let listVersion = 0; // bumped by every change: a listing started before it is stale
 
 // ---------- formatting ----------
 function formatBytes(n) {
@@ -74,8 +72,8 @@ async function showSignIn() {
 }
 
 async function signIn(token) {
-  const candidate = new Api(token);
-  me = await candidate.me();
+  const candidate = new CipherDropClient({ token });
+  const me = await candidate.whoami();
   api = candidate;
   sessionStorage.setItem(TOKEN_KEY, token);
   $('account-name').textContent = me.user;
@@ -83,7 +81,6 @@ async function signIn(token) {
   $('signin').hidden = true;
   $('app').hidden = false;
   hideAlert();
-  nameKeys = null;
   $('save-note').hidden = canStreamToDisk();
   $('save-note').textContent = canStreamToDisk()
     ? ''
@@ -95,8 +92,6 @@ function signOut() {
   for (const t of activeTransfers) t.abort();
   sessionStorage.removeItem(TOKEN_KEY);
   api = null;
-  me = null;
-  nameKeys = null;
   files = [];
   $('files-body').replaceChildren();
   $('transfers').replaceChildren();
@@ -128,43 +123,16 @@ $('token-login').addEventListener('submit', async (ev) => {
 $('sign-out').addEventListener('click', signOut);
 $('alert-close').addEventListener('click', hideAlert);
 
-// ---------- names ----------
-/** Loads the name keys once per sign-in (creates the user's first one if needed). */
-function getNameKeys(objects) {
-  if (!nameKeys) {
-    const session = api;
-    nameKeys = (objects ? Promise.resolve(objects) : session.listAll()).then((list) => NameKeys.load(session, me.owner, list));
-    nameKeys.catch(() => {
-      nameKeys = null;
-    });
-  }
-  return nameKeys;
-}
-
-async function openName(keys, sealed) {
-  const text = await keys.open(sealed);
-  if (text === null) return null;
-  try {
-    const meta = JSON.parse(text);
-    return typeof meta.n === 'string' ? { name: meta.n, size: Number(meta.s) } : null;
-  } catch {
-    return null;
-  }
-}
-
 // ---------- file list ----------
 async function refreshFiles() {
   if (!api) return;
   const session = api;
   $('files-loading').hidden = files.length > 0;
   try {
-    const objects = await session.listAll();
-    const keys = await getNameKeys(objects);
-    if (session !== api) return;
-    const visible = objects.filter((o) => o.name !== NAME_KEY_MARKER);
-    files = await Promise.all(
-      visible.map(async (o) => ({ ...o, meta: await openName(keys, o.name), when: new Date(o.last_modified) })),
-    );
+    const version = ++listVersion;
+    const list = await session.list();
+    if (session !== api || version !== listVersion) return;
+    files = list.map((f) => ({ ...f, when: new Date(f.lastModified) }));
     files.sort((a, b) => b.when - a.when);
     renderFiles();
   } catch (e) {
@@ -183,14 +151,14 @@ function renderFiles() {
 
 function fileRow(f) {
   const tr = document.createElement('tr');
-  tr.dataset.id = f.object_id;
-  const displayName = f.meta?.name ?? `Encrypted file ${f.object_id.slice(0, 8)}`;
+  tr.dataset.id = f.id;
+  const displayName = f.name ?? `Encrypted file ${f.id.slice(0, 8)}`;
   tr.dataset.name = displayName;
 
   const name = document.createElement('td');
   name.className = 'name';
   name.append(displayName);
-  if (!f.meta) {
+  if (f.name === null) {
     const why = document.createElement('span');
     why.className = 'sub muted';
     why.textContent = 'name not readable here';
@@ -203,12 +171,12 @@ function fileRow(f) {
 
   const size = document.createElement('td');
   size.className = 'num';
-  size.textContent = f.meta ? formatBytes(f.meta.size) : `≈ ${formatBytes(f.size)}`;
+  size.textContent = f.plaintextSize !== null ? formatBytes(f.plaintextSize) : `≈ ${formatBytes(f.size)}`;
 
   const date = document.createElement('td');
   date.className = 'date';
   const time = document.createElement('time');
-  time.dateTime = f.last_modified;
+  time.dateTime = f.lastModified;
   time.textContent = dateFormat.format(f.when);
   date.append(time);
 
@@ -239,7 +207,7 @@ function setRowStatus(tr, text, kind = '') {
 }
 
 async function downloadFile(f, displayName, tr, button) {
-  const size = f.meta?.size ?? f.size;
+  const size = f.plaintextSize ?? f.size;
   let handle = null;
   if (canStreamToDisk()) {
     try {
@@ -263,7 +231,7 @@ async function downloadFile(f, displayName, tr, button) {
   const onProgress = ({ received, total }) =>
     setRowStatus(tr, `Downloading and verifying… ${Math.floor((received / Math.max(total, 1)) * 100)}%`);
   try {
-    const { stream } = await downloadStream(api, f.object_id, me.owner, { onProgress });
+    const stream = await api.download(f.id, { onProgress });
     if (handle) {
       const writable = await handle.createWritable();
       // pipeTo aborts the writable on any error: the browser then discards what was written.
@@ -307,8 +275,9 @@ async function deleteFile(f, displayName, button) {
   if (!window.confirm(`Delete “${displayName}”? This cannot be undone.`)) return;
   button.disabled = true;
   try {
-    await api.remove(f.object_id);
-    files = files.filter((x) => x.object_id !== f.object_id);
+    await api.delete(f.id);
+    listVersion++;
+    files = files.filter((x) => x.id !== f.id);
     renderFiles();
     showAlert(`Deleted “${displayName}”.`, 'info');
   } catch (e) {
@@ -360,6 +329,8 @@ function createTransfer(file) {
 
   const controller = new AbortController();
   const samples = [];
+  let retryNotice = null; // shown for a few seconds over the phase
+  let retryUntil = 0;
   const session = api;
   const t = {
     controller,
@@ -367,14 +338,15 @@ function createTransfer(file) {
     async run() {
       activeTransfers.add(t);
       try {
-        const keys = await getNameKeys();
-        const name = await keys.seal(JSON.stringify({ n: file.name.slice(0, 500), s: file.size }));
-        await uploadFile(session, file, {
-          name,
+        await session.upload(file, {
+          name: file.name.slice(0, 500),
           signal: controller.signal,
           onProgress: (p) => update(p),
-          onNotice: (msg) => {
-            phase.textContent = msg;
+          onRetry: ({ error }) => {
+            retryNotice =
+              error?.status === 403 ? 'The upload link expired — retrying' : 'The connection to storage failed — retrying';
+            retryUntil = performance.now() + 4000;
+            phase.textContent = retryNotice;
           },
         });
         li.classList.add('done');
@@ -407,10 +379,12 @@ function createTransfer(file) {
 
   function update(p) {
     if (controller.signal.aborted) return;
-    const frac = ((p.plaintext ? p.encrypted / p.plaintext : 1) + (p.total ? p.sent / p.total : 1)) / 2;
+    const frac = ((p.plaintextTotal ? p.encrypted / p.plaintextTotal : 1) + (p.total ? p.sent / p.total : 1)) / 2;
     bar.value = Math.min(frac, 1);
-    phase.textContent = { encrypting: 'Encrypting', uploading: 'Uploading', finishing: 'Finishing' }[p.phase] ?? p.phase;
     const now = performance.now();
+    if (retryNotice && now > retryUntil) retryNotice = null;
+    phase.textContent =
+      retryNotice ?? { encrypting: 'Encrypting', uploading: 'Uploading', completing: 'Finishing', done: 'Finishing' }[p.phase] ?? p.phase;
     const done = frac * file.size;
     samples.push([now, done]);
     while (samples.length > 2 && now - samples[0][0] > 3000) samples.shift();
