@@ -1,13 +1,15 @@
 // The browser benchmark: one run in headless Chromium, JSON on stdout.
 //   bench/browser/run.sh            (builds the package, installs playwright-core)
-//   node bench/browser/run.mjs [--stream-mib N] [--runs N]
+//   node bench/browser/run.mjs [--stream-mib N] [--runs N] [--raw-mib N] [--memory-mib 64,256]
+//                              [--parts raw,wasm,memory,file,slices]
 import { execFileSync } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { serveStatic } from '../../tests/browser/lib/server.mjs';
-import { launch, ROOT } from '../../tests/browser/lib/browser.mjs';
+import { ROOT } from '../../tests/browser/lib/browser.mjs';
+import { launch } from '../peers/lib/chromium.mjs';
 
 const arg = (name, dflt) => {
   const i = process.argv.indexOf(name);
@@ -26,13 +28,26 @@ for (let i = 0; i < streamMiB; i++) fs.writeSync(fd, crypto.randomBytes(1024 * 1
 fs.closeSync(fd);
 execFileSync(BIN, ['keygen', '--output', keyPath], { stdio: 'ignore' });
 execFileSync(BIN, ['encrypt', '--key-file', keyPath, ...Object.entries(context).flatMap(([k, v]) => ['--context', `${k}=${v}`]), plainPath, cipherPath]);
-const opts = { rawMiB: arg('--raw-mib', 64), runs: arg('--runs', 3), keyHex: fs.readFileSync(keyPath).toString('hex'), context };
+const list = (name) => {
+  const i = process.argv.indexOf(name);
+  return i > 0 ? process.argv[i + 1].split(',') : undefined;
+};
+const opts = {
+  rawMiB: arg('--raw-mib', 64),
+  runs: arg('--runs', 3),
+  keyHex: fs.readFileSync(keyPath).toString('hex'),
+  context,
+  memoryMiB: list('--memory-mib')?.map(Number),
+  inFlights: list('--in-flight')?.map(Number),
+  parts: list('--parts'), // raw,wasm,memory,file,slices (default: all)
+};
 const server = await serveStatic(
   { '/pkg/': path.join(ROOT, 'wasm/pkg'), '/bench/': path.join(ROOT, 'bench/browser') },
   { '/': '<!doctype html><title>cipherdrop bench</title><input type=file id=plain><input type=file id=cipher>' },
 );
 const browser = await launch();
 try {
+  await browser.page.exposeFunction('benchCpuSeconds', () => browser.cpuSeconds());
   await browser.page.goto(`${server.url}/`);
   await browser.page.setInputFiles('#plain', plainPath);
   await browser.page.setInputFiles('#cipher', cipherPath);

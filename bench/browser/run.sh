@@ -6,4 +6,5 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 "$ROOT/scripts/build-wasm.sh" >&2
 (cd "$ROOT/tests/browser" && npm ci --no-audit --no-fund --loglevel=error >&2)
+(cd "$ROOT/bench/peers" && npm ci --no-audit --no-fund --loglevel=error >&2)
 node "$ROOT/bench/browser/run.mjs" "$@"
