@@ -25,7 +25,7 @@ use cipherdrop_core::{DataKey, EncryptionContext, WrappedKey};
 use crate::error::ApiError;
 
 /// Why the key service could not produce or open a data key.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 #[non_exhaustive]
 pub enum KeyError {
     /// The master key is disabled (KMS `DisabledException`, or a key pending deletion).
