@@ -13,6 +13,10 @@
 //!   cargo test --release -p cipherdrop-server --test soak -- --nocapture
 //! ```
 //!
+//! Also: `CIPHERDROP_SOAK_KMS_FAULT=hang` (KMS a black hole instead of failing fast)
+//! and `CIPHERDROP_SOAK_KMS_DOWN_SECS` (length of the outage; default a third of
+//! the run, 5 to 10 s).
+//!
 //! Skips (outside CI) when `moto_server` is not installed, like the moto API tests.
 
 #![allow(clippy::unwrap_used, clippy::missing_panics_doc)]
@@ -35,7 +39,7 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use client::{Shared, User};
-use proxy::FaultProxy;
+use proxy::{FaultProxy, KmsFault};
 use server::{RssSample, ServerConfig, ServerProcess};
 use support::Moto;
 
@@ -56,6 +60,8 @@ struct Plan {
     kms_down_at: Duration,
     kms_down_for: Duration,
     rss_every: Duration,
+    /// `CIPHERDROP_SOAK_KMS_FAULT=hang` makes KMS a black hole instead of failing fast.
+    kms_fault: KmsFault,
 }
 
 fn env_u64(name: &str, default: u64) -> u64 {
@@ -78,7 +84,15 @@ impl Plan {
             users,
             restart_at: load.mul_f64(0.3),
             kms_down_at: load.mul_f64(0.55),
-            kms_down_for: Duration::from_secs((secs / 3).clamp(5, 10)),
+            kms_down_for: Duration::from_secs(env_u64(
+                "CIPHERDROP_SOAK_KMS_DOWN_SECS",
+                (secs / 3).clamp(5, 10),
+            )),
+            kms_fault: match std::env::var("CIPHERDROP_SOAK_KMS_FAULT").as_deref() {
+                Ok("hang") => KmsFault::Hang,
+                Ok("errors") | Err(_) => KmsFault::Errors,
+                Ok(other) => panic!("CIPHERDROP_SOAK_KMS_FAULT is errors or hang, not {other}"),
+            },
             rss_every: if secs > 60 {
                 Duration::from_secs(1)
             } else {
@@ -143,7 +157,7 @@ async fn soak_under_load_and_faults() {
     };
     let key_id = moto.setup().await;
     let moto_addr = moto.endpoint.trim_start_matches("http://").parse().unwrap();
-    let proxy = FaultProxy::start(moto_addr, REFUSE_EVERY_NTH_PART).await;
+    let proxy = FaultProxy::start(moto_addr, REFUSE_EVERY_NTH_PART, plan.kms_fault).await;
     let dir = tempfile::tempdir().unwrap();
     let mut secret = [0u8; 32];
     getrandom::fill(&mut secret).unwrap();
@@ -350,6 +364,7 @@ async fn soak_under_load_and_faults() {
     let load_took = start.elapsed();
     stop_sampling.store(true, Ordering::Relaxed);
     let samples = sampler.join().unwrap();
+    let forward_errors = proxy.stats.forward_errors.lock().unwrap().clone();
     let (load_downloads, load_bytes) = {
         let s = shared.stats.lock().unwrap();
         (s.downloads - before.0, s.bytes_verified - before.1)
@@ -461,17 +476,27 @@ async fn soak_under_load_and_faults() {
     .unwrap();
     writeln!(
         r,
-        "faults: restart (SIGKILL) at {:.1} s, serving again after {:.2} s; part PUTs {} of which refused {}; KMS calls {} of which failed {} (window {:?}); proxy forward errors {}",
+        "faults: restart (SIGKILL) at {:.1} s, serving again after {:.2} s; part PUTs {} of which refused {}; KMS calls {} of which failed {} ({:?}, window {:?}); requests the proxy could not forward {}",
         killed.duration_since(start).as_secs_f64(),
         (faults.ready_again_at.unwrap() - killed).as_secs_f64(),
         proxy.stats.part_puts.load(Ordering::Relaxed),
         proxy.stats.part_puts_refused.load(Ordering::Relaxed),
         proxy.stats.kms_calls.load(Ordering::Relaxed),
         proxy.stats.kms_failed.load(Ordering::Relaxed),
+        plan.kms_fault,
         plan.kms_down_for,
-        proxy.stats.forward_errors.load(Ordering::Relaxed),
+        forward_errors.len(),
     )
     .unwrap();
+    for (at, e) in &forward_errors {
+        writeln!(
+            r,
+            "  proxy could not forward at {:.2} s (server killed at {:.2} s): {e}",
+            at.duration_since(start).as_secs_f64(),
+            killed.duration_since(start).as_secs_f64()
+        )
+        .unwrap();
+    }
     for p in &faults.probes {
         writeln!(r, "probe: {p}").unwrap();
     }

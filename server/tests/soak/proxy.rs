@@ -10,8 +10,9 @@
 //! S3/KMS would answer.
 
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
 
 use tokio::io::{AsyncRead, AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::{TcpListener, TcpStream};
@@ -32,8 +33,20 @@ pub struct ProxyStats {
     pub kms_calls: AtomicU64,
     /// KMS calls failed on purpose while the key service was "down".
     pub kms_failed: AtomicU64,
-    /// Requests that could not be forwarded (moto unreachable, bad request head).
-    pub forward_errors: AtomicU64,
+    /// Requests that could not be forwarded (a side hung up, moto unreachable):
+    /// when, and why.
+    pub forward_errors: Mutex<Vec<(Instant, String)>>,
+}
+
+/// How KMS fails while it is down.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KmsFault {
+    /// Errors: 500 `KMSInternalException`, 400 `ThrottlingException`, a bare 503,
+    /// a connection closed without an answer (in turn).
+    Errors,
+    /// A black hole: the request is read and never answered (until KMS is back,
+    /// when the connection is closed).
+    Hang,
 }
 
 /// Switches of the faults.
@@ -43,6 +56,8 @@ pub struct Faults {
     pub refuse_every_nth_part: u64,
     /// While true, every KMS call fails.
     pub kms_down: AtomicBool,
+    /// How.
+    pub kms_fault: KmsFault,
 }
 
 /// A running proxy.
@@ -65,13 +80,18 @@ impl Drop for FaultProxy {
 
 impl FaultProxy {
     /// Starts a proxy on a free loopback port in front of `upstream`.
-    pub async fn start(upstream: SocketAddr, refuse_every_nth_part: u64) -> Self {
+    pub async fn start(
+        upstream: SocketAddr,
+        refuse_every_nth_part: u64,
+        kms_fault: KmsFault,
+    ) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let stats = Arc::new(ProxyStats::default());
         let faults = Arc::new(Faults {
             refuse_every_nth_part,
             kms_down: AtomicBool::new(false),
+            kms_fault,
         });
         let (s, f) = (Arc::clone(&stats), Arc::clone(&faults));
         let task = tokio::spawn(async move {
@@ -81,8 +101,11 @@ impl FaultProxy {
                 };
                 let (s, f) = (Arc::clone(&s), Arc::clone(&f));
                 tokio::spawn(async move {
-                    if handle(conn, upstream, &s, &f).await.is_err() {
-                        s.forward_errors.fetch_add(1, Ordering::Relaxed);
+                    if let Err(e) = handle(conn, upstream, &s, &f).await {
+                        s.forward_errors
+                            .lock()
+                            .unwrap()
+                            .push((Instant::now(), e.to_string()));
                     }
                 });
             }
@@ -254,6 +277,12 @@ async fn handle(
         if faults.kms_down.load(Ordering::Relaxed) {
             stats.kms_failed.fetch_add(1, Ordering::Relaxed);
             drain_body(&mut client, &head, rest.len()).await?;
+            if faults.kms_fault == KmsFault::Hang {
+                while faults.kms_down.load(Ordering::Relaxed) {
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                }
+                return Ok(());
+            }
             return fail_kms(&mut client, n).await;
         }
     }
