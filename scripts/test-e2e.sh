@@ -3,7 +3,9 @@
 # and the page when needed, starts `cipherdrop serve` on a free loopback port with a
 # temporary data directory, runs the tests, stops the server. With moto_server on
 # PATH (pip install 'moto[server]') it runs them a second time against moto as S3
-# and KMS. Screenshots go to tests/artifacts/.
+# and KMS. The local run also signs in through OIDC (authorization code + PKCE)
+# with a fake issuer on loopback (tests/e2e/oidc.test.mjs). Screenshots go to
+# tests/artifacts/.
 #
 #   scripts/test-e2e.sh              # local mode, then moto when available
 #   scripts/test-e2e.sh local        # local mode only
@@ -67,6 +69,9 @@ status=0
 if [ "$MODES" = all ] || [ "$MODES" = local ]; then
   start_server local --data-dir "$WORK/local-data"
   CIPHERDROP_URL="$URL" CIPHERDROP_DATA_DIR="$WORK/local-data" run_tests || status=1
+  # OIDC sign-in against a fake issuer on loopback (the test starts its own server).
+  (cd "$ROOT/tests/e2e" && CIPHERDROP_BIN="$BIN" CIPHERDROP_WEB_DIR="$ROOT/web/dist" \
+    timeout 300 node --test --test-concurrency=1 oidc.test.mjs) || status=1
 fi
 
 if [ "$MODES" = all ] || [ "$MODES" = moto ]; then

@@ -93,6 +93,8 @@ pub struct OidcSettings {
     pub issuer: String,
     /// Expected `aud`.
     pub audience: String,
+    /// OAuth client id the page signs in with (published by `/auth/config`).
+    pub client_id: String,
     /// Where the keys are; `None` means discovery at `<issuer>/.well-known/openid-configuration`.
     pub jwks_url: Option<String>,
 }

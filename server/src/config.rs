@@ -95,6 +95,12 @@ pub struct ServeArgs {
     #[arg(long, env = "CIPHERDROP_OIDC_AUDIENCE")]
     pub oidc_audience: Option<String>,
 
+    /// OAuth client id of the web page's sign-in (authorization code + PKCE, a public
+    /// client registered with the issuer, redirect URI = the page's URL). Default:
+    /// the audience.
+    #[arg(long, env = "CIPHERDROP_OIDC_CLIENT_ID")]
+    pub oidc_client_id: Option<String>,
+
     /// JWKS URL (default: discovered from the issuer).
     #[arg(long, env = "CIPHERDROP_OIDC_JWKS_URL")]
     pub oidc_jwks_url: Option<String>,
@@ -218,6 +224,9 @@ impl ServeArgs {
         }
         if self.oidc_issuer.is_some() != self.oidc_audience.is_some() {
             bail!("--oidc-issuer and --oidc-audience go together");
+        }
+        if self.oidc_client_id.is_some() && self.oidc_issuer.is_none() {
+            bail!("--oidc-client-id needs --oidc-issuer");
         }
         if self.oidc_jwks_url.is_some() && self.oidc_issuer.is_none() {
             bail!("--oidc-jwks-url needs --oidc-issuer");

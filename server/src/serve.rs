@@ -213,6 +213,7 @@ pub async fn prepare(
         (Some(issuer), Some(audience)) => Some(OidcSettings {
             issuer: issuer.clone(),
             audience: audience.clone(),
+            client_id: args.oidc_client_id.clone().unwrap_or_else(|| audience.clone()),
             jwks_url: args.oidc_jwks_url.clone(),
         }),
         _ => None,

@@ -2,6 +2,7 @@
 import './style.css';
 import { CipherDropClient } from 'cipherdrop';
 import { authConfig, devLogin } from './api.js';
+import { startSignIn, finishSignIn } from './oidc.js';
 import { describe, needsSignIn } from './errors.js';
 
 /** Without the File System Access API a download is held in memory until verified: cap it. */
@@ -65,11 +66,27 @@ async function showSignIn() {
   } catch (e) {
     showAlert(describe(e));
   }
+  authOidc = config.oidc;
   $('dev-login').hidden = !config.dev_login;
-  $('token-login').hidden = config.dev_login;
   $('signin-hint').hidden = !config.dev_login;
-  (config.dev_login ? $('user') : $('token')).focus();
+  $('oidc-login').hidden = !config.oidc;
+  // Pasting a token is the way in only when there is nothing else.
+  $('token-login-box').hidden = config.dev_login;
+  $('token-login-box').open = !config.dev_login && !config.oidc;
+  (config.dev_login ? $('user') : config.oidc ? $('oidc-start') : $('token')).focus();
 }
+let authOidc = null;
+
+$('oidc-start').addEventListener('click', async (ev) => {
+  const button = ev.currentTarget;
+  button.disabled = true;
+  try {
+    await startSignIn(authOidc);
+  } catch (e) {
+    showAlert(`Could not sign in: ${e.message}.`);
+    button.disabled = false;
+  }
+});
 
 async function signIn(token) {
   const candidate = new CipherDropClient({ token });
@@ -424,6 +441,18 @@ window.addEventListener('beforeunload', (ev) => {
 
 // ---------- start ----------
 (async () => {
+  // Back from the OIDC issuer with a code: exchange it and sign in.
+  try {
+    const token = await finishSignIn();
+    if (token) {
+      await signIn(token);
+      return;
+    }
+  } catch (e) {
+    await showSignIn();
+    showAlert(e instanceof Error && !e.status ? `Could not sign in: ${e.message}.` : describe(e));
+    return;
+  }
   const saved = sessionStorage.getItem(TOKEN_KEY);
   if (saved) {
     try {

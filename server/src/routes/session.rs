@@ -25,8 +25,10 @@ pub struct AuthConfig {
 pub struct OidcInfo {
     /// Issuer URL.
     pub issuer: String,
-    /// Audience (client id) tokens must carry.
+    /// Audience tokens must carry.
     pub audience: String,
+    /// OAuth client id for the page's authorization-code + PKCE sign-in.
+    pub client_id: String,
 }
 
 /// `GET /auth/config`: how to sign in.
@@ -36,6 +38,7 @@ pub async fn config(State(state): State<Arc<AppState>>) -> Json<AuthConfig> {
         oidc: state.auth.oidc().map(|o| OidcInfo {
             issuer: o.issuer.clone(),
             audience: o.audience.clone(),
+            client_id: o.client_id.clone(),
         }),
     })
 }

@@ -215,5 +215,29 @@ async fn dev_login_can_be_turned_off() {
     assert_eq!(body["error"]["code"], "dev_login_disabled");
     let (_, cfg) = server.get("/auth/config", None).await;
     assert_eq!(cfg["dev_login"], false);
+    assert_eq!(cfg["oidc"]["issuer"], issuer.url.as_str());
     assert_eq!(cfg["oidc"]["audience"], "cipherdrop-test");
+    // Without --oidc-client-id the page signs in with the audience as client id.
+    assert_eq!(cfg["oidc"]["client_id"], "cipherdrop-test");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn auth_config_names_the_oidc_client_id() {
+    let issuer = Issuer::start().await;
+    let server = TestServer::local(&[
+        "--oidc-issuer",
+        &issuer.url,
+        "--oidc-audience",
+        "cipherdrop-api",
+        "--oidc-client-id",
+        "cipherdrop-web",
+    ])
+    .await;
+    let (s, cfg) = server.get("/auth/config", None).await;
+    assert_eq!(s, StatusCode::OK, "{cfg}");
+    assert_eq!(cfg["dev_login"], true);
+    assert_eq!(
+        cfg["oidc"],
+        json!({"issuer": issuer.url, "audience": "cipherdrop-api", "client_id": "cipherdrop-web"})
+    );
 }
