@@ -34,7 +34,11 @@ pub fn read_header<R: Read>(reader: &mut R) -> io::Result<Header> {
     Ok(Header::parse(&buf)?)
 }
 
-fn read_up_to<R: Read>(reader: &mut R, buf: &mut [u8]) -> io::Result<usize> {
+/// Reads until `buf` is full or the input ends; returns the bytes read.
+///
+/// # Errors
+/// I/O errors other than `Interrupted`.
+pub fn read_up_to<R: Read + ?Sized>(reader: &mut R, buf: &mut [u8]) -> io::Result<usize> {
     let mut filled = 0;
     while filled < buf.len() {
         match reader.read(&mut buf[filled..]) {

@@ -8,7 +8,9 @@ use cipherdrop_core::io::read_header;
 use cipherdrop_core::sizes::TAG_LEN;
 use cipherdrop_core::{Error, Layout, Opener};
 
-use super::files::{Input, Output, open_input, read_up_to};
+use cipherdrop_core::io::read_up_to;
+
+use super::files::{Input, Output, open_input};
 use super::parallel::{batch_chunks, open_batch};
 use super::{KeyArgs, default_threads};
 

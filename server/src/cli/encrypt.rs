@@ -7,7 +7,9 @@ use anyhow::{Context, bail};
 use cipherdrop_core::sizes::TAG_LEN;
 use cipherdrop_core::{ChunkSize, Sealer};
 
-use super::files::{Input, Output, open_input, read_up_to};
+use cipherdrop_core::io::read_up_to;
+
+use super::files::{Input, Output, open_input};
 use super::parallel::{batch_chunks, seal_batch};
 use super::{KeyArgs, default_threads, parse_size};
 

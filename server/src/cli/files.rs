@@ -149,20 +149,3 @@ impl Write for Output {
         }
     }
 }
-
-/// Reads until `buf` is full or the input ends; returns the bytes read.
-///
-/// # Errors
-/// I/O errors other than `Interrupted`.
-pub fn read_up_to(reader: &mut dyn Read, buf: &mut [u8]) -> io::Result<usize> {
-    let mut filled = 0;
-    while filled < buf.len() {
-        match reader.read(&mut buf[filled..]) {
-            Ok(0) => break,
-            Ok(n) => filled += n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(filled)
-}
