@@ -512,6 +512,13 @@ async fn soak_under_load_and_faults() {
         stats.multipart_starts_cut
     )
     .unwrap();
+    for k in &leftover_orphans {
+        writeln!(
+            r,
+            "  never handed to a client (the server died between CreateMultipartUpload and its answer): {k}"
+        )
+        .unwrap();
+    }
     let rss_check = rss_growth(&samples);
     writeln!(r, "server RSS (MiB, sampled every {:?}):", plan.rss_every).unwrap();
     for inc in [1, 2] {
