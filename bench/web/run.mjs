@@ -1,0 +1,268 @@
+// The page's memory and speed on a big upload (issue 5 item 3; not in CI).
+// bench/web/run.sh starts `cipherdrop serve` (local mode, release build) and runs this:
+//   node bench/web/run.mjs --url URL [--gib 2] [--rounds 2] [--concurrency 4]
+// In one headless Chromium it alternates, per round:
+//   plain:     the same file sent as a presigned multipart upload WITHOUT encryption
+//              (parts signed by the backend, same part size and concurrency, XHR PUTs
+//              of File slices, then complete);
+//   encrypted: the file dropped on the page (CipherDropClient: sealed in a worker).
+// Sampled every 200 ms: CDP Performance.getMetrics (JS heap) and, from /proc, the RSS
+// of the renderer process(es) and of all of Chromium. Prints JSON.
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { createRequire } from 'node:module';
+
+const require = createRequire(new URL('../../tests/e2e/package.json', import.meta.url));
+const { chromium } = require('playwright-core');
+
+const arg = (name, dflt) => {
+  const i = process.argv.indexOf(name);
+  return i > 0 ? process.argv[i + 1] : dflt;
+};
+const URL_ = arg('--url');
+const GIB = Number(arg('--gib', 2));
+const ROUNDS = Number(arg('--rounds', 2));
+const CONCURRENCY = Number(arg('--concurrency', 4));
+if (!URL_) throw new Error('--url is required (bench/web/run.sh sets it)');
+const MiB = 1 << 20;
+
+// ---------- the file (incompressible; made once, kept between runs) ----------
+const size = Math.round(GIB * 1024) * MiB;
+const file = path.join(os.tmpdir(), `cipherdrop-bench-web-${size}.bin`);
+if (!fs.existsSync(file) || fs.statSync(file).size !== size) {
+  const fd = fs.openSync(file, 'w');
+  const block = crypto.randomBytes(64 * MiB);
+  for (let o = 0; o < size; o += block.length) {
+    block.writeUInt32LE(o / block.length, 0); // no two blocks alike
+    fs.writeSync(fd, block, 0, Math.min(block.length, size - o));
+  }
+  fs.closeSync(fd);
+}
+
+// ---------- /proc ----------
+function procs() {
+  const out = [];
+  for (const d of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      const stat = fs.readFileSync(`/proc/${d}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      // Chromium's children rewrite their title: one string, arguments joined by spaces.
+      const cmd = fs.readFileSync(`/proc/${d}/cmdline`, 'utf8').replaceAll('\0', ' ');
+      const rss = Number(/VmRSS:\s+(\d+)/.exec(fs.readFileSync(`/proc/${d}/status`, 'utf8'))?.[1] ?? 0) * 1024;
+      out.push({ pid: Number(d), ppid, cmd, rss });
+    } catch {
+      // gone
+    }
+  }
+  return out;
+}
+/** RSS of Chromium's processes under the browser started with `profile`. */
+function chromiumRss(profile) {
+  const all = procs();
+  const root = all.find((p) => p.cmd.includes(`--user-data-dir=${profile} `) && !p.cmd.includes('--type='));
+  if (!root) return null;
+  const tree = new Set([root.pid]);
+  for (let grew = true; grew; ) {
+    grew = false;
+    for (const p of all) if (!tree.has(p.pid) && tree.has(p.ppid)) tree.add(p.pid), (grew = true);
+  }
+  const mine = all.filter((p) => tree.has(p.pid));
+  const renderers = mine.filter((p) => p.cmd.includes('--type=renderer'));
+  const utility = mine.filter((p) => p.cmd.includes('--type=utility'));
+  return {
+    renderer: Math.max(0, ...renderers.map((p) => p.rss)),
+    total: mine.reduce((n, p) => n + p.rss, 0),
+    utility: Math.max(0, ...utility.map((p) => p.rss)),
+    browser: root.rss,
+  };
+}
+
+// ---------- the browser ----------
+const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'cipherdrop-bench-web-chromium-'));
+const context = await chromium.launchPersistentContext(profile, {
+  executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
+  headless: true,
+  args: ['--headless=new', '--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--disable-background-networking',
+    '--disable-component-update', '--no-first-run', '--disable-sync'],
+  viewport: { width: 1280, height: 900 },
+});
+const page = context.pages()[0] ?? (await context.newPage());
+const problems = [];
+page.on('pageerror', (e) => problems.push(e.message));
+const cdp = await context.newCDPSession(page);
+await cdp.send('Performance.enable');
+
+async function sample(into) {
+  const { metrics } = await cdp.send('Performance.getMetrics');
+  const m = Object.fromEntries(metrics.map((x) => [x.name, x.value]));
+  const rss = chromiumRss(profile);
+  into.heapUsed = Math.max(into.heapUsed ?? 0, m.JSHeapUsedSize ?? 0);
+  into.heapTotal = Math.max(into.heapTotal ?? 0, m.JSHeapTotalSize ?? 0);
+  if (rss) {
+    into.rendererRss = Math.max(into.rendererRss ?? 0, rss.renderer);
+    into.chromiumRss = Math.max(into.chromiumRss ?? 0, rss.total);
+    into.browserProcessRss = Math.max(into.browserProcessRss ?? 0, rss.browser);
+    into.utilityRss = Math.max(into.utilityRss ?? 0, rss.utility);
+  }
+}
+async function measured(fn) {
+  const peak = {};
+  await sample(peak);
+  const baseline = { ...peak };
+  let on = true;
+  const loop = (async () => {
+    while (on) {
+      await sample(peak).catch(() => {});
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  })();
+  const t0 = performance.now();
+  let seconds;
+  let cleanup;
+  try {
+    cleanup = await fn();
+    seconds = (performance.now() - t0) / 1000;
+  } finally {
+    on = false;
+    await loop;
+  }
+  await cleanup?.(); // not timed
+  return { seconds, baseline, peak };
+}
+
+// Sign in with the development login.
+const user = `bench-${crypto.randomBytes(3).toString('hex')}`;
+await page.goto(URL_);
+await page.getByLabel('Your name').fill(user);
+await page.getByRole('button', { name: 'Sign in' }).click();
+await page.getByText(`Signed in as ${user}`).waitFor({ timeout: 60_000 });
+await page.locator('#files-loading').waitFor({ state: 'hidden' });
+// Make the name key now (a small upload), so the measured runs do not include it.
+const warm = path.join(os.tmpdir(), 'cipherdrop-bench-web-warm.txt');
+fs.writeFileSync(warm, 'warm-up');
+await page.locator('#files').setInputFiles(warm);
+await page.locator('#files-body tr[data-name="cipherdrop-bench-web-warm.txt"]').waitFor({ timeout: 60_000 });
+// A second file input for the plain run (added by the benchmark, not the page).
+await page.evaluate(() => {
+  const input = document.createElement('input');
+  input.type = 'file';
+  input.id = 'bench-plain';
+  input.hidden = true;
+  document.body.append(input);
+});
+
+async function plainRun() {
+  await page.locator('#bench-plain').setInputFiles(file);
+  await page.evaluate(async (concurrency) => {
+    const file = document.getElementById('bench-plain').files[0];
+    const token = sessionStorage.getItem('cipherdrop.token');
+    const api = async (method, p, body) => {
+      const r = await fetch(p, { method, headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: body && JSON.stringify(body) });
+      if (!r.ok) throw new Error(`${p}: ${r.status} ${await r.text()}`);
+      return r.status === 204 ? null : r.json();
+    };
+    // The backend plans parts for the encrypted length (a little longer than the
+    // file): the same slices of the file are sent, the last part padded with zeros.
+    const start = await api('POST', '/api/uploads', { size: file.size, multipart: true });
+    const parts = start.upload.parts;
+    const requests = new Map();
+    for (let i = 0; i < parts.length; i += 100) {
+      const res = await api('POST', `/api/uploads/${start.object_id}/parts`, { upload_token: start.upload_token, part_numbers: parts.slice(i, i + 100).map((p) => p.part_number) });
+      for (const p of res.parts) requests.set(p.part_number, p.request);
+    }
+    const etags = [];
+    let next = 0;
+    let offset = 0;
+    const offsets = parts.map((p) => ((offset += p.length), offset - p.length));
+    const put = (req, body) =>
+      new Promise((resolve, reject) => {
+        const xhr = new XMLHttpRequest();
+        xhr.open(req.method, req.url);
+        for (const [k, v] of Object.entries(req.headers ?? {})) if (!['content-length', 'host'].includes(k.toLowerCase())) xhr.setRequestHeader(k, v);
+        xhr.onload = () => (xhr.status < 300 ? resolve(xhr.getResponseHeader('etag')) : reject(new Error(`PUT ${xhr.status}`)));
+        xhr.onerror = () => reject(new Error('PUT failed'));
+        xhr.send(body);
+      });
+    const lane = async () => {
+      while (next < parts.length) {
+        const i = next++;
+        const from = offsets[i];
+        const to = from + parts[i].length;
+        const slice = file.slice(from, Math.min(to, file.size));
+        const body = to > file.size ? new Blob([slice, new Uint8Array(to - Math.max(from, file.size))]) : slice;
+        etags[i] = await put(requests.get(parts[i].part_number), body);
+      }
+    };
+    await Promise.all(Array.from({ length: concurrency }, lane));
+    const done = await api('POST', `/api/uploads/${start.object_id}/complete`, { upload_token: start.upload_token, parts: etags.map((etag, i) => ({ part_number: i + 1, etag })) });
+    window.__benchPlainId = done.object_id;
+  }, CONCURRENCY);
+  return () =>
+    page.evaluate(async () => {
+      const token = sessionStorage.getItem('cipherdrop.token');
+      await fetch(`/api/objects/${window.__benchPlainId}`, { method: 'DELETE', headers: { authorization: `Bearer ${token}` } });
+    });
+}
+
+async function encryptedRun() {
+  const name = path.basename(file);
+  await page.evaluate(() => document.querySelectorAll('#transfers li').forEach((li) => li.remove()));
+  await page.locator('#files').setInputFiles(file);
+  await page.locator('#transfers li.done, #transfers li.failed').first().waitFor({ timeout: 3_600_000 });
+  const failed = await page.locator('#transfers li.failed').count();
+  if (failed) throw new Error(`the page failed the upload: ${await page.locator('#transfers li.failed').first().textContent()}`);
+  // Delete it again (through the API: no dialog), so the store does not fill up.
+  return async () => {
+    await page.locator(`#files-body tr[data-name="${name}"]`).first().waitFor({ timeout: 60_000 });
+    await page.evaluate(async (n) => {
+      const token = sessionStorage.getItem('cipherdrop.token');
+      const h = { authorization: `Bearer ${token}` };
+      const rows = [...document.querySelectorAll(`#files-body tr[data-name="${n}"]`)];
+      for (const tr of rows) await fetch(`/api/objects/${tr.dataset.id}`, { method: 'DELETE', headers: h });
+    }, name);
+    await page.getByRole('button', { name: 'Refresh' }).click();
+    await page.locator(`#files-body tr[data-name="${name}"]`).first().waitFor({ state: 'detached', timeout: 60_000 });
+  };
+}
+
+const runs = [];
+for (let r = 0; r < ROUNDS; r++) {
+  runs.push({ kind: 'plain', round: r + 1, ...(await measured(plainRun)) });
+  runs.push({ kind: 'encrypted', round: r + 1, ...(await measured(encryptedRun)) });
+  process.stderr.write(`round ${r + 1}: plain ${runs.at(-2).seconds.toFixed(1)} s, encrypted ${runs.at(-1).seconds.toFixed(1)} s\n`);
+}
+await context.close();
+fs.rmSync(profile, { recursive: true, force: true });
+
+const MB = (b) => Math.round(b / MiB);
+const best = (kind) => Math.min(...runs.filter((x) => x.kind === kind).map((x) => x.seconds));
+const worst = (kind, key) => Math.max(...runs.filter((x) => x.kind === kind).map((x) => x.peak[key] ?? 0));
+const result = {
+  fileMiB: size / MiB,
+  concurrency: CONCURRENCY,
+  rounds: ROUNDS,
+  loadavg: os.loadavg().map((x) => x.toFixed(2)).join(' '),
+  cpus: os.cpus().length,
+  runs: runs.map((x) => ({
+    kind: x.kind,
+    round: x.round,
+    seconds: Number(x.seconds.toFixed(2)),
+    MBps: Math.round(size / 1e6 / x.seconds),
+    peakRendererRssMiB: MB(x.peak.rendererRss ?? 0),
+    peakChromiumRssMiB: MB(x.peak.chromiumRss ?? 0),
+    peakBrowserProcessRssMiB: MB(x.peak.browserProcessRss ?? 0),
+    peakUtilityProcessRssMiB: MB(x.peak.utilityRss ?? 0),
+    peakJsHeapUsedMiB: MB(x.peak.heapUsed ?? 0),
+    baselineRendererRssMiB: MB(x.baseline.rendererRss ?? 0),
+  })),
+  bestPlainSeconds: Number(best('plain').toFixed(2)),
+  bestEncryptedSeconds: Number(best('encrypted').toFixed(2)),
+  ratio: Number((best('encrypted') / best('plain')).toFixed(3)),
+  peakRendererRssMiBEncrypted: MB(worst('encrypted', 'rendererRss')),
+  peakRendererRssMiBPlain: MB(worst('plain', 'rendererRss')),
+  problems,
+};
+console.log(JSON.stringify(result, null, 2));
