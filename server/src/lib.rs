@@ -27,9 +27,10 @@ use std::time::Duration;
 use axum::Router;
 use axum::extract::MatchedPath;
 use axum::http::{HeaderValue, Request, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
 use tokio::net::TcpListener;
 use tower_http::set_header::SetResponseHeaderLayer;
-use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
 pub use state::AppState;
@@ -56,10 +57,7 @@ pub fn app(state: Arc<AppState>) -> Router {
             header::REFERRER_POLICY,
             HeaderValue::from_static("no-referrer"),
         ))
-        .layer(TimeoutLayer::with_status_code(
-            StatusCode::REQUEST_TIMEOUT,
-            REQUEST_TIMEOUT,
-        ))
+        .layer(axum::middleware::from_fn(request_deadline))
         .layer(
             // The span names the route pattern, never the raw URI (which could carry
             // query values); headers (Authorization) are not recorded.
@@ -71,6 +69,28 @@ pub fn app(state: Arc<AppState>) -> Router {
                 tracing::info_span!("request", method = %req.method(), route)
             }),
         )
+}
+
+/// Answers a request that takes longer than [`REQUEST_TIMEOUT`] with a JSON 503
+/// the client can retry (S3 and KMS calls have shorter deadlines of their own, so
+/// this is the last resort).
+async fn request_deadline(req: axum::extract::Request, next: Next) -> Response {
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
+    match tokio::time::timeout(REQUEST_TIMEOUT, next.run(req)).await {
+        Ok(response) => response,
+        Err(_) => {
+            tracing::warn!(%route, "request timed out after {} s", REQUEST_TIMEOUT.as_secs());
+            error::ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "timeout",
+                "the request took too long (the storage or key service did not answer in time); try again",
+            )
+            .into_response()
+        }
+    }
 }
 
 /// Serves [`app`]`(state)` on `listener` until `shutdown` resolves, then finishes

@@ -126,6 +126,10 @@ pub async fn prepare(
         if let Some(url) = &args.endpoint_url {
             loader = loader.endpoint_url(url);
         }
+        // An unresponsive S3 or KMS must not hold requests until the request
+        // timeout: each call gets its own deadline, inside REQUEST_TIMEOUT, and a
+        // timeout reaches the caller as a retryable 503.
+        loader = loader.timeout_config(aws_timeouts());
         Some(loader.load().await)
     } else {
         None
@@ -182,7 +186,10 @@ pub async fn prepare(
 
     let keys: Arc<dyn KeyService> = match (&args.kms_key_id, &sdk) {
         (Some(key_id), Some(sdk)) => {
-            let kms = KmsKeyService::new(aws_sdk_kms::Client::new(sdk), key_id.clone());
+            let kms_conf = aws_sdk_kms::config::Builder::from(sdk)
+                .timeout_config(kms_timeouts())
+                .build();
+            let kms = KmsKeyService::new(aws_sdk_kms::Client::from_conf(kms_conf), key_id.clone());
             match args.cache_limits() {
                 Some(limits) => Arc::new(CachingKeyService::new(kms, limits)),
                 None => Arc::new(kms),
@@ -213,7 +220,10 @@ pub async fn prepare(
         (Some(issuer), Some(audience)) => Some(OidcSettings {
             issuer: issuer.clone(),
             audience: audience.clone(),
-            client_id: args.oidc_client_id.clone().unwrap_or_else(|| audience.clone()),
+            client_id: args
+                .oidc_client_id
+                .clone()
+                .unwrap_or_else(|| audience.clone()),
             jwks_url: args.oidc_jwks_url.clone(),
         }),
         _ => None,
@@ -294,4 +304,23 @@ async fn wait_for_signal() {
         () = ctrl_c => {},
         () = term => {},
     }
+}
+
+/// Deadlines for S3 calls: connect quickly, and finish inside the API's request
+/// timeout (a large CompleteMultipartUpload may take many seconds on S3).
+fn aws_timeouts() -> aws_config::timeout::TimeoutConfig {
+    aws_config::timeout::TimeoutConfig::builder()
+        .connect_timeout(Duration::from_secs(3))
+        .operation_timeout(crate::REQUEST_TIMEOUT - Duration::from_secs(5))
+        .build()
+}
+
+/// Deadlines for KMS calls, which are small: a KMS that does not answer within
+/// seconds is treated as unavailable (503) instead of holding the request.
+fn kms_timeouts() -> aws_config::timeout::TimeoutConfig {
+    aws_config::timeout::TimeoutConfig::builder()
+        .connect_timeout(Duration::from_secs(3))
+        .operation_attempt_timeout(Duration::from_secs(5))
+        .operation_timeout(Duration::from_secs(12))
+        .build()
 }

@@ -8,6 +8,7 @@ use async_trait::async_trait;
 use aws_sdk_kms::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_kms::primitives::Blob;
 use aws_sdk_kms::types::DataKeySpec;
+use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use cipherdrop_core::{DataKey, EncryptionContext, WrappedKey};
 
 use super::{GeneratedKey, KeyError, KeyService, KeyStats};
@@ -65,14 +66,14 @@ impl KmsKeyService {
 
 /// Maps a KMS failure to a [`KeyError`]; `decrypting` says whether a refusal is the
 /// caller's (a wrong context on `Decrypt`) or the server's configuration.
-fn map_kms_error<E, R>(err: SdkError<E, R>, decrypting: bool) -> KeyError
+fn map_kms_error<E>(err: SdkError<E, HttpResponse>, decrypting: bool) -> KeyError
 where
     E: ProvideErrorMetadata + std::fmt::Debug,
-    R: std::fmt::Debug,
 {
     match err {
         SdkError::ServiceError(service) => {
             let e = service.err();
+            let server_side = service.raw().status().is_server_error();
             let code = e.code().unwrap_or("Unknown");
             let detail = format!("KMS {code}: {}", e.message().unwrap_or(""));
             match code {
@@ -87,11 +88,16 @@ where
                 | "KMSInternalException"
                 | "ThrottlingException"
                 | "LimitExceededException" => KeyError::Unavailable(detail),
+                // Any other 5xx (a bare 503 from a proxy, say) is KMS trouble, not ours.
+                _ if server_side => KeyError::Unavailable(detail),
                 _ => KeyError::Other(detail),
             }
         }
         SdkError::DispatchFailure(_) | SdkError::TimeoutError(_) => {
             KeyError::Unavailable("KMS unreachable (dispatch failure or timeout)".to_owned())
+        }
+        SdkError::ResponseError(r) if r.raw().status().is_server_error() => {
+            KeyError::Unavailable("KMS answered with an unreadable server error".to_owned())
         }
         other => KeyError::Other(format!("KMS call failed: {}", error_kind(&other))),
     }
@@ -209,5 +215,59 @@ impl KeyService for KmsKeyService {
             unwrap_calls: self.unwrapped.load(Ordering::Relaxed),
             cache_hits: 0,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use aws_sdk_kms::error::ErrorMetadata;
+    use aws_sdk_kms::operation::generate_data_key::GenerateDataKeyError;
+    use aws_smithy_runtime_api::http::StatusCode;
+    use aws_smithy_types::body::SdkBody;
+
+    use super::*;
+
+    fn service_error(
+        status: u16,
+        code: Option<&str>,
+    ) -> SdkError<GenerateDataKeyError, HttpResponse> {
+        let mut meta = ErrorMetadata::builder();
+        if let Some(c) = code {
+            meta = meta.code(c);
+        }
+        let err = GenerateDataKeyError::generic(meta.build());
+        let raw = HttpResponse::new(
+            StatusCode::try_from(status).expect("valid status"),
+            SdkBody::empty(),
+        );
+        SdkError::service_error(err, raw)
+    }
+
+    #[test]
+    fn a_bare_server_error_is_unavailable_not_ours() {
+        assert!(matches!(
+            map_kms_error(service_error(503, None), false),
+            KeyError::Unavailable(_)
+        ));
+        assert!(matches!(
+            map_kms_error(service_error(500, Some("Weird")), false),
+            KeyError::Unavailable(_)
+        ));
+    }
+
+    #[test]
+    fn known_codes_keep_their_meaning() {
+        assert!(matches!(
+            map_kms_error(service_error(400, Some("DisabledException")), false),
+            KeyError::KeyDisabled
+        ));
+        assert!(matches!(
+            map_kms_error(service_error(400, Some("ThrottlingException")), false),
+            KeyError::Unavailable(_)
+        ));
+        assert!(matches!(
+            map_kms_error(service_error(400, Some("Weird")), false),
+            KeyError::Other(_)
+        ));
     }
 }
