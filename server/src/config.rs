@@ -46,7 +46,7 @@ pub struct ServeArgs {
     #[arg(long, env = "CIPHERDROP_DATA_DIR")]
     pub data_dir: Option<PathBuf>,
 
-    /// Directory of the web page. Default: ./web when it exists, else a built-in page.
+    /// Directory of the web page. Default: ./web/dist (the built page) when it exists, else a built-in page.
     #[arg(long, env = "CIPHERDROP_WEB_DIR")]
     pub web_dir: Option<PathBuf>,
 

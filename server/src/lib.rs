@@ -40,7 +40,7 @@ pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// The whole service: API routes, health checks and the web page.
 pub fn app(state: Arc<AppState>) -> Router {
-    let web = web::router(state.web_dir.as_deref());
+    let web = web::router(state.web_dir.as_deref(), &state.store_origins);
     let api = routes::api_routes(state)
         // Responses carry data keys and presigned URLs: never cache them.
         .layer(SetResponseHeaderLayer::overriding(

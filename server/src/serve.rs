@@ -135,6 +135,8 @@ pub async fn prepare(
         None
     };
 
+    // Where the page's browser sends ciphertext: allowed by the page's CSP.
+    let mut store_origins = Vec::new();
     let (store, embedded): (Arc<dyn ObjectStore>, Option<EmbeddedStore>) =
         match (&args.bucket, &sdk) {
             (Some(bucket), Some(sdk)) => {
@@ -142,6 +144,11 @@ pub async fn prepare(
                     .force_path_style(args.force_path_style || args.endpoint_url.is_some())
                     .build();
                 let client = aws_sdk_s3::Client::from_conf(s3);
+                store_origins.push(match &args.endpoint_url {
+                    Some(url) => url_origin(url)?,
+                    // Virtual-hosted and path-style S3 URLs are all under amazonaws.com.
+                    None => "https://*.amazonaws.com".to_owned(),
+                });
                 let mut store = S3Store::new(client, bucket.clone(), sse);
                 if let Some(provider) = sdk.credentials_provider() {
                     store = store.with_presigning_credentials(provider);
@@ -165,6 +172,7 @@ pub async fn prepare(
                     &origins,
                     shutdown_signal(shutdown.clone()),
                 )?;
+                store_origins.push(running.endpoint_url());
                 let client = local_s3_client(
                     &running.endpoint_url(),
                     &running.credentials.access_key,
@@ -233,7 +241,7 @@ pub async fn prepare(
             anyhow::ensure!(d.is_dir(), "--web-dir {} is not a directory", d.display());
             Some(d.clone())
         }
-        None => Some(PathBuf::from("web")).filter(|d| d.join("index.html").is_file()),
+        None => Some(PathBuf::from("web/dist")).filter(|d| d.join("index.html").is_file()),
     };
     let key_provider = keys.provider_id().to_owned();
     let state = Arc::new(AppState {
@@ -243,6 +251,7 @@ pub async fn prepare(
         uploads: UploadTokens::new(&secret, Duration::from_secs(args.upload_ttl)),
         limits,
         web_dir,
+        store_origins,
     });
     Ok(Prepared {
         state,
@@ -323,4 +332,41 @@ fn kms_timeouts() -> aws_config::timeout::TimeoutConfig {
         .operation_attempt_timeout(Duration::from_secs(5))
         .operation_timeout(Duration::from_secs(12))
         .build()
+}
+
+/// `scheme://host[:port]` of an endpoint URL, for the page's CSP.
+fn url_origin(url: &str) -> anyhow::Result<String> {
+    let (scheme, rest) = url.split_once("://").with_context(|| {
+        format!("--endpoint-url {url} is not a URL (expected http://host:port)")
+    })?;
+    let host = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    anyhow::ensure!(
+        matches!(scheme, "http" | "https")
+            && !host.is_empty()
+            && !host.contains(['@', ' ', ';', '\'']),
+        "--endpoint-url {url} is not an http(s) URL with a host"
+    );
+    Ok(format!("{scheme}://{host}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::url_origin;
+
+    #[test]
+    fn endpoint_origins() {
+        assert_eq!(
+            url_origin("http://127.0.0.1:5000").ok().as_deref(),
+            Some("http://127.0.0.1:5000")
+        );
+        assert_eq!(
+            url_origin("https://s3.example.com/some/path?x=1")
+                .ok()
+                .as_deref(),
+            Some("https://s3.example.com")
+        );
+        assert!(url_origin("ftp://x").is_err());
+        assert!(url_origin("http://a b").is_err());
+        assert!(url_origin("nonsense").is_err());
+    }
 }

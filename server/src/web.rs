@@ -11,13 +11,17 @@ use tower_http::set_header::SetResponseHeaderLayer;
 
 /// Content-Security-Policy of the page: scripts only from this origin (no inline
 /// scripts) plus `'wasm-unsafe-eval'` to compile the package's WebAssembly; no
-/// framing. `connect-src` also allows the object store, which lives on another
-/// origin: https anywhere (S3), and loopback over http (the local mode's embedded
-/// store, moto). TODO: narrow it to the configured store's origin.
-const PAGE_CSP: &str = "default-src 'none'; script-src 'self' 'wasm-unsafe-eval'; \
-    style-src 'self'; img-src 'self'; font-src 'self'; manifest-src 'self'; \
-    connect-src 'self' https: http://127.0.0.1:* http://localhost:*; \
-    worker-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
+/// framing; connections only to this origin and to the object store's origins
+/// (`store_origins`, CSP source expressions such as `http://127.0.0.1:9000`).
+#[must_use]
+pub fn page_csp(store_origins: &[String]) -> String {
+    let connect: String = store_origins.iter().map(|o| format!(" {o}")).collect();
+    format!(
+        "default-src 'none'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self'; \
+         img-src 'self'; font-src 'self'; manifest-src 'self'; connect-src 'self'{connect}; \
+         worker-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+    )
+}
 
 const PLACEHOLDER: &str = r#"<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>CipherDrop</title></head>
@@ -33,7 +37,11 @@ const PLACEHOLDER: &str = r#"<!doctype html>
 /// routers that both have one, so the page is routed explicitly: `/` is
 /// `index.html`, and each entry at the top of `dir` (read once, at start) gets a
 /// route: a file its own, a directory (Vite's `assets/`) everything beneath it.
-pub fn router(dir: Option<&Path>) -> Router {
+pub fn router(dir: Option<&Path>, store_origins: &[String]) -> Router {
+    // Origins come from configuration we parsed; a value a header cannot carry
+    // falls back to the page's own origin only.
+    let csp = HeaderValue::from_str(&page_csp(store_origins))
+        .unwrap_or_else(|_| HeaderValue::from_static("default-src 'none'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self'; connect-src 'self'; frame-ancestors 'none'"));
     let router = match dir {
         Some(dir) => {
             let index = dir.join("index.html");
@@ -61,7 +69,7 @@ pub fn router(dir: Option<&Path>) -> Router {
     router
         .layer(SetResponseHeaderLayer::overriding(
             header::CONTENT_SECURITY_POLICY,
-            HeaderValue::from_static(PAGE_CSP),
+            csp,
         ))
         .layer(SetResponseHeaderLayer::overriding(
             header::X_FRAME_OPTIONS,
@@ -71,4 +79,24 @@ pub fn router(dir: Option<&Path>) -> Router {
             HeaderName::from_static("cross-origin-opener-policy"),
             HeaderValue::from_static("same-origin"),
         ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_page_may_connect_only_to_itself_and_the_store() {
+        let csp = page_csp(&["http://127.0.0.1:9000".to_owned()]);
+        assert!(
+            csp.contains("connect-src 'self' http://127.0.0.1:9000;"),
+            "{csp}"
+        );
+        assert!(!csp.contains("https:"), "{csp}");
+        assert!(
+            csp.contains("script-src 'self' 'wasm-unsafe-eval';"),
+            "{csp}"
+        );
+        assert!(!csp.contains("unsafe-inline"), "{csp}");
+    }
 }

@@ -148,6 +148,7 @@ impl TestServer {
                 ..Limits::default()
             },
             web_dir: None,
+            store_origins: Vec::new(),
         });
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
