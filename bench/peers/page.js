@@ -21,17 +21,18 @@ function random(len) {
   return out;
 }
 
-/** 1 MiB views of `data` as a ReadableStream (no copies). */
-function source(data, piece = MiB) {
+/** `total` bytes (default: all of `data`, repeated when larger) as 1 MiB views of `data`. */
+function source(data, total = data.length, piece = MiB) {
   let off = 0;
   return new ReadableStream({
     pull(c) {
-      if (off >= data.length) {
+      if (off >= total) {
         c.close();
         return;
       }
-      const n = Math.min(piece, data.length - off);
-      c.enqueue(data.subarray(off, off + n));
+      const at = off % data.length;
+      const n = Math.min(piece, total - off, data.length - at);
+      c.enqueue(data.subarray(at, at + n));
       off += n;
     },
   });
@@ -101,8 +102,9 @@ function contenders(rawKey) {
       variant: engine === 'webcrypto' ? 'EncryptStream/DecryptStream, WebCrypto' : 'same, wasm fallback engine',
       streams: true,
       chunk: '256 KiB',
-      encrypt: (data, keep) => {
-        const s = source(data).pipeThrough(new cd.EncryptStream({ keyring, context, plaintextLength: data.length, engine }));
+      flat: engine === 'webcrypto',
+      encrypt: (data, keep, total = data.length) => {
+        const s = source(data, total).pipeThrough(new cd.EncryptStream({ keyring, context, plaintextLength: total, engine }));
         return keep ? collect(s) : count(s);
       },
       decrypt: (sealed) => count(source(sealed).pipeThrough(new cd.DecryptStream({ keyring, context, engine }))),
@@ -220,8 +222,9 @@ function contenders(rawKey) {
         sodium = sodiumModule;
         key = sodium.crypto_secretstream_xchacha20poly1305_keygen();
       },
+      flat: true,
       // A TransformStream re-chunking the 1 MiB input views into 64 KiB messages.
-      encrypt: (data, keep) => {
+      encrypt: (data, keep, total = data.length) => {
         const { state, header } = sodium.crypto_secretstream_xchacha20poly1305_init_push(key);
         const TAG_MESSAGE = sodium.crypto_secretstream_xchacha20poly1305_TAG_MESSAGE;
         const TAG_FINAL = sodium.crypto_secretstream_xchacha20poly1305_TAG_FINAL;
@@ -249,7 +252,7 @@ function contenders(rawKey) {
             c.enqueue(sodium.crypto_secretstream_xchacha20poly1305_push(state, pending, null, TAG_FINAL));
           },
         });
-        const s = source(data).pipeThrough(t);
+        const s = source(data, total).pipeThrough(t);
         return keep ? collect(s) : count(s);
       },
       decrypt: (sealed) => {
@@ -309,10 +312,11 @@ function contenders(rawKey) {
         identity = await age.generateX25519Identity();
         recipient = await age.identityToRecipient(identity);
       },
-      encrypt: async (data, keep) => {
+      flat: true,
+      encrypt: async (data, keep, total = data.length) => {
         const e = new age.Encrypter();
         e.addRecipient(recipient);
-        const s = await e.encrypt(source(data));
+        const s = await e.encrypt(source(data, total));
         return keep ? collect(s) : count(s);
       },
       decrypt: async (sealed) => {
@@ -330,9 +334,9 @@ const sizeOf = (r) => (typeof r === 'number' ? r : Array.isArray(r) ? r.reduce((
 /**
  * Runs every contender (or those whose name includes one of `only`) on each size.
  * `runs` timed repetitions per size for the fast ones; `slowRuns` for those under
- * ~200 MB/s (they take seconds per 256 MiB pass on 2 cores).
+ * 100 MB/s (they take seconds per 256 MiB pass on 2 cores).
  */
-export async function run({ sizesMiB = [16, 256], runs = 3, slowRuns = 1, only } = {}) {
+export async function run({ sizesMiB = [16, 256], runs = 3, slowRuns = 1, only, flatMiB = 1024 } = {}) {
   const rawKey = random(32);
   const results = [];
   const all = contenders(rawKey).filter((c) => !only || only.some((o) => `${c.name} ${c.variant}`.toLowerCase().includes(o.toLowerCase())));
@@ -377,7 +381,7 @@ export async function run({ sizesMiB = [16, 256], runs = 3, slowRuns = 1, only }
         }
         dec.push(d);
         // Slow contenders: one timed pass is several seconds; fewer repetitions.
-        if (r === 0 && mbps(data.length, e.ms) < 200) n = Math.min(n, slowRuns);
+        if (r === 0 && mbps(data.length, e.ms) < 100) n = Math.min(n, slowRuns);
       }
       if (enc.length && dec.length) {
         const pick = (xs) => ({
@@ -397,7 +401,19 @@ export async function run({ sizesMiB = [16, 256], runs = 3, slowRuns = 1, only }
     }
     data = undefined;
   }
+  // Flat memory: the streaming contenders encrypt `flatMiB` (a 16 MiB input repeated)
+  // once; a bounded pipeline's RSS growth stays what it was at 256 MiB.
+  const flat = [];
+  if (flatMiB) {
+    const data = random(16 * MiB);
+    for (const c of all.filter((x) => x.flat)) {
+      await c.setup?.();
+      const e = await step(`${c.name} flat ${flatMiB} MiB`, () => c.encrypt(data, false, flatMiB * MiB));
+      flat.push({ name: c.name, variant: c.variant, sizeMiB: flatMiB, ...(e.error ? { error: e.error } : { encryptMBps: mbps(flatMiB * MiB, e.ms), peakRssGrowthMiB: Math.round((e.peakRss - e.baseRss) / MiB) }) });
+    }
+  }
   return {
+    flat,
     unit: 'MB/s = 10^6 B/s of plaintext, median of runs; memory = renderer RSS growth during the step (MiB)',
     userAgent: navigator.userAgent,
     cores: navigator.hardwareConcurrency,

@@ -2,7 +2,7 @@
 // libraries, in one headless Chromium run. Prints JSON; with --write, puts the table
 // into the "Peers" section of docs/BENCHMARKS.md and the chart into docs/peers.svg.
 //
-//   bench/peers/run.sh [--write] [--runs 3] [--sizes 16,256] [--only CipherDrop,age]
+//   bench/peers/run.sh [--write] [--runs 3] [--sizes 16,256] [--only CipherDrop,age] [--flat-mib 1024]
 //   node bench/peers/run.mjs ...        (after run.sh has built the package and dist/)
 //
 // Memory: the RSS of Chromium's renderer processes (from /proc), sampled every 25 ms
@@ -28,6 +28,7 @@ const options = {
   runs: Number(opt('--runs', 3)),
   slowRuns: Number(opt('--slow-runs', 1)),
   only: opt('--only')?.split(','),
+  flatMiB: Number(opt('--flat-mib', 1024)),
 };
 
 const page = '<!doctype html><meta charset=utf-8><link rel=icon href=data:,><title>cipherdrop peers</title><script type=module>window.bench = import("/page.js")</script>';

@@ -4,7 +4,7 @@
 // API calls, part size and concurrency, alternating, in one Chromium run. Prints
 // JSON: times, the encrypted/plain ratio (goal <= 1.10) and throughput.
 //
-//   bench/peers/upload.sh [--mib 1024] [--runs 3] [--part-mib 16] [--concurrency 4]
+//   bench/peers/upload.sh [--mib 1024] [--runs 3] [--part-mib 16] [--concurrency 4] [--diagnose]
 import { spawn } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
@@ -84,7 +84,8 @@ try {
   await browser.page.setInputFiles('#file', filePath);
   await browser.page.waitForFunction(() => typeof globalThis.runUploadBench === 'function');
   const t0 = Date.now();
-  const r = await browser.page.evaluate((o) => globalThis.runUploadBench(o), { base, token, runs, concurrency });
+  const diagnose = argv.includes('--diagnose=bytes') ? 'bytes' : argv.includes('--diagnose');
+  const r = await browser.page.evaluate((o) => globalThis.runUploadBench(o), { base, token, runs, concurrency, diagnose });
   const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
   const bytes = mib * MiB;
   const summary = (xs) => ({
@@ -108,6 +109,8 @@ try {
     ratio: Math.round((encrypted.medianSeconds / plain.medianSeconds) * 100) / 100,
     ratiosPerRun: r.encrypted.map((e, i) => Math.round((e.ms / r.plain[i].ms) * 100) / 100),
     goal: 1.1,
+    ...(r.plainViaBlob ? { plainViaBlob: summary(r.plainViaBlob) } : {}),
+    ...(r.plainViaBytes ? { plainViaBytes: summary(r.plainViaBytes) } : {}),
     loadAverage: os.loadavg().map((x) => Math.round(x * 100) / 100),
     seconds: Math.round((Date.now() - t0) / 1000),
     userAgent: await browser.page.evaluate(() => navigator.userAgent),

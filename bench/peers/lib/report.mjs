@@ -42,7 +42,8 @@ export function svg(result) {
   const bars = keys.map((k) => {
     const ok = result.results.filter((r) => label(r) === k && r.encrypt).sort((a, b) => b.sizeMiB - a.sizeMiB);
     const r = ok[0] ?? result.results.find((x) => label(x) === k);
-    return { k, r, name: r.name, variant: r.variant, enc: r.encrypt?.mbps ?? 0, dec: r.decrypt?.mbps ?? 0, size: r.sizeMiB, streams: r.streams };
+    const failed = result.results.filter((x) => label(x) === k && !x.encrypt).map((x) => `${x.sizeMiB} MiB failed`);
+    return { k, r, failed, name: r.name, variant: r.variant, enc: r.encrypt?.mbps ?? 0, dec: r.decrypt?.mbps ?? 0, size: r.sizeMiB, streams: r.streams };
   });
   const max = Math.max(...bars.flatMap((b) => [b.enc, b.dec]), 1);
   const step = Math.pow(10, Math.floor(Math.log10(max)));
@@ -53,7 +54,7 @@ export function svg(result) {
   const rowH = 44;
   const y0 = 70;
   const height = y0 + bars.length * rowH + 40;
-  const x = (v) => left + (v / top) * plot;
+  const x = (v) => Math.round((left + (v / top) * plot) * 10) / 10;
   const out = [];
   out.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif" font-size="12">`);
   out.push(`<rect width="${width}" height="${height}" fill="white"/>`);
@@ -68,12 +69,12 @@ export function svg(result) {
   bars.forEach((b, i) => {
     const y = y0 + i * rowH;
     const ours = b.name === 'CipherDrop';
-    const note = `${b.streams ? 'streams' : 'whole buffer'}${b.size !== 256 ? `, ${b.size} MiB` : ''}${b.r.encrypt ? '' : ', failed'}`;
+    const note = [b.streams ? 'streams' : 'whole buffer', ...(b.size !== 256 && b.r.encrypt ? [`${b.size} MiB`] : []), ...b.failed].join(', ');
     out.push(`<text x="${left - 8}" y="${y + 14}" text-anchor="end" font-weight="${ours ? 'bold' : 'normal'}">${esc(b.name)}</text>`);
-    out.push(`<text x="${left - 8}" y="${y + 29}" text-anchor="end" fill="#555" font-size="10.5">${esc(b.variant.length > 62 ? `${b.variant.slice(0, 60)}…` : b.variant)} (${esc(note)})</text>`);
-    out.push(`<rect x="${left}" y="${y + 4}" width="${Math.max(0, x(b.enc) - left)}" height="15" fill="#2b6cb0"/>`);
+    out.push(`<text x="${left - 8}" y="${y + 29}" text-anchor="end" fill="#555" font-size="10.5">${esc(b.variant.length > 58 ? `${b.variant.slice(0, 56)}…` : b.variant)} (${esc(note)})</text>`);
+    out.push(`<rect x="${left}" y="${y + 4}" width="${Math.max(0, Math.round((x(b.enc) - left) * 10) / 10)}" height="15" fill="#2b6cb0"/>`);
     out.push(`<text x="${x(b.enc) + 4}" y="${y + 16}">${fmt(b.enc)}</text>`);
-    out.push(`<rect x="${left}" y="${y + 21}" width="${Math.max(0, x(b.dec) - left)}" height="15" fill="#9ac1ea"/>`);
+    out.push(`<rect x="${left}" y="${y + 21}" width="${Math.max(0, Math.round((x(b.dec) - left) * 10) / 10)}" height="15" fill="#9ac1ea"/>`);
     out.push(`<text x="${x(b.dec) + 4}" y="${y + 33}">${fmt(b.dec)}</text>`);
   });
   out.push('</svg>');
@@ -90,6 +91,14 @@ export function writeDocs(result, root) {
     '',
     table(result),
     '',
+    ...(result.flat?.length
+      ? [
+          `Flat memory, streaming contenders encrypting ${result.flat[0].sizeMiB} MiB (a 16 MiB input repeated), renderer RSS growth: ` +
+            result.flat.map((f) => `${f.name} ${f.error ? `failed (${f.error})` : `+${f.peakRssGrowthMiB} MiB (${fmt(f.encryptMBps)} MB/s)`}`).join(' · ') +
+            '.',
+          '',
+        ]
+      : []),
     '![Peers: MB/s by library](peers.svg)',
     END,
   ].join('\n');

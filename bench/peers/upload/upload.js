@@ -37,7 +37,7 @@ function put(request, body) {
  * end, zeros for the header and tags the ciphertext would add (0.006% at 256 KiB
  * chunks). No bytes are read into JavaScript: each part body is a slice of the File.
  */
-async function plainUpload(base, token, file, concurrency) {
+async function plainUpload(base, token, file, concurrency, how = 'file') {
   const start = await api(base, token, 'POST', '/api/uploads', { size: file.size });
   const parts = start.upload.kind === 'single' ? [{ part_number: 1, length: start.ciphertext_length, request: start.upload.request }] : start.upload.parts;
   const single = start.upload.kind === 'single';
@@ -62,7 +62,11 @@ async function plainUpload(base, token, file, concurrency) {
       }
       const from = offsets[i];
       const to = from + p.length;
-      const body = to <= file.size ? file.slice(from, to) : new Blob([file.slice(from, file.size), new Uint8Array(to - Math.max(from, file.size))]);
+      let body = to <= file.size ? file.slice(from, to) : new Blob([file.slice(from, file.size), new Uint8Array(to - Math.max(from, file.size))]);
+      // Diagnostics: the bytes read into JavaScript first (as the encrypted path must),
+      // then sent as a Uint8Array, or wrapped in a new Blob as CipherDropClient does.
+      if (how !== 'file') body = new Uint8Array(await body.arrayBuffer());
+      if (how === 'blob') body = new Blob([body]);
       etags[i] = await put(requests.get(p.part_number), body);
     }
   };
@@ -75,7 +79,7 @@ async function plainUpload(base, token, file, concurrency) {
 }
 
 /** One timed upload of each kind per run, alternating; objects deleted between runs. */
-globalThis.runUploadBench = async ({ base, token, runs, concurrency }) => {
+globalThis.runUploadBench = async ({ base, token, runs, concurrency, diagnose }) => {
   const file = document.getElementById('file').files[0];
   const client = new CipherDropClient({ baseUrl: base, token });
   // Warm-up: the first named upload creates the user's name key (not part of a file's cost).
@@ -96,6 +100,24 @@ globalThis.runUploadBench = async ({ base, token, runs, concurrency }) => {
       const c1 = await globalThis.benchCpu();
       const cpu = { chromium: c1.chromium - c0.chromium, server: c1.server - c0.server };
       out[kind].push({ ms, cpu, ...info });
+      await client.delete(info.id);
+    }
+  }
+  if (diagnose) {
+    // Where the encrypted path's extra time goes, without encryption: plain parts read
+    // into memory and sent as a Blob made from those bytes (as the client sends its
+    // sealed parts), and with --diagnose=bytes also as a Uint8Array XHR body (very
+    // slow in Chromium: 113 s for 512 MiB, measured 2026-11-28).
+    out.plainViaBlob = [];
+    if (diagnose === 'bytes') out.plainViaBytes = [];
+    for (const [kind, how] of [['plainViaBytes', 'bytes'], ['plainViaBlob', 'blob']]) {
+      if (!out[kind]) continue;
+      const c0 = await globalThis.benchCpu();
+      const t = performance.now();
+      const info = await plainUpload(base, token, file, concurrency, how);
+      const ms = performance.now() - t;
+      const c1 = await globalThis.benchCpu();
+      out[kind].push({ ms, cpu: { chromium: c1.chromium - c0.chromium, server: c1.server - c0.server }, ...info });
       await client.delete(info.id);
     }
   }
