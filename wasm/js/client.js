@@ -83,14 +83,15 @@ function retryable(e) {
   return e instanceof TypeError; // fetch's network failure
 }
 
-/** Sends `body` with a presigned request; reports bytes sent; resolves with the ETag. */
+/** Sends `body` (a Blob or a Uint8Array) with a presigned request; reports bytes sent; resolves with the ETag. */
 function send(request, body, signal, onSent) {
+  const size = body.size ?? body.byteLength;
   if (typeof XMLHttpRequest === 'undefined') {
     // No upload progress without XHR (e.g. in a worker): report on completion.
     return fetch(request.url, { method: request.method, headers: request.headers, body, signal }).then(
       (res) => {
         if (!res.ok) throw new StorageError(res.status);
-        onSent(body.size);
+        onSent(size);
         return res.headers.get('etag');
       },
       (e) => {
@@ -117,7 +118,7 @@ function send(request, body, signal, onSent) {
     xhr.onload = () => {
       done();
       if (xhr.status >= 200 && xhr.status < 300) {
-        onSent(body.size - last);
+        onSent(size - last);
         resolve(xhr.getResponseHeader('etag'));
       } else {
         onSent(-last);
@@ -138,7 +139,11 @@ function send(request, body, signal, onSent) {
   });
 }
 
-/** Seals parts in Web Workers (WebCrypto), or on this thread when workers are unavailable. */
+/**
+ * Seals parts into Blobs in a Web Worker (WebCrypto), or on this thread when workers
+ * are unavailable. The Blob is sent as is (its bytes live in the browser's blob store,
+ * not in this page) and resent as is on retry.
+ */
 class PartSealer {
   constructor(enc, size, useWorker) {
     this.enc = enc;
@@ -174,7 +179,7 @@ class PartSealer {
         if (!job) return;
         if (ev.data.progress !== undefined) job.onProgress(ev.data.progress);
         else if (ev.data.error) job.reject(new Error(`the encryption worker failed: ${ev.data.error.message}`));
-        else job.resolve(new Uint8Array(ev.data.body));
+        else job.resolve(ev.data.body); // a Blob: the sealed bytes are not copied here
         if (ev.data.progress === undefined) this.jobs.delete(ev.data.job);
       };
       nw.onerror = (ev) => {
@@ -193,7 +198,11 @@ class PartSealer {
     else this.idle.push(w);
   }
 
-  /** Seals chunks [first, end) read from `blob` (the part's plaintext); part 1 starts with the header. */
+  /**
+   * Seals chunks [first, end) read from `blob` (the part's plaintext); part 1 starts
+   * with the header. Resolves with the sealed part as a Blob (sent as is, and resent
+   * as is on retry).
+   */
   async seal(blob, first, end, withHeader, onProgress) {
     const nonces = new Uint8Array(12 * (end - first));
     for (let i = first; i < end; i++) nonces.set(this.enc.chunkNonce(i), 12 * (i - first));
@@ -204,7 +213,7 @@ class PartSealer {
         return await new Promise((resolve, reject) => {
           const job = this.nextJob++;
           this.jobs.set(job, { resolve, reject, onProgress, worker: w });
-          w.postMessage({ job, key: this.key, blob, firstChunk: first, chunkSize: this.enc.chunkSize, nonces, header });
+          w.postMessage({ job, key: this.key, blob, chunkSize: this.enc.chunkSize, nonces, header });
         });
       } finally {
         this.release(w);
@@ -219,7 +228,8 @@ class PartSealer {
       pieces.push(await this.aead.seal(i, this.enc.isFinal(i), chunk));
       onProgress(chunk.length);
     }
-    return collect(new Blob(pieces).stream());
+    plain.fill(0);
+    return new Blob(pieces);
   }
 
   close() {
@@ -420,7 +430,9 @@ export class CipherDropClient {
           : start.upload.parts;
       const single = start.upload.kind === 'single';
       const width = Math.max(1, Math.min(concurrency, parts.length));
-      sealer = new PartSealer(enc, Math.min(width, Math.max(1, globalThis.navigator?.hardwareConcurrency ?? 2)), this.useWorker);
+      // One worker: WebCrypto encrypts on its own threads (~0.5-1 GB/s here, far above
+      // an upload), and each worker's heap holds its own not-yet-collected buffers.
+      sealer = new PartSealer(enc, 1, this.useWorker);
       await sealer.init();
       const requests = new Map(parts.filter((p) => p.request).map((p) => [p.part_number, p.request]));
       const sign = async (numbers) => {
@@ -440,9 +452,8 @@ export class CipherDropClient {
           progress.encrypted += n;
           report();
         });
-        if (body.length !== part.length) throw cipherDropError('LENGTH_MISMATCH', 'a part does not match the server plan');
+        if (body.size !== part.length) throw cipherDropError('LENGTH_MISMATCH', 'a part does not match the server plan');
         if (progress.phase === 'encrypting') progress.phase = 'uploading';
-        const blob = new Blob([body]);
         // The same ciphertext is resent on retry (never re-sealed: a nonce must not
         // seal two different plaintexts). Expired or refused links are re-signed.
         etags[part.part_number - 1] = await this.retry(
@@ -454,7 +465,7 @@ export class CipherDropClient {
               for (const p of parts) if (batch.length < SIGN_BATCH && p.part_number > part.part_number && !requests.has(p.part_number)) batch.push(p.part_number);
               await sign(batch);
             }
-            return send(requests.get(part.part_number), blob, signal, onSent);
+            return send(requests.get(part.part_number), body, signal, onSent);
           },
           (e, attempt) => onRetry?.({ part: part.part_number, attempt: attempt + 1, error: e }),
         );
