@@ -2,9 +2,10 @@
 //!
 //! A header carries a list of wrapped data keys, each `(provider id, provider info,
 //! blob)`, so one object can be opened by several keys (KMS and a recovery key, say).
-//! This crate implements the `raw-aes` provider; the `aws-kms` provider (info = key
-//! ARN, blob = KMS `CiphertextBlob`) is produced and opened by the server, which
-//! records it the same way.
+//! This crate implements the `raw-aes` provider (and, with the `passphrase`
+//! feature, `passphrase-argon2id` in [`crate::passphrase`]); the `aws-kms` provider
+//! (info = key ARN, blob = KMS `CiphertextBlob`) is produced and opened by the
+//! server, which records it the same way.
 
 use alloc::string::String;
 use alloc::vec::Vec;
@@ -190,18 +191,7 @@ impl RawAesKeyring {
         context: &EncryptionContext,
         nonce: [u8; 12],
     ) -> Result<WrappedKey> {
-        let cipher = Aes256Gcm::new(&self.key.into());
-        let mut blob = Vec::with_capacity(RAW_AES_BLOB_LEN);
-        blob.extend_from_slice(&nonce);
-        blob.extend_from_slice(data_key.as_bytes());
-        let tag = cipher
-            .encrypt_inout_detached(
-                &Nonce::from(nonce),
-                &context.canonical_bytes(),
-                (&mut blob[12..]).into(),
-            )
-            .map_err(|_| Error::InvalidWrappedKey("AES-GCM refused to wrap the key"))?;
-        blob.extend_from_slice(&tag);
+        let blob = seal_data_key(&self.key, data_key, context, nonce)?;
         let wrapped = WrappedKey {
             provider_id: String::from(RAW_AES),
             provider_info: self.name.as_bytes().to_vec(),
@@ -236,29 +226,54 @@ impl Keyring for RawAesKeyring {
     fn unwrap(&self, wrapped: &[WrappedKey], context: &EncryptionContext) -> Result<DataKey> {
         let cipher = Aes256Gcm::new(&self.key.into());
         let aad = context.canonical_bytes();
-        for w in wrapped {
-            if w.provider_id != RAW_AES
-                || w.provider_info != self.name.as_bytes()
-                || w.blob.len() != RAW_AES_BLOB_LEN
-            {
-                continue;
-            }
-            let nonce = Nonce::try_from(&w.blob[..12]).expect("length checked above");
-            let tag = Tag::<Aes256Gcm>::try_from(&w.blob[44..]).expect("length checked above");
-            let mut key = [0u8; 32];
-            key.copy_from_slice(&w.blob[12..44]);
-            if cipher
-                .decrypt_inout_detached(&nonce, &aad, (&mut key[..]).into(), &tag)
-                .is_ok()
-            {
-                let dk = DataKey::from_bytes(key);
-                key.zeroize();
-                return Ok(dk);
-            }
-            key.zeroize();
-        }
-        Err(Error::WrongKey)
+        wrapped
+            .iter()
+            .filter(|w| w.provider_id == RAW_AES && w.provider_info == self.name.as_bytes())
+            .find_map(|w| open_data_key(&cipher, &aad, &w.blob))
+            .ok_or(Error::WrongKey)
     }
+}
+
+/// The `raw-aes` blob (FORMAT.md 2.3): `nonce || AES-256-GCM(kek, nonce, data key,
+/// AAD = canonical context)`. Shared with the passphrase provider, whose
+/// key-encryption key comes from Argon2id instead of a key file.
+pub(crate) fn seal_data_key(
+    kek: &[u8; 32],
+    data_key: &DataKey,
+    context: &EncryptionContext,
+    nonce: [u8; 12],
+) -> Result<Vec<u8>> {
+    let cipher = Aes256Gcm::new(kek.into());
+    let mut blob = Vec::with_capacity(RAW_AES_BLOB_LEN);
+    blob.extend_from_slice(&nonce);
+    blob.extend_from_slice(data_key.as_bytes());
+    let tag = cipher
+        .encrypt_inout_detached(
+            &Nonce::from(nonce),
+            &context.canonical_bytes(),
+            (&mut blob[12..]).into(),
+        )
+        .map_err(|_| Error::InvalidWrappedKey("AES-GCM refused to wrap the key"))?;
+    blob.extend_from_slice(&tag);
+    Ok(blob)
+}
+
+/// Opens a blob made by [`seal_data_key`]; `None` when it is not 60 bytes or does
+/// not verify (another key, another context, changed).
+pub(crate) fn open_data_key(cipher: &Aes256Gcm, aad: &[u8], blob: &[u8]) -> Option<DataKey> {
+    if blob.len() != RAW_AES_BLOB_LEN {
+        return None;
+    }
+    let nonce = Nonce::try_from(&blob[..12]).expect("length checked above");
+    let tag = Tag::<Aes256Gcm>::try_from(&blob[44..]).expect("length checked above");
+    let mut key = [0u8; 32];
+    key.copy_from_slice(&blob[12..44]);
+    let opened = cipher
+        .decrypt_inout_detached(&nonce, aad, (&mut key[..]).into(), &tag)
+        .is_ok()
+        .then(|| DataKey::from_bytes(key));
+    key.zeroize();
+    opened
 }
 
 #[cfg(test)]

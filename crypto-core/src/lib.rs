@@ -15,6 +15,8 @@ pub mod io;
 pub mod kdf;
 mod key;
 pub mod keyring;
+#[cfg(feature = "passphrase")]
+pub mod passphrase;
 pub mod sizes;
 pub mod stream;
 mod wire;
@@ -24,6 +26,8 @@ pub use error::{Error, Result};
 pub use header::Header;
 pub use key::{DATA_KEY_LEN, DataKey};
 pub use keyring::{Keyring, RawAesKeyring, WrappedKey};
+#[cfg(feature = "passphrase")]
+pub use passphrase::{Argon2idParams, PassphraseKeyring};
 pub use sizes::{ChunkSize, Layout, Part};
 pub use stream::{Opener, Sealer, StreamOpener, StreamSealer};
 

@@ -2,45 +2,30 @@
 //! the backend never sees it.
 //!
 //! - A 32-byte key: crypto-core's `raw-aes` keyring (provider info = the key's name).
-//! - A passphrase: Argon2id stretches it, with a fresh random salt per wrap, into a
-//!   key-encryption key that wraps the data key exactly as `raw-aes` does
-//!   (AES-256-GCM, AAD = the canonical encryption context). The wrapped key's
-//!   provider id is [`PASSPHRASE_PROVIDER`] and its provider info holds the Argon2id
-//!   parameters and salt as text, `argon2id$v=19$m=<KiB>,t=<passes>,p=<lanes>$<salt hex>`,
-//!   so a reader can derive the same key. The header tag authenticates them.
+//! - A passphrase: crypto-core's `passphrase-argon2id` keyring ([`PASSPHRASE_PROVIDER`],
+//!   `docs/FORMAT.md` 2.4). Argon2id stretches it, with a fresh random salt per wrap,
+//!   into a key-encryption key that wraps the data key exactly as `raw-aes` does; the
+//!   provider info holds the costs and salt, so the native `cipherdrop decrypt
+//!   --passphrase-file` opens the same files.
 
-use argon2::{Algorithm, Argon2, Params, Version};
-use cipherdrop_core::keyring::{RAW_AES, RAW_AES_BLOB_LEN};
-use cipherdrop_core::{DataKey, EncryptionContext, Error, Keyring as _, RawAesKeyring, WrappedKey};
+use cipherdrop_core::{
+    Argon2idParams, DataKey, EncryptionContext, Error, Keyring as _, PassphraseKeyring,
+    RawAesKeyring, WrappedKey,
+};
 use js_sys::{Array, Object};
 use wasm_bindgen::prelude::*;
-use zeroize::Zeroizing;
 
 use crate::convert::{context_from_js, key32, wrapped_key_to_js, wrapped_keys_from_js};
 use crate::error::{core_error, invalid};
 
 /// Provider id of data keys wrapped under a passphrase.
-pub const PASSPHRASE_PROVIDER: &str = "passphrase-argon2id";
-
-/// Argon2id cost defaults: 64 MiB, 3 passes, 1 lane (above OWASP's 19 MiB / 2 passes).
-const DEFAULT_M_KIB: u32 = 64 * 1024;
-const DEFAULT_T: u32 = 3;
-const DEFAULT_P: u32 = 1;
-/// Decrypt-side caps, checked before any memory is allocated for Argon2id.
-const MAX_M_KIB: u32 = 1024 * 1024;
-const MAX_T: u32 = 16;
-const MAX_P: u32 = 16;
-/// Encrypt-side floor (tests may go lower only through the reader, never the writer).
-const MIN_M_KIB: u32 = 8;
-const SALT_LEN: usize = 16;
-/// The raw-aes key name used inside a passphrase wrap.
-const INNER_NAME: &str = "passphrase";
+pub const PASSPHRASE_PROVIDER: &str = cipherdrop_core::passphrase::PASSPHRASE_ARGON2ID;
 
 #[wasm_bindgen(typescript_custom_section)]
 const PARAMS_TS: &str = r#"
 /** Argon2id costs for a passphrase keyring (defaults: 65536 KiB, 3 passes, 1 lane). */
 export interface PassphraseParams {
-  /** Memory in KiB (8 ..= 1048576). */
+  /** Memory in KiB (8 per lane ..= 1048576). */
   memoryKib?: number;
   /** Passes (1 ..= 16). */
   iterations?: number;
@@ -49,75 +34,10 @@ export interface PassphraseParams {
 }
 "#;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-struct Costs {
-    m: u32,
-    t: u32,
-    p: u32,
-}
-
-impl Costs {
-    fn check(self) -> Result<Self, Error> {
-        if !(MIN_M_KIB..=MAX_M_KIB).contains(&self.m)
-            || !(1..=MAX_T).contains(&self.t)
-            || !(1..=MAX_P).contains(&self.p)
-        {
-            return Err(Error::LimitExceeded("Argon2id parameters out of range"));
-        }
-        Ok(self)
-    }
-
-    fn derive(self, passphrase: &[u8], salt: &[u8]) -> Result<Zeroizing<[u8; 32]>, Error> {
-        let params = Params::new(self.m, self.t, self.p, Some(32))
-            .map_err(|_| Error::LimitExceeded("Argon2id parameters out of range"))?;
-        let mut out = Zeroizing::new([0u8; 32]);
-        Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
-            .hash_password_into(passphrase, salt, out.as_mut())
-            .map_err(|_| Error::LimitExceeded("Argon2id refused the passphrase or salt"))?;
-        Ok(out)
-    }
-}
-
-fn encode_info(c: Costs, salt: &[u8; SALT_LEN]) -> Vec<u8> {
-    let hex: String = salt.iter().map(|b| format!("{b:02x}")).collect();
-    format!("argon2id$v=19$m={},t={},p={}${hex}", c.m, c.t, c.p).into_bytes()
-}
-
-fn decode_info(info: &[u8]) -> Result<(Costs, Vec<u8>), Error> {
-    const BAD: Error =
-        Error::MalformedHeader("the passphrase wrap's Argon2id parameters are unreadable");
-    let s = core::str::from_utf8(info).map_err(|_| BAD)?;
-    let mut it = s.split('$');
-    if it.next() != Some("argon2id") || it.next() != Some("v=19") {
-        return Err(BAD);
-    }
-    let mut costs = Costs { m: 0, t: 0, p: 0 };
-    for kv in it.next().ok_or(BAD)?.split(',') {
-        let (k, v) = kv.split_once('=').ok_or(BAD)?;
-        let v: u32 = v.parse().map_err(|_| BAD)?;
-        match k {
-            "m" => costs.m = v,
-            "t" => costs.t = v,
-            "p" => costs.p = v,
-            _ => return Err(BAD),
-        }
-    }
-    let hex = it.next().ok_or(BAD)?;
-    if it.next().is_some() || hex.len() != 2 * SALT_LEN {
-        return Err(BAD);
-    }
-    let salt = (0..SALT_LEN)
-        .map(|i| u8::from_str_radix(hex.get(2 * i..2 * i + 2).ok_or(BAD)?, 16).map_err(|_| BAD))
-        .collect::<Result<Vec<u8>, Error>>()?;
-    Ok((costs.check()?, salt))
-}
-
+/// Both keep their secret zeroized on drop and out of `Debug` (crypto-core's keyrings).
 enum Secret {
     Key(RawAesKeyring),
-    Passphrase {
-        passphrase: Zeroizing<Vec<u8>>,
-        costs: Costs,
-    },
+    Passphrase(PassphraseKeyring),
 }
 
 /// A secret the user holds: a 32-byte key or a passphrase. It wraps each file's
@@ -131,7 +51,7 @@ impl core::fmt::Debug for Keyring {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         let kind = match self.secret {
             Secret::Key(_) => "key",
-            Secret::Passphrase { .. } => "passphrase",
+            Secret::Passphrase(_) => "passphrase",
         };
         f.debug_struct("Keyring")
             .field("kind", &kind)
@@ -147,16 +67,7 @@ impl Keyring {
     ) -> Result<WrappedKey, Error> {
         match &self.secret {
             Secret::Key(k) => k.wrap(data_key, context),
-            Secret::Passphrase { passphrase, costs } => {
-                let mut salt = [0u8; SALT_LEN];
-                cipherdrop_core::fill_random(&mut salt)?;
-                let kek = costs.derive(passphrase, &salt)?;
-                let mut w = RawAesKeyring::new(INNER_NAME, *kek).wrap(data_key, context)?;
-                w.provider_id = PASSPHRASE_PROVIDER.into();
-                w.provider_info = encode_info(*costs, &salt);
-                w.validate()?;
-                Ok(w)
-            }
+            Secret::Passphrase(p) => p.wrap(data_key, context),
         }
     }
 
@@ -167,27 +78,7 @@ impl Keyring {
     ) -> Result<DataKey, Error> {
         match &self.secret {
             Secret::Key(k) => k.unwrap(wrapped, context),
-            Secret::Passphrase { passphrase, .. } => {
-                for w in wrapped
-                    .iter()
-                    .filter(|w| w.provider_id == PASSPHRASE_PROVIDER)
-                {
-                    let (costs, salt) = decode_info(&w.provider_info)?;
-                    if w.blob.len() != RAW_AES_BLOB_LEN {
-                        continue;
-                    }
-                    let kek = costs.derive(passphrase, &salt)?;
-                    let inner = WrappedKey {
-                        provider_id: RAW_AES.into(),
-                        provider_info: INNER_NAME.as_bytes().to_vec(),
-                        blob: w.blob.clone(),
-                    };
-                    if let Ok(dk) = RawAesKeyring::new(INNER_NAME, *kek).unwrap(&[inner], context) {
-                        return Ok(dk);
-                    }
-                }
-                Err(Error::WrongKey)
-            }
+            Secret::Passphrase(p) => p.unwrap(wrapped, context),
         }
     }
 }
@@ -239,18 +130,15 @@ impl Keyring {
         if passphrase.is_empty() {
             return Err(invalid("the passphrase is empty"));
         }
-        let costs = Costs {
-            m: param(&params, "memoryKib", DEFAULT_M_KIB)?,
-            t: param(&params, "iterations", DEFAULT_T)?,
-            p: param(&params, "parallelism", DEFAULT_P)?,
-        }
-        .check()
+        let d = Argon2idParams::DEFAULT;
+        let params = Argon2idParams::new(
+            param(&params, "memoryKib", d.memory_kib())?,
+            param(&params, "iterations", d.passes())?,
+            param(&params, "parallelism", d.lanes())?,
+        )
         .map_err(core_error)?;
         Ok(Self {
-            secret: Secret::Passphrase {
-                passphrase: Zeroizing::new(passphrase.as_bytes().to_vec()),
-                costs,
-            },
+            secret: Secret::Passphrase(PassphraseKeyring::new(passphrase.as_bytes(), params)),
         })
     }
 
@@ -296,42 +184,5 @@ impl Keyring {
             .map_err(core_error)?
             .as_bytes()
             .to_vec())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[cfg(target_arch = "wasm32")]
-    wasm_bindgen_test::wasm_bindgen_test_configure!(run_in_browser);
-
-    #[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
-    #[cfg_attr(not(target_arch = "wasm32"), test)]
-    fn params_round_trip() {
-        let c = Costs {
-            m: 65536,
-            t: 3,
-            p: 1,
-        };
-        let info = encode_info(c, &[0xab; 16]);
-        assert_eq!(
-            core::str::from_utf8(&info).ok(),
-            Some("argon2id$v=19$m=65536,t=3,p=1$abababababababababababababababab")
-        );
-        assert_eq!(decode_info(&info), Ok((c, vec![0xab; 16])));
-    }
-
-    #[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
-    #[cfg_attr(not(target_arch = "wasm32"), test)]
-    fn hostile_params_are_refused_before_hashing() {
-        for bad in [
-            "argon2id$v=19$m=4194304,t=3,p=1$abababababababababababababababab",
-            "argon2id$v=19$m=65536,t=99,p=1$abababababababababababababababab",
-            "argon2id$v=19$m=65536,t=3,p=1$abab",
-            "argon2i$v=19$m=65536,t=3,p=1$abababababababababababababababab",
-        ] {
-            assert!(decode_info(bad.as_bytes()).is_err(), "{bad}");
-        }
     }
 }
