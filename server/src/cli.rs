@@ -4,7 +4,8 @@
 //! They read and write the CipherDrop format with `cipherdrop-core`, byte-compatible
 //! with the browser. Files are processed chunk by chunk, so memory stays flat
 //! whatever the file size; regular files are sealed and opened on every core. Data
-//! keys come from a master key file or from AWS KMS ([`kms`]).
+//! keys are wrapped by a master key file, a passphrase (Argon2id) or AWS KMS
+//! ([`kms`]).
 
 pub mod cp;
 pub mod decrypt;
@@ -15,19 +16,32 @@ pub mod keygen;
 pub mod kms;
 pub mod parallel;
 
-use std::path::PathBuf;
+use std::io::Read as _;
+use std::path::{Path, PathBuf};
 
-use anyhow::Context;
-use cipherdrop_core::{EncryptionContext, RawAesKeyring};
+use anyhow::{Context, bail};
+use cipherdrop_core::{Argon2idParams, EncryptionContext, PassphraseKeyring, RawAesKeyring};
+use zeroize::Zeroizing;
 
 /// How the data key is protected: shared by `encrypt`, `decrypt` and `cp`.
-/// Exactly one of `--key-file` and `--kms-key-id`.
+/// Exactly one of `--key-file`, `--passphrase-file` and `--kms-key-id`.
 #[derive(Debug, Clone, clap::Args)]
-#[command(group(clap::ArgGroup::new("key_source").required(true).args(["key_file", "kms_key_id"])))]
+#[command(group(
+    clap::ArgGroup::new("key_source")
+        .required(true)
+        .args(["key_file", "passphrase_file", "kms_key_id"])
+))]
 pub struct KeyArgs {
     /// Master key file (32 bytes, made by `cipherdrop keygen`) that wraps the data key.
     #[arg(long, value_name = "PATH")]
     pub key_file: Option<PathBuf>,
+
+    /// File whose first line is a passphrase that wraps the data key (provider
+    /// `passphrase-argon2id`, as the browser's passphrase mode: Argon2id with 64 MiB,
+    /// 3 passes, 1 lane and a fresh salt per file; decrypting takes the costs from
+    /// the file). Not `-`: standard input may be the data.
+    #[arg(long, value_name = "PATH", value_parser = parse_passphrase_path)]
+    pub passphrase_file: Option<PathBuf>,
 
     /// AWS KMS key (key id, key ARN, alias/NAME or alias ARN) that makes and unwraps
     /// the data key, with the standard AWS credentials. Every --context entry is
@@ -65,6 +79,22 @@ impl KeyArgs {
         Ok(RawAesKeyring::new(self.key_name.clone(), key))
     }
 
+    /// Loads the passphrase of `--passphrase-file`: its first line, without the line
+    /// ending, as bytes. New wraps use the default Argon2id costs.
+    ///
+    /// # Errors
+    /// When no passphrase file was given, or it cannot be read, or its first line is
+    /// empty or longer than 64 KiB.
+    pub fn passphrase_keyring(&self) -> anyhow::Result<PassphraseKeyring> {
+        let path = self
+            .passphrase_file
+            .as_ref()
+            .context("this needs --passphrase-file")?;
+        let passphrase = read_first_line(path)
+            .with_context(|| format!("cannot use the passphrase file {}", path.display()))?;
+        Ok(PassphraseKeyring::new(&passphrase, Argon2idParams::DEFAULT))
+    }
+
     /// The encryption context from the `--context` entries.
     ///
     /// # Errors
@@ -72,6 +102,43 @@ impl KeyArgs {
     pub fn context(&self) -> anyhow::Result<EncryptionContext> {
         EncryptionContext::from_pairs(self.context.iter().cloned()).context("bad --context")
     }
+}
+
+/// Longest passphrase line read from a file.
+const MAX_PASSPHRASE_LEN: usize = 64 * 1024;
+
+/// The first line of `path` (up to LF, without a trailing CR), never empty. Reads
+/// at most 64 KiB, so pointing at a large file by mistake fails fast.
+fn read_first_line(path: &Path) -> anyhow::Result<Zeroizing<Vec<u8>>> {
+    let mut bytes = Zeroizing::new(Vec::new());
+    std::fs::File::open(path)
+        .and_then(|f| {
+            f.take(MAX_PASSPHRASE_LEN as u64 + 1)
+                .read_to_end(&mut bytes)
+        })
+        .with_context(|| format!("cannot read {}", path.display()))?;
+    let end = match bytes.iter().position(|&b| b == b'\n') {
+        Some(n) => n,
+        None if bytes.len() > MAX_PASSPHRASE_LEN => {
+            bail!("its first line is longer than 64 KiB (is it the right file?)")
+        }
+        None => bytes.len(),
+    };
+    let line = bytes[..end].strip_suffix(b"\r").unwrap_or(&bytes[..end]);
+    if line.is_empty() {
+        bail!("its first line (the passphrase) is empty");
+    }
+    Ok(Zeroizing::new(line.to_vec()))
+}
+
+fn parse_passphrase_path(s: &str) -> Result<PathBuf, String> {
+    if s == "-" {
+        return Err(
+            "the passphrase cannot come from standard input (it may carry the data); give a file"
+                .to_owned(),
+        );
+    }
+    Ok(PathBuf::from(s))
 }
 
 fn parse_context_entry(s: &str) -> Result<(String, String), String> {
@@ -120,6 +187,29 @@ mod tests {
         assert_eq!(parse_size("1MiB"), Ok(1 << 20));
         assert!(parse_size("1X").is_err());
         assert!(parse_size("").is_err());
+    }
+
+    #[test]
+    fn passphrase_is_the_first_line() {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let cases: [(&[u8], Option<&[u8]>); 6] = [
+            (b"horse battery\nsecond line\n", Some(b"horse battery")),
+            (b"crlf\r\n", Some(b"crlf")),
+            (b"no newline", Some(b"no newline")),
+            (b" spaces kept \n", Some(b" spaces kept ")),
+            (b"\nafter an empty line", None),
+            (b"", None),
+        ];
+        for (i, (content, want)) in cases.into_iter().enumerate() {
+            let path = dir.path().join(i.to_string());
+            std::fs::write(&path, content).expect("writable");
+            let got = read_first_line(&path).ok();
+            assert_eq!(got.as_deref().map(Vec::as_slice), want, "{content:?}");
+        }
+        let long = dir.path().join("long");
+        std::fs::write(&long, vec![b'a'; MAX_PASSPHRASE_LEN + 1]).expect("writable");
+        assert!(read_first_line(&long).is_err());
+        assert!(parse_passphrase_path("-").is_err());
     }
 
     #[test]

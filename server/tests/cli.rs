@@ -322,6 +322,113 @@ fn inspect_prints_the_header_without_a_key() {
     assert!(String::from_utf8_lossy(&text.stdout).contains("owner=ann"));
 }
 
+fn passphrase_env() -> Env {
+    let e = Env::new();
+    e.write(
+        "pass",
+        b"correct horse battery staple\nthe second line is not read\n",
+    );
+    e
+}
+
+fn with_passphrase(e: &Env, cmd: &str, file: &str, input: &str, output: &str) -> Output {
+    e.run(&[
+        cmd,
+        "--passphrase-file",
+        file,
+        "--context",
+        "owner=ann",
+        input,
+        output,
+    ])
+}
+
+#[test]
+fn passphrase_round_trip() {
+    let e = passphrase_env();
+    let p = data(10_000);
+    e.write("p", &p);
+    let o = with_passphrase(&e, "encrypt", "pass", "p", "c");
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = e.run(&["inspect", "--json", "c"]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["wrapped_keys"][0]["provider_id"], "passphrase-argon2id");
+    // Only the first line counts, and a CRLF line ending is not part of it.
+    e.write("same", b"correct horse battery staple\r\n");
+    let o = with_passphrase(&e, "decrypt", "same", "c", "out");
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(e.read("out") == p);
+}
+
+#[test]
+fn wrong_passphrase_is_one_line_and_leaves_no_output() {
+    let e = passphrase_env();
+    e.write("p", b"secret");
+    assert!(
+        with_passphrase(&e, "encrypt", "pass", "p", "c")
+            .status
+            .success()
+    );
+    e.write("wrong", b"correct horse battery stapler\n");
+    let o = with_passphrase(&e, "decrypt", "wrong", "c", "out");
+    assert!(!o.status.success());
+    let err = stderr(&o);
+    assert!(err.contains("wrong key"), "{err}");
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    assert_eq!(
+        e.leftovers(&["p", "c", "pass", "wrong"]),
+        Vec::<String>::new()
+    );
+    // A master key does not open it either.
+    let o = e.decrypt("c", "out");
+    assert!(stderr(&o).contains("wrong key"), "{}", stderr(&o));
+}
+
+#[test]
+fn passphrase_file_is_not_stdin_and_key_sources_exclude_each_other() {
+    let e = passphrase_env();
+    e.write("p", b"x");
+    let o = with_passphrase(&e, "encrypt", "-", "p", "c");
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("standard input"), "{}", stderr(&o));
+    let o = e.encrypt("p", "c", &["--passphrase-file", "pass"]);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("cannot be used with"), "{}", stderr(&o));
+    e.write("empty", b"\n");
+    let o = with_passphrase(&e, "encrypt", "empty", "p", "c");
+    assert!(stderr(&o).contains("empty"), "{}", stderr(&o));
+    assert!(!e.path("c").exists());
+    let help = e.run(&["encrypt", "--help"]);
+    assert!(String::from_utf8_lossy(&help.stdout).contains("--passphrase-file"));
+}
+
+/// Made by the browser package (`Keyring.fromPassphrase('made in the browser',
+/// { memoryKib: 64, iterations: 1, parallelism: 1 })`, `Encryptor.withKeyring`,
+/// context `owner=ann`) before the passphrase keyring moved to crypto-core.
+const BROWSER_PASSPHRASE_FILE: &[&str] = &[
+    "4349504844524f500100010000010b0000100000000000000000343ff3de278eb2838697fb9189a991ce6fa1",
+    "f7378e8036f596fdd044a2a41c95b5000100056f776e65720003616e6e00010013706173737068726173652d",
+    "6172676f6e326964003b6172676f6e32696424763d3139246d3d36342c743d312c703d312436383063613335",
+    "65356564353137616634626565343132623163326237373266003c2e2522fe5cc4ebbbdb45195e10c6c293e3",
+    "dff7d4c2fc00768961887a1fa65221e793a7e3d8d3191e10569e50e537316167af15cdf68771ce608c9fb2ed",
+    "83260cc6fbc9aa6a525721c84d26908619f69e6a809f19a4db7142d5224b341e605414911c76f895c5657454",
+    "dd9087891fec3cad72ae7b283f67f4e246e34572450c968b44019d48987cb1da2be869a23b7ec30ac481be7f",
+    "c354ee6b2de99d42458c9535d8f70d3ee720e142ab17bb11e8c340",
+];
+
+#[test]
+fn a_file_the_browser_package_made_with_a_passphrase_decrypts() {
+    let e = Env::new();
+    e.write("c", &hex::decode(BROWSER_PASSPHRASE_FILE.concat()).unwrap());
+    e.write("pass", b"made in the browser\n");
+    let o = with_passphrase(&e, "decrypt", "pass", "c", "out");
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(
+        e.read("out"),
+        b"a file the wasm package encrypted with a passphrase\n"
+    );
+}
+
 #[test]
 fn the_vector_files_decrypt_through_the_command() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../crypto-core/tests/vectors");
@@ -338,20 +445,19 @@ fn the_vector_files_decrypt_through_the_command() {
                 .filter_map(move |l| l.strip_prefix(&format!("{k}: ")))
                 .collect::<Vec<_>>()
         };
-        std::fs::write(
-            tmp.path().join("key"),
-            hex::decode(get("master_key")[0]).unwrap(),
-        )
-        .unwrap();
         std::fs::write(tmp.path().join("in"), &bytes[split + 2..]).unwrap();
-        let mut args = vec![
-            "decrypt",
-            "--key-file",
-            "key",
-            "--key-name",
-            get("key_name")[0],
-            "--force",
-        ];
+        let mut args = vec!["decrypt", "--force"];
+        if let Some(passphrase) = get("passphrase").first() {
+            std::fs::write(tmp.path().join("pass"), format!("{passphrase}\n")).unwrap();
+            args.extend_from_slice(&["--passphrase-file", "pass"]);
+        } else {
+            std::fs::write(
+                tmp.path().join("key"),
+                hex::decode(get("master_key")[0]).unwrap(),
+            )
+            .unwrap();
+            args.extend_from_slice(&["--key-file", "key", "--key-name", get("key_name")[0]]);
+        }
         for c in get("context") {
             args.extend_from_slice(&["--context", c]);
         }

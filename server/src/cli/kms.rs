@@ -1,12 +1,17 @@
 //! Where the command line's data keys come from: a local master key file
-//! (`--key-file`, crypto-core's `raw-aes` keyring) or AWS KMS (`--kms-key-id`,
-//! through the server's [`KmsKeyService`] with the whole `--context` sent to KMS).
+//! (`--key-file`, crypto-core's `raw-aes` keyring), a passphrase
+//! (`--passphrase-file`, crypto-core's `passphrase-argon2id` keyring) or AWS KMS
+//! (`--kms-key-id`, through the server's [`KmsKeyService`] with the whole
+//! `--context` sent to KMS).
 
 use anyhow::{Context as _, bail};
 use aws_config::{BehaviorVersion, SdkConfig};
 use aws_sdk_kms::config::ProvideCredentials as _;
 use aws_sdk_s3::config::Region;
-use cipherdrop_core::{DataKey, EncryptionContext, Header, Keyring as _, Opener, WrappedKey};
+use cipherdrop_core::{
+    DataKey, EncryptionContext, Header, Keyring, Opener, PassphraseKeyring, RawAesKeyring,
+    WrappedKey,
+};
 
 use super::KeyArgs;
 use crate::keys::kms::{KmsContextScope, KmsKeyService};
@@ -59,11 +64,13 @@ const NO_CREDENTIALS: &str = "no AWS credentials found: set AWS_ACCESS_KEY_ID an
 AWS_SECRET_ACCESS_KEY, or AWS_PROFILE with a profile in ~/.aws/credentials or ~/.aws/config \
 (`aws configure`, `aws sso login`), or run where an instance or task role is available";
 
-/// A loaded key source: the master key file or a KMS key.
+/// A loaded key source: the master key file, a passphrase or a KMS key.
 #[derive(Debug)]
 pub enum KeySource {
     /// `--key-file`: the `raw-aes` keyring.
-    File(cipherdrop_core::RawAesKeyring),
+    File(RawAesKeyring),
+    /// `--passphrase-file`: the `passphrase-argon2id` keyring.
+    Passphrase(PassphraseKeyring),
     /// `--kms-key-id`: AWS KMS.
     Kms {
         /// The key service, sending the whole context to KMS.
@@ -74,10 +81,11 @@ pub enum KeySource {
 }
 
 impl KeyArgs {
-    /// Loads the master key file, or prepares the KMS client (checking credentials).
+    /// Loads the master key or passphrase file, or prepares the KMS client
+    /// (checking credentials).
     ///
     /// # Errors
-    /// Unreadable key file; missing AWS region or credentials.
+    /// Unreadable key or passphrase file; missing AWS region or credentials.
     pub async fn key_source(&self) -> anyhow::Result<KeySource> {
         self.key_source_in(None).await
     }
@@ -87,9 +95,10 @@ impl KeyArgs {
     /// # Errors
     /// As [`KeyArgs::key_source`].
     pub async fn key_source_in(&self, sdk: Option<&SdkConfig>) -> anyhow::Result<KeySource> {
-        match (&self.key_file, &self.kms_key_id) {
-            (Some(_), None) => Ok(KeySource::File(self.keyring()?)),
-            (None, Some(key_id)) => {
+        match (&self.key_file, &self.passphrase_file, &self.kms_key_id) {
+            (Some(_), None, None) => Ok(KeySource::File(self.keyring()?)),
+            (None, Some(_), None) => Ok(KeySource::Passphrase(self.passphrase_keyring()?)),
+            (None, None, Some(key_id)) => {
                 let client = match sdk {
                     Some(sdk) => aws_sdk_kms::Client::new(sdk),
                     None => aws_sdk_kms::Client::new(&self.aws.load().await?),
@@ -101,7 +110,7 @@ impl KeyArgs {
                     key_id: key_id.clone(),
                 })
             }
-            _ => bail!("give exactly one of --key-file and --kms-key-id"),
+            _ => bail!("give exactly one of --key-file, --passphrase-file and --kms-key-id"),
         }
     }
 
@@ -147,8 +156,9 @@ fn block_on<T>(f: impl Future<Output = T>) -> anyhow::Result<T> {
 
 impl KeySource {
     /// A fresh data key wrapped under `context`: random and wrapped by the master
-    /// key, or made by KMS `GenerateDataKey` (AES_256) with `context` as its
-    /// `EncryptionContext` (provider `aws-kms`, info = the key ARN KMS reports).
+    /// key or the passphrase, or made by KMS `GenerateDataKey` (AES_256) with
+    /// `context` as its `EncryptionContext` (provider `aws-kms`, info = the key ARN
+    /// KMS reports).
     ///
     /// # Errors
     /// When KMS refuses or fails (one line saying why).
@@ -158,11 +168,8 @@ impl KeySource {
         plaintext_len: Option<u64>,
     ) -> anyhow::Result<(DataKey, WrappedKey)> {
         match self {
-            Self::File(keyring) => {
-                let data_key = DataKey::generate()?;
-                let wrapped = keyring.wrap(&data_key, context)?;
-                Ok((data_key, wrapped))
-            }
+            Self::File(keyring) => wrap_fresh_data_key(keyring, context),
+            Self::Passphrase(keyring) => wrap_fresh_data_key(keyring, context),
             Self::Kms { service, key_id } => {
                 let generated = service
                     .generate(context, plaintext_len.unwrap_or(0))
@@ -187,6 +194,7 @@ impl KeySource {
     ) -> anyhow::Result<Opener> {
         match self {
             Self::File(keyring) => Ok(Opener::with_keyring(header, keyring, context)?),
+            Self::Passphrase(keyring) => Ok(Opener::with_keyring(header, keyring, context)?),
             Self::Kms { service, key_id } => {
                 let data_key = service
                     .unwrap(header.wrapped_keys(), context)
@@ -196,6 +204,16 @@ impl KeySource {
             }
         }
     }
+}
+
+/// A fresh random data key, wrapped by a keyring held in this process.
+fn wrap_fresh_data_key(
+    keyring: &dyn Keyring,
+    context: &EncryptionContext,
+) -> anyhow::Result<(DataKey, WrappedKey)> {
+    let data_key = DataKey::generate()?;
+    let wrapped = keyring.wrap(&data_key, context)?;
+    Ok((data_key, wrapped))
 }
 
 /// One line a person can act on for a KMS failure.
