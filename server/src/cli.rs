@@ -110,7 +110,8 @@ const MAX_PASSPHRASE_LEN: usize = 64 * 1024;
 /// The first line of `path` (up to LF, without a trailing CR), never empty. Reads
 /// at most 64 KiB, so pointing at a large file by mistake fails fast.
 fn read_first_line(path: &Path) -> anyhow::Result<Zeroizing<Vec<u8>>> {
-    let mut bytes = Zeroizing::new(Vec::new());
+    // Room for all of it up front: a growing Vec would leave copies behind.
+    let mut bytes = Zeroizing::new(Vec::with_capacity(MAX_PASSPHRASE_LEN + 1));
     std::fs::File::open(path)
         .and_then(|f| {
             f.take(MAX_PASSPHRASE_LEN as u64 + 1)
