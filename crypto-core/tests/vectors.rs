@@ -7,7 +7,10 @@
 mod testkit;
 
 use cipherdrop_core::header::{PREFIX_LEN, UNKNOWN_LENGTH};
-use cipherdrop_core::{ChunkSize, DataKey, EncryptionContext, RawAesKeyring, Sealer, WrappedKey};
+use cipherdrop_core::{
+    Argon2idParams, ChunkSize, DataKey, EncryptionContext, PassphraseKeyring, RawAesKeyring,
+    Sealer, WrappedKey,
+};
 use testkit::{Vector, load_all, pattern, stream_decrypt, vectors_dir};
 
 const MASTER: [u8; 32] = [0x4d; 32];
@@ -17,6 +20,9 @@ const OTHER_DATA_KEY: [u8; 32] = [0x22; 32];
 const MESSAGE_ID: [u8; 32] = [0xa5; 32];
 const OTHER_MESSAGE_ID: [u8; 32] = [0x5a; 32];
 const WRAP_NONCE: [u8; 12] = [0x01; 12];
+/// Not ASCII on purpose: the passphrase is its UTF-8 bytes, not normalised.
+const PASSPHRASE: &str = "correct horse battery st\u{e4}ple";
+const PASSPHRASE_SALT: [u8; 16] = [0x53; 16];
 const CS: u32 = 4096;
 
 fn ctx() -> EncryptionContext {
@@ -107,6 +113,33 @@ fn negative(name: &str, code: &str, description: &str, body: Vec<u8>, released: 
     }
 }
 
+/// `ok_passphrase`: the data key wrapped under a passphrase (FORMAT.md 2.4) with
+/// costs small enough for tests (256 KiB, 1 pass, 1 lane); the salt is in the header.
+fn passphrase_vector() -> Vector {
+    let costs = Argon2idParams::new(256, 1, 1).unwrap();
+    let wrapped = PassphraseKeyring::new(PASSPHRASE.as_bytes(), costs)
+        .wrap_with(
+            &DataKey::from_bytes(DATA_KEY),
+            &ctx(),
+            PASSPHRASE_SALT,
+            WRAP_NONCE,
+        )
+        .unwrap();
+    let mut v = positive(
+        "ok_passphrase",
+        "data key wrapped under a passphrase (passphrase-argon2id, m=256 KiB, t=1, p=1); chunk size 4096",
+        &encrypt(DATA_KEY, MESSAGE_ID, 4097, CS, true, &[wrapped]),
+    );
+    v.fields.retain(|(k, _)| k != "key_name");
+    for (k, val) in &mut v.fields {
+        if k == "master_key" {
+            *k = "passphrase".to_owned();
+            *val = PASSPHRASE.to_owned();
+        }
+    }
+    v
+}
+
 /// Offsets of the fields of the 3-chunk base file's header.
 struct Offsets {
     context: usize,
@@ -194,6 +227,7 @@ fn all_vectors() -> Vec<Vector> {
         }
     }
     v.push(two);
+    v.push(passphrase_vector());
 
     let base = encrypt(DATA_KEY, MESSAGE_ID, 12288, CS, true, &w);
     let other = encrypt(
@@ -501,7 +535,7 @@ fn every_vector_file_decrypts_as_it_says() {
     assert!(vectors.len() >= 30);
     for v in &vectors {
         for piece in [1, 1000, 4112, 1 << 20] {
-            let (released, result) = stream_decrypt(&v.body, &v.keyring(), &v.context(), piece);
+            let (released, result) = stream_decrypt(&v.body, &*v.keyring(), &v.context(), piece);
             let want = pattern(v.usize_field("plaintext_len"));
             match v.get("expect").unwrap() {
                 "success" => {
@@ -543,4 +577,15 @@ fn known_answer_is_stable() {
         .unwrap();
     assert_eq!(&v.body[..15], b"CIPHDROP\x01\x00\x01\x00\x00\x00\xe8");
     assert_eq!(v.body.len(), 0xe8 + 1 + 16);
+}
+
+#[test]
+fn the_passphrase_vector_records_its_costs_and_salt() {
+    let v = load_all()
+        .into_iter()
+        .find(|v| v.name == "ok_passphrase")
+        .unwrap();
+    assert_eq!(v.get("master_key"), None);
+    let info = b"argon2id$v=19$m=256,t=1,p=1$53535353535353535353535353535353";
+    assert!(v.body.windows(info.len()).any(|w| w == info));
 }

@@ -48,7 +48,9 @@ test('every vector file decrypts as it says, on both engines and in any piece si
       const want = h.pattern(v.plaintextLength);
       for (const engine of ['webcrypto', 'wasm']) {
         for (const piece of [7, 1000, 4112, 1 << 20]) {
-          const keyring = cd.Keyring.fromKey(v.keyName, v.masterKey);
+          const keyring = v.passphrase !== undefined
+            ? cd.Keyring.fromPassphrase(v.passphrase)
+            : cd.Keyring.fromKey(v.keyName, v.masterKey);
           const ds = new cd.DecryptStream({ keyring, context: v.context, engine });
           const { out, error } = await h.drainStream(h.piecewise(v.body, piece).pipeThrough(ds));
           const where = `${name} ${engine} piece ${piece}`;

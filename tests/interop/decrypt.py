@@ -3,11 +3,13 @@
 
 No Rust source was consulted: this file exists to show that the specification is
 sufficient to interoperate with the reference implementation byte for byte.
-Dependencies: the Python 3.11 standard library and `cryptography`.
+Dependencies: the Python 3.11 standard library and `cryptography` (its Argon2id,
+which needs OpenSSL 3.2 or later, only for passphrase-protected files).
 
 Library use:
     decrypt(file_bytes, master_key, key_name, expected_context) -> plaintext
-raises FormatError(code) with the codes of FORMAT.md section 9 and never returns
+    decrypt_with_passphrase(file_bytes, passphrase, expected_context) -> plaintext
+raise FormatError(code) with the codes of FORMAT.md section 9 and never return
 plaintext that did not verify.
 
 Command line:
@@ -16,6 +18,9 @@ Command line:
     decrypt.py --key-file K [--key-name master] [--context k=v]... IN OUT
         decrypt one file with a raw-aes master key (K holds 32 raw bytes);
         repeat --context once per entry
+    decrypt.py --passphrase-file P [--context k=v]... IN OUT
+        decrypt one file with the passphrase on P's first line
+        (passphrase-argon2id, section 2.4)
 """
 
 from __future__ import annotations
@@ -23,8 +28,9 @@ from __future__ import annotations
 import argparse
 import hashlib
 import hmac
+import re
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,6 +38,11 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDFExpand
+
+try:
+    from cryptography.hazmat.primitives.kdf.argon2 import Argon2id
+except ImportError:  # cryptography < 44
+    Argon2id = None
 
 MAGIC = b"CIPHDROP"
 VERSION = 0x01
@@ -57,6 +68,17 @@ BLOB_MAX = 4096
 RAW_AES = b"raw-aes"
 RAW_AES_NONCE_LEN = 12
 RAW_AES_BLOB_LEN = RAW_AES_NONCE_LEN + 32 + TAG_LEN
+
+PASSPHRASE = b"passphrase-argon2id"
+ARGON2_MAX_MEMORY_KIB = 1024 * 1024
+ARGON2_MAX_PASSES = 16
+ARGON2_MAX_LANES = 16
+# Section 2.4: decimals without sign or leading zeros, 16-byte salt in lowercase hex.
+_DECIMAL = rb"(0|[1-9][0-9]*)"
+PASSPHRASE_INFO = re.compile(
+    rb"argon2id\$v=19\$m=" + _DECIMAL + rb",t=" + _DECIMAL + rb",p=" + _DECIMAL
+    + rb"\$([0-9a-f]{32})"
+)
 
 SUITE_SUFFIX = bytes([VERSION]) + SUITE.to_bytes(2, "big")
 LABEL_CONTENT = b"CipherDrop v1 content key"
@@ -226,6 +248,52 @@ def _unwrap_raw_aes(header: Header, master_key: bytes, key_name: str) -> bytes:
     raise FormatError("WRONG_KEY", f"no raw-aes entry named {key_name!r} opens")
 
 
+def argon2id_unavailable() -> str | None:
+    """Why passphrase files cannot be opened here, or None when they can."""
+    if Argon2id is None:
+        return "this `cryptography` has no Argon2id (needs cryptography >= 44)"
+    try:
+        Argon2id(salt=bytes(16), length=32, iterations=1, lanes=1, memory_cost=8).derive(b"")
+    except Exception as e:  # UnsupportedAlgorithm: OpenSSL older than 3.2
+        return f"Argon2id is unavailable ({e})"
+    return None
+
+
+def _parse_passphrase_info(info: bytes) -> tuple[int, int, int, bytes]:
+    """Section 2.4: (memory KiB, passes, lanes, salt); syntax, then caps, then minimums."""
+    m = PASSPHRASE_INFO.fullmatch(info)
+    if m is None:
+        raise FormatError("MALFORMED_HEADER", f"unreadable Argon2id parameters {info!r}")
+    memory, passes, lanes = (int(g) for g in m.group(1, 2, 3))
+    if memory > ARGON2_MAX_MEMORY_KIB or passes > ARGON2_MAX_PASSES or lanes > ARGON2_MAX_LANES:
+        raise FormatError("LIMIT_EXCEEDED", f"Argon2id m={memory} t={passes} p={lanes}")
+    if passes < 1 or lanes < 1 or memory < 8 * lanes:
+        raise FormatError("MALFORMED_HEADER", f"Argon2id m={memory} t={passes} p={lanes}")
+    return memory, passes, lanes, bytes.fromhex(m.group(4).decode("ascii"))
+
+
+def _unwrap_passphrase(header: Header, passphrase: bytes) -> bytes:
+    """Section 2.4: the first passphrase-argon2id entry that opens."""
+    for wk in header.wrapped_keys:
+        if wk.provider_id != PASSPHRASE:
+            continue
+        memory, passes, lanes, salt = _parse_passphrase_info(wk.provider_info)
+        if len(wk.blob) != RAW_AES_BLOB_LEN:
+            continue
+        reason = argon2id_unavailable()
+        if reason:
+            raise RuntimeError(reason)
+        kek = Argon2id(
+            salt=salt, length=32, iterations=passes, lanes=lanes, memory_cost=memory
+        ).derive(passphrase)
+        nonce, sealed = wk.blob[:RAW_AES_NONCE_LEN], wk.blob[RAW_AES_NONCE_LEN:]
+        try:
+            return AESGCM(kek).decrypt(nonce, sealed, header.canonical_context)
+        except InvalidTag:
+            continue
+    raise FormatError("WRONG_KEY", "no passphrase-argon2id entry opens with this passphrase")
+
+
 def _hkdf_expand(prk: bytes, label: bytes) -> bytes:
     return HKDFExpand(hashes.SHA512(), 32, label + SUITE_SUFFIX).derive(prk)
 
@@ -259,20 +327,31 @@ def _open_chunk(aead: AESGCM, index: int, final: bool, chunk: bytes) -> bytes:
     raise FormatError("TRAILING_DATA", f"chunk {index} was sealed as final")
 
 
+Unwrap = Callable[[Header], bytes]
+
+
+def raw_aes_key(master_key: bytes, key_name: str) -> Unwrap:
+    if len(master_key) != 32:
+        raise ValueError("the master key must be 32 bytes")
+    return lambda header: _unwrap_raw_aes(header, master_key, key_name)
+
+
+def passphrase_key(passphrase: bytes) -> Unwrap:
+    return lambda header: _unwrap_passphrase(header, passphrase)
+
+
 def _verified_chunks(
-    data: bytes, master_key: bytes, key_name: str, expected_context: dict[str, str]
+    data: bytes, unwrap: Unwrap, expected_context: dict[str, str]
 ) -> Iterator[bytes]:
     """Yield each chunk's plaintext only after its tag verified, in order.
 
     Raises FormatError at the first problem; a caller that collected earlier
     chunks must discard them unless the generator finished normally.
     """
-    if len(master_key) != 32:
-        raise ValueError("the master key must be 32 bytes")
     header = parse_header(data)
     if header.context != _expected_entries(expected_context):
         raise FormatError("CONTEXT_MISMATCH")
-    data_key = _unwrap_raw_aes(header, master_key, key_name)
+    data_key = unwrap(header)
     content_key, header_key, commitment = derive_keys(data_key, header.message_id)
     if not hmac.compare_digest(commitment, header.commitment):
         raise FormatError("COMMITMENT_MISMATCH")
@@ -322,7 +401,16 @@ def decrypt(
     file_bytes: bytes, master_key: bytes, key_name: str, expected_context: dict[str, str]
 ) -> bytes:
     """Decrypt a whole CipherDrop v1 file or raise FormatError; all-or-nothing."""
-    return b"".join(_verified_chunks(file_bytes, master_key, key_name, expected_context))
+    return b"".join(
+        _verified_chunks(file_bytes, raw_aes_key(master_key, key_name), expected_context)
+    )
+
+
+def decrypt_with_passphrase(
+    file_bytes: bytes, passphrase: bytes, expected_context: dict[str, str]
+) -> bytes:
+    """As decrypt(), for a passphrase-argon2id file (section 2.4)."""
+    return b"".join(_verified_chunks(file_bytes, passphrase_key(passphrase), expected_context))
 
 
 # --------------------------------------------------------------------------- CLI
@@ -368,18 +456,30 @@ def pattern(n: int) -> bytes:
     return bytes(i % 251 for i in range(n))
 
 
-def check_vector(path: Path) -> tuple[bool, str]:
-    """Replay one vector; return (passed, message)."""
+def check_vector(path: Path) -> tuple[str, str]:
+    """Replay one vector; return (PASS, FAIL or SKIP, message)."""
+    ok, message = _check_vector(path)
+    if ok is None:
+        return "SKIP", message
+    return ("PASS" if ok else "FAIL"), message
+
+
+def _check_vector(path: Path) -> tuple[bool | None, str]:
     v = load_vector(path)
     expect = v.one("expect")
     if path.name.startswith("ok_") != (expect == "success"):
         return False, f"file name disagrees with 'expect: {expect}'"
+    if "passphrase" in v.fields:
+        reason = argon2id_unavailable()
+        if reason:
+            return None, f"passphrase vector not replayed: {reason}"
+        unwrap = passphrase_key(v.one("passphrase").encode("utf-8"))
+    else:
+        unwrap = raw_aes_key(bytes.fromhex(v.one("master_key")), v.one("key_name"))
     released = 0
     try:
         out = []
-        for piece in _verified_chunks(
-            v.body, bytes.fromhex(v.one("master_key")), v.one("key_name"), v.context()
-        ):
+        for piece in _verified_chunks(v.body, unwrap, v.context()):
             out.append(piece)
             released += len(piece)
         plaintext = b"".join(out)
@@ -407,26 +507,34 @@ def replay_vectors(directory: Path) -> int:
     if not paths:
         print(f"no *.vector files in {directory}", file=sys.stderr)
         return 1
-    failed = 0
+    counts = {"PASS": 0, "FAIL": 0, "SKIP": 0}
     for path in paths:
         try:
-            ok, message = check_vector(path)
+            status, message = check_vector(path)
         except ValueError as e:
-            ok, message = False, f"bad vector file: {e}"
-        failed += not ok
-        print(f"{'PASS' if ok else 'FAIL'} {path.name}: {message}")
-    print(f"{len(paths) - failed} passed, {failed} failed, {len(paths)} vectors")
-    return 1 if failed else 0
+            status, message = "FAIL", f"bad vector file: {e}"
+        counts[status] += 1
+        print(f"{status} {path.name}: {message}")
+    print(
+        f"{counts['PASS']} passed, {counts['FAIL']} failed, {counts['SKIP']} skipped, "
+        f"{len(paths)} vectors"
+    )
+    return 1 if counts["FAIL"] else 0
 
 
 def decrypt_file(args: argparse.Namespace) -> int:
-    master_key = Path(args.key_file).read_bytes()
-    if len(master_key) != 32:
-        print(f"{args.key_file}: expected 32 raw bytes, got {len(master_key)}", file=sys.stderr)
-        return 2
+    if args.passphrase_file:
+        lines = Path(args.passphrase_file).read_bytes().splitlines()
+        unwrap = passphrase_key(lines[0] if lines else b"")
+    else:
+        master_key = Path(args.key_file).read_bytes()
+        if len(master_key) != 32:
+            print(f"{args.key_file}: expected 32 raw bytes, got {len(master_key)}", file=sys.stderr)
+            return 2
+        unwrap = raw_aes_key(master_key, args.key_name)
     context = dict(_split_context(entry) for entry in args.context)
     try:
-        plaintext = decrypt(Path(args.input).read_bytes(), master_key, args.key_name, context)
+        plaintext = b"".join(_verified_chunks(Path(args.input).read_bytes(), unwrap, context))
     except FormatError as e:
         print(f"error {e}", file=sys.stderr)
         return 1
@@ -440,6 +548,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--key-file", metavar="K", help="file holding the 32-byte raw-aes master key")
     p.add_argument("--key-name", default="master", help="the master key's name (default: master)")
     p.add_argument(
+        "--passphrase-file", metavar="P", help="file whose first line is the passphrase"
+    )
+    p.add_argument(
         "--context", action="append", default=[], metavar="K=V",
         help="an expected context entry; repeat for each entry",
     )
@@ -447,11 +558,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("output", nargs="?", metavar="OUT")
     args = p.parse_args(argv)
     if args.vectors:
-        if args.key_file or args.input:
+        if args.key_file or args.passphrase_file or args.input:
             p.error("--vectors takes no other arguments")
         return replay_vectors(Path(args.vectors))
-    if not (args.key_file and args.input and args.output):
-        p.error("give --vectors DIR, or --key-file K IN OUT")
+    if bool(args.key_file) == bool(args.passphrase_file) or not (args.input and args.output):
+        p.error("give --vectors DIR, or --key-file K IN OUT, or --passphrase-file P IN OUT")
     return decrypt_file(args)
 
 

@@ -10,7 +10,11 @@
     missing_docs
 )]
 
-use cipherdrop_core::{ChunkSize, DataKey, EncryptionContext, Header, RawAesKeyring, Sealer};
+use cipherdrop_core::passphrase::PASSPHRASE_ARGON2ID;
+use cipherdrop_core::{
+    Argon2idParams, ChunkSize, DataKey, EncryptionContext, Header, PassphraseKeyring,
+    RawAesKeyring, Sealer, WrappedKey,
+};
 use cipherdrop_wasm::{
     ChunkCipher, Decryptor, Encryptor, Keyring, chunk_nonce, header_length, read_header,
 };
@@ -76,14 +80,25 @@ impl Vector {
         EncryptionContext::from_pairs(self.pairs()).unwrap()
     }
     fn hex(&self, k: &str) -> Vec<u8> {
-        let s = self.get(k).unwrap();
-        (0..s.len() / 2)
-            .map(|i| u8::from_str_radix(&s[2 * i..2 * i + 2], 16).unwrap())
-            .collect()
+        hex(self.get(k).unwrap())
+    }
+    /// The keyring the vector names: `passphrase` (costs from the file) or
+    /// `master_key` + `key_name`.
+    fn keyring(&self) -> Result<Keyring, JsValue> {
+        match self.get("passphrase") {
+            Some(p) => Keyring::from_passphrase(p, JsValue::UNDEFINED),
+            None => Keyring::from_key(self.get("key_name").unwrap(), &self.hex("master_key")),
+        }
     }
     fn num(&self, k: &str) -> usize {
         self.get(k).unwrap().parse().unwrap()
     }
+}
+
+fn hex(s: &str) -> Vec<u8> {
+    (0..s.len() / 2)
+        .map(|i| u8::from_str_radix(&s[2 * i..2 * i + 2], 16).unwrap())
+        .collect()
 }
 
 fn pattern(len: usize) -> Vec<u8> {
@@ -107,7 +122,7 @@ fn replay(v: &Vector, piece: usize) -> (Vec<u8>, Result<(), String>) {
     let run = |released: &mut Vec<u8>| -> Result<(), JsValue> {
         let hl = header_length(&v.body[..v.body.len().min(15)])? as usize;
         let _info = read_header(v.body)?;
-        let keyring = Keyring::from_key(v.get("key_name").unwrap(), &v.hex("master_key"))?;
+        let keyring = v.keyring()?;
         let dec = Decryptor::with_keyring(
             &v.body[..hl.min(v.body.len())],
             &keyring,
@@ -175,11 +190,15 @@ fn positive_vectors_reencrypt_to_the_same_bytes_in_wasm() {
         let dk = DataKey::try_from_slice(&v.hex("data_key")).unwrap();
         let nonce: [u8; 12] = v.hex("wrap_nonce").try_into().unwrap();
         // Re-wrap every key the header names with the same nonce (the vectors use
-        // `master` = 0x4d.., `backup` = 0x42..).
+        // `master` = 0x4d.., `backup` = 0x42..; a passphrase wrap's costs and salt
+        // are in its provider info).
         let wrapped: Vec<_> = header
             .wrapped_keys()
             .iter()
             .map(|w| {
+                if w.provider_id == PASSPHRASE_ARGON2ID {
+                    return passphrase_rewrap(&v, w, &dk, &ctx, nonce);
+                }
                 let name = core::str::from_utf8(&w.provider_info).unwrap();
                 let key = if name == "master" {
                     [0x4d; 32]
@@ -210,6 +229,28 @@ fn positive_vectors_reencrypt_to_the_same_bytes_in_wasm() {
         checked += 1;
     }
     assert!(checked >= 10, "{checked}");
+}
+
+/// Wraps `dk` again with the vector's passphrase and the costs and salt that
+/// `w`'s provider info records (`argon2id$v=19$m=M,t=T,p=P$SALT`).
+fn passphrase_rewrap(
+    v: &Vector,
+    w: &WrappedKey,
+    dk: &DataKey,
+    ctx: &EncryptionContext,
+    nonce: [u8; 12],
+) -> WrappedKey {
+    let info = core::str::from_utf8(&w.provider_info).unwrap();
+    let fields: Vec<&str> = info.split('$').collect();
+    let costs: Vec<u32> = fields[2]
+        .split(',')
+        .map(|kv| kv.split_once('=').unwrap().1.parse().unwrap())
+        .collect();
+    let params = Argon2idParams::new(costs[0], costs[1], costs[2]).unwrap();
+    let salt: [u8; 16] = hex(fields[3]).try_into().unwrap();
+    PassphraseKeyring::new(v.get("passphrase").unwrap().as_bytes(), params)
+        .wrap_with(dk, ctx, salt, nonce)
+        .unwrap()
 }
 
 #[wasm_bindgen_test]

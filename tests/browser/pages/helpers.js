@@ -39,8 +39,10 @@ export async function loadVector(name) {
   return {
     name,
     expect: get('expect'),
-    masterKey: hex(get('master_key')),
+    // raw-aes vectors name a master key; ok_passphrase a passphrase (FORMAT.md 2.4).
+    masterKey: get('master_key') === undefined ? undefined : hex(get('master_key')),
     keyName: get('key_name'),
+    passphrase: get('passphrase'),
     context,
     plaintextLength: Number(get('plaintext_len')),
     released: get('released') === undefined ? undefined : Number(get('released')),
