@@ -17,7 +17,8 @@ use super::{KeyArgs, default_threads, parse_size};
 #[derive(Debug, clap::Args)]
 #[command(
     after_help = "A fresh data key encrypts each file: random and wrapped by the master key \
-(--key-file), or made and wrapped by KMS GenerateDataKey (--kms-key-id, with every --context \
+(--key-file) or by a key stretched from a passphrase with Argon2id (--passphrase-file), or made \
+and wrapped by KMS GenerateDataKey (--kms-key-id, with every --context \
 entry as the KMS encryption context). The output appears only once it is complete. Use - for \
 standard input or output."
 )]
