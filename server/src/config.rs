@@ -83,6 +83,12 @@ pub struct ServeArgs {
     #[arg(long, env = "CIPHERDROP_PUBLIC_ORIGINS", value_delimiter = ',')]
     pub public_origins: Vec<String>,
 
+    /// Extra origins the page may connect to (its CSP `connect-src`), beyond its own,
+    /// the object store and the OIDC issuer: e.g. an OIDC token endpoint on another
+    /// origin than the issuer. Comma-separated.
+    #[arg(long, env = "CIPHERDROP_CONNECT_ORIGINS", value_delimiter = ',')]
+    pub connect_origins: Vec<String>,
+
     /// Development login (any user name, no password): on by default only in the local mode.
     #[arg(long, env = "CIPHERDROP_DEV_LOGIN")]
     pub dev_login: Option<bool>,

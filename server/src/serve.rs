@@ -145,7 +145,7 @@ pub async fn prepare(
                     .build();
                 let client = aws_sdk_s3::Client::from_conf(s3);
                 store_origins.push(match &args.endpoint_url {
-                    Some(url) => url_origin(url)?,
+                    Some(url) => url_origin(url).context("bad --endpoint-url")?,
                     // Virtual-hosted and path-style S3 URLs are all under amazonaws.com.
                     None => "https://*.amazonaws.com".to_owned(),
                 });
@@ -224,6 +224,14 @@ pub async fn prepare(
         }
     };
 
+    // The page signs in against the issuer from the browser (discovery, token
+    // exchange): its origin, and any extra ones named, are allowed by the CSP too.
+    if let Some(issuer) = &args.oidc_issuer {
+        store_origins.push(url_origin(issuer).context("bad --oidc-issuer")?);
+    }
+    for origin in &args.connect_origins {
+        store_origins.push(url_origin(origin).context("bad --connect-origins")?);
+    }
     let oidc = match (&args.oidc_issuer, &args.oidc_audience) {
         (Some(issuer), Some(audience)) => Some(OidcSettings {
             issuer: issuer.clone(),
@@ -334,17 +342,17 @@ fn kms_timeouts() -> aws_config::timeout::TimeoutConfig {
         .build()
 }
 
-/// `scheme://host[:port]` of an endpoint URL, for the page's CSP.
+/// `scheme://host[:port]` of a URL, for the page's CSP.
 fn url_origin(url: &str) -> anyhow::Result<String> {
-    let (scheme, rest) = url.split_once("://").with_context(|| {
-        format!("--endpoint-url {url} is not a URL (expected http://host:port)")
-    })?;
+    let (scheme, rest) = url
+        .split_once("://")
+        .with_context(|| format!("{url} is not a URL (expected http(s)://host[:port])"))?;
     let host = rest.split(['/', '?', '#']).next().unwrap_or_default();
     anyhow::ensure!(
         matches!(scheme, "http" | "https")
             && !host.is_empty()
             && !host.contains(['@', ' ', ';', '\'']),
-        "--endpoint-url {url} is not an http(s) URL with a host"
+        "{url} is not an http(s) URL with a host"
     );
     Ok(format!("{scheme}://{host}"))
 }

@@ -62,7 +62,7 @@ pub struct AppState {
     pub limits: Limits,
     /// Directory of the web page; `None` serves the built-in placeholder.
     pub web_dir: Option<PathBuf>,
-    /// Origins of the object store (CSP `connect-src` sources): the page may talk
-    /// to its own origin and to these, nothing else.
+    /// Origins the page may connect to besides its own (CSP `connect-src`): the
+    /// object store, the OIDC issuer, and `--connect-origins`; nothing else.
     pub store_origins: Vec<String>,
 }
