@@ -234,7 +234,7 @@ export interface ClientOptions {
   retries?: number;
   /** First backoff delay in ms (doubles each retry, with jitter, up to 8 s); default 250. */
   retryDelay?: number;
-  /** Seal parts in Web Workers (default true; falls back to this thread when unavailable). */
+  /** Seal parts in a Web Worker (default true; falls back to this thread when unavailable). Parts are sealed into Blobs, so the page does not hold their bytes. */
   useWorker?: boolean;
 }
 
@@ -272,7 +272,7 @@ export interface UploadOptions {
   onProgress?: (progress: UploadProgress) => void;
   /** Aborts the upload (rejects with the signal's reason, an `AbortError` by default) and discards its parts. */
   signal?: AbortSignal;
-  /** Parts encrypted and sent at once (default 4). */
+  /** Parts in flight at once (default 4): sealed one at a time in the worker, sent in parallel. */
   concurrency?: number;
   /** Chunk size for this file (default: the server's). */
   chunkSize?: number;
