@@ -1,6 +1,6 @@
 // The page's memory and speed on a big upload (issue 5 item 3; not in CI).
 // bench/web/run.sh starts `cipherdrop serve` (local mode, release build) and runs this:
-//   node bench/web/run.mjs --url URL [--gib 2] [--rounds 2] [--concurrency 4]
+//   node bench/web/run.mjs --url URL [--gib 2] [--rounds 2] [--concurrency 4] [--throttle-mbps N]
 // In one headless Chromium it alternates, per round:
 //   plain:     the same file sent as a presigned multipart upload WITHOUT encryption
 //              (parts signed by the backend, same part size and concurrency, XHR PUTs
@@ -25,6 +25,9 @@ const URL_ = arg('--url');
 const GIB = Number(arg('--gib', 2));
 const ROUNDS = Number(arg('--rounds', 2));
 const CONCURRENCY = Number(arg('--concurrency', 4));
+// An upload link of this many MB/s (Chrome DevTools network emulation), as between a
+// browser and S3 across the internet; 0 = loopback at full speed.
+const THROTTLE_MBPS = Number(arg('--throttle-mbps', 0));
 if (!URL_) throw new Error('--url is required (bench/web/run.sh sets it)');
 const MiB = 1 << 20;
 
@@ -42,17 +45,21 @@ if (!fs.existsSync(file) || fs.statSync(file).size !== size) {
 }
 
 // ---------- /proc ----------
+const CLOCK_TICKS = 100; // USER_HZ on Linux
+const SERVER_PID = Number(process.env.CIPHERDROP_SERVER_PID ?? 0);
 function procs() {
   const out = [];
   for (const d of fs.readdirSync('/proc')) {
     if (!/^\d+$/.test(d)) continue;
     try {
       const stat = fs.readFileSync(`/proc/${d}/stat`, 'utf8');
-      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      const ppid = Number(fields[1]);
+      const cpu = (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS; // utime + stime, s
       // Chromium's children rewrite their title: one string, arguments joined by spaces.
       const cmd = fs.readFileSync(`/proc/${d}/cmdline`, 'utf8').replaceAll('\0', ' ');
       const rss = Number(/VmRSS:\s+(\d+)/.exec(fs.readFileSync(`/proc/${d}/status`, 'utf8'))?.[1] ?? 0) * 1024;
-      out.push({ pid: Number(d), ppid, cmd, rss });
+      out.push({ pid: Number(d), ppid, cmd, rss, cpu });
     } catch {
       // gone
     }
@@ -80,6 +87,29 @@ function chromiumRss(profile) {
   };
 }
 
+/** CPU seconds used so far, by process kind: Chromium's (by --type) and the server's. */
+function cpuNow(profile) {
+  const all = procs();
+  const out = { server: 0, renderer: 0, browser: 0, network: 0, gpu: 0, otherChromium: 0 };
+  const root = all.find((p) => p.cmd.includes(`--user-data-dir=${profile} `) && !p.cmd.includes('--type='));
+  const tree = new Set(root ? [root.pid] : []);
+  for (let grew = true; grew; ) {
+    grew = false;
+    for (const p of all) if (!tree.has(p.pid) && tree.has(p.ppid)) tree.add(p.pid), (grew = true);
+  }
+  for (const p of all) {
+    if (p.pid === SERVER_PID) out.server += p.cpu;
+    if (!tree.has(p.pid)) continue;
+    if (p.pid === root.pid) out.browser += p.cpu;
+    else if (p.cmd.includes('--type=renderer')) out.renderer += p.cpu;
+    else if (p.cmd.includes('--utility-sub-type=network')) out.network += p.cpu;
+    else if (p.cmd.includes('--type=gpu')) out.gpu += p.cpu;
+    else out.otherChromium += p.cpu;
+  }
+  return out;
+}
+const cpuDelta = (a, b) => Object.fromEntries(Object.keys(b).map((k) => [k, Number((b[k] - a[k]).toFixed(2))]));
+
 // ---------- the browser ----------
 const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'cipherdrop-bench-web-chromium-'));
 const context = await chromium.launchPersistentContext(profile, {
@@ -94,6 +124,10 @@ const problems = [];
 page.on('pageerror', (e) => problems.push(e.message));
 const cdp = await context.newCDPSession(page);
 await cdp.send('Performance.enable');
+if (THROTTLE_MBPS > 0) {
+  await cdp.send('Network.enable');
+  await cdp.send('Network.emulateNetworkConditions', { offline: false, latency: 0, downloadThroughput: -1, uploadThroughput: THROTTLE_MBPS * 1e6 });
+}
 
 async function sample(into) {
   const { metrics } = await cdp.send('Performance.getMetrics');
@@ -119,18 +153,21 @@ async function measured(fn) {
       await new Promise((r) => setTimeout(r, 200));
     }
   })();
+  const cpu0 = cpuNow(profile);
   const t0 = performance.now();
   let seconds;
+  let cpu;
   let cleanup;
   try {
     cleanup = await fn();
     seconds = (performance.now() - t0) / 1000;
+    cpu = cpuDelta(cpu0, cpuNow(profile));
   } finally {
     on = false;
     await loop;
   }
   await cleanup?.(); // not timed
-  return { seconds, baseline, peak };
+  return { seconds, baseline, peak, cpu };
 }
 
 // Sign in with the development login.
@@ -243,6 +280,7 @@ const worst = (kind, key) => Math.max(...runs.filter((x) => x.kind === kind).map
 const result = {
   fileMiB: size / MiB,
   concurrency: CONCURRENCY,
+  throttleMBps: THROTTLE_MBPS || null,
   rounds: ROUNDS,
   loadavg: os.loadavg().map((x) => x.toFixed(2)).join(' '),
   cpus: os.cpus().length,
@@ -257,6 +295,7 @@ const result = {
     peakUtilityProcessRssMiB: MB(x.peak.utilityRss ?? 0),
     peakJsHeapUsedMiB: MB(x.peak.heapUsed ?? 0),
     baselineRendererRssMiB: MB(x.baseline.rendererRss ?? 0),
+    cpuSeconds: x.cpu, // CPU time used during the run, by process (server: cipherdrop serve)
   })),
   bestPlainSeconds: Number(best('plain').toFixed(2)),
   bestEncryptedSeconds: Number(best('encrypted').toFixed(2)),
@@ -265,4 +304,10 @@ const result = {
   peakRendererRssMiBPlain: MB(worst('plain', 'rendererRss')),
   problems,
 };
+// The emulated link must have held for both kinds of upload (it would not, e.g., for
+// requests it does not see): no run may beat the link's own time.
+if (THROTTLE_MBPS > 0) {
+  const floor = size / (THROTTLE_MBPS * 1e6);
+  for (const x of runs) if (x.seconds < floor * 0.97) result.problems.push(`${x.kind} round ${x.round} took ${x.seconds.toFixed(1)} s, less than the ${floor.toFixed(1)} s the link allows: the throttle did not apply`);
+}
 console.log(JSON.stringify(result, null, 2));

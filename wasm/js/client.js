@@ -139,84 +139,154 @@ function send(request, body, signal, onSent) {
   });
 }
 
+/** A sealed part kept in an upload worker (sent from there, by `job`). */
+class WorkerPart {
+  constructor(job, size) {
+    this.job = job;
+    this.size = size;
+  }
+}
+
 /**
- * Seals parts into Blobs in a Web Worker (WebCrypto), or on this thread when workers
- * are unavailable. The Blob is sent as is (its bytes live in the browser's blob store,
- * not in this page) and resent as is on retry.
+ * Parts one upload worker seals before it is retired. A sealed part is a Blob, and
+ * a Blob's bytes stay in the browser's blob store (and in the worker) until the
+ * object is garbage-collected, which a worker with a tiny heap does rarely: parts
+ * piled up to a gigabyte on a 2 GiB upload. A retired worker is terminated once its
+ * last part is sent, which frees everything it held at once.
  */
-class PartSealer {
-  constructor(enc, size, useWorker) {
+const PARTS_PER_WORKER = 4;
+
+/**
+ * Seals parts and sends them. In Web Workers (WebCrypto) where it can: a worker
+ * reads the slice, seals it into a Blob, keeps it, and sends it with the presigned
+ * request it is given (again on retry: the same ciphertext, never re-sealed), so the
+ * page's thread never holds a part. Without workers (CSP, no module workers, no
+ * WebCrypto in workers), parts are sealed here into Blobs and sent from here.
+ */
+class PartUploader {
+  constructor(enc, useWorker) {
     this.enc = enc;
-    this.workers = [];
-    this.idle = [];
-    this.waiting = [];
+    this.current = null; // the worker that seals the next parts
+    this.workers = new Set();
     this.jobs = new Map();
     this.nextJob = 0;
-    this.size = size;
     this.useWorker = useWorker && typeof Worker !== 'undefined' && hasWebCrypto();
   }
 
   async init() {
-    if (this.useWorker) {
-      this.key = await crypto.subtle.importKey('raw', this.enc.contentKey(), { name: 'AES-GCM' }, false, ['encrypt']);
-    } else {
-      this.aead = await createChunkAead(this.enc.contentKey());
+    if (!this.useWorker) return;
+    this.key = await crypto.subtle.importKey('raw', this.enc.contentKey(), { name: 'AES-GCM' }, false, ['encrypt']);
+    this.current = this.spawn();
+  }
+
+  /** A new upload worker (null when workers cannot start here). */
+  spawn() {
+    let worker;
+    try {
+      worker = new Worker(new URL('./worker.js', import.meta.url), { type: 'module' });
+    } catch {
+      this.useWorker = false; // CSP or no module workers: seal on this thread
+      return null;
+    }
+    const entry = { worker, left: PARTS_PER_WORKER, live: 0, retired: false };
+    worker.onmessage = (ev) => this.onMessage(entry, ev.data);
+    worker.onerror = (ev) => {
+      ev.preventDefault?.();
+      const error = new Error(`the encryption worker failed: ${ev.message}`);
+      for (const job of this.jobs.values()) if (job.entry === entry) job.pending?.reject(error);
+    };
+    this.workers.add(entry);
+    return entry;
+  }
+
+  /** The worker for the next part: a fresh one when the current one has sealed its share. */
+  take() {
+    if (this.current && this.current.left === 0) {
+      this.current.retired = true;
+      this.settle(this.current);
+      this.current = this.spawn();
+    }
+    const entry = this.current;
+    if (entry) {
+      entry.left--;
+      entry.live++;
+    }
+    return entry;
+  }
+
+  /** Terminates a retired worker that holds no part. */
+  settle(entry) {
+    if (entry.retired && entry.live === 0) {
+      entry.worker.terminate();
+      this.workers.delete(entry);
     }
   }
 
-  worker() {
-    const w = this.idle.pop();
-    if (w) return Promise.resolve(w);
-    if (this.workers.length < this.size) {
-      let nw;
-      try {
-        nw = new Worker(new URL('./worker.js', import.meta.url), { type: 'module' });
-      } catch {
-        return Promise.resolve(null); // CSP or no module workers: seal on this thread
-      }
-      nw.onmessage = (ev) => {
-        const job = this.jobs.get(ev.data.job);
-        if (!job) return;
-        if (ev.data.progress !== undefined) job.onProgress(ev.data.progress);
-        else if (ev.data.error) job.reject(new Error(`the encryption worker failed: ${ev.data.error.message}`));
-        else job.resolve(ev.data.body); // a Blob: the sealed bytes are not copied here
-        if (ev.data.progress === undefined) this.jobs.delete(ev.data.job);
-      };
-      nw.onerror = (ev) => {
-        ev.preventDefault?.();
-        for (const job of this.jobs.values()) if (job.worker === nw) job.reject(new Error(`the encryption worker failed: ${ev.message}`));
-      };
-      this.workers.push(nw);
-      return Promise.resolve(nw);
+  onMessage(entry, m) {
+    const job = this.jobs.get(m.job);
+    if (!job) {
+      // A part sealed after its upload was given up: let the worker forget it.
+      if (m.ready !== undefined) entry.worker.postMessage({ job: m.job, drop: true });
+      return;
     }
-    return new Promise((resolve) => this.waiting.push(resolve));
+    if (m.sealed !== undefined) return job.onSealed(m.sealed);
+    if (m.sent !== undefined) return job.onSent?.(m.sent);
+    const pending = job.pending;
+    job.pending = null;
+    if (!pending) return;
+    if (m.ready !== undefined) pending.resolve(m.ready);
+    else if (m.etag !== undefined) pending.resolve(m.etag);
+    else if (m.status !== undefined) pending.reject(new StorageError(m.status));
+    else if (m.aborted) pending.reject(abortError(job.signal));
+    else if (m.error?.name === 'LengthMismatch') pending.reject(cipherDropError('LENGTH_MISMATCH', m.error.message));
+    else if (m.error) pending.reject(new Error(`the encryption worker failed: ${m.error.message}`));
   }
 
-  release(w) {
-    const next = this.waiting.shift();
-    if (next) next(w);
-    else this.idle.push(w);
+  /** Posts `message` for `job` and waits for its answer (abortable). */
+  call(job, message, signal) {
+    return new Promise((resolve, reject) => {
+      if (signal?.aborted) return reject(abortError(signal));
+      const onAbort = () => {
+        job.entry.worker.postMessage({ job: job.id, abort: true });
+        job.pending = null;
+        reject(abortError(signal));
+      };
+      signal?.addEventListener('abort', onAbort, { once: true });
+      const done = () => signal?.removeEventListener('abort', onAbort);
+      job.signal = signal;
+      job.pending = {
+        resolve: (v) => {
+          done();
+          resolve(v);
+        },
+        reject: (e) => {
+          done();
+          reject(e);
+        },
+      };
+      job.entry.worker.postMessage({ job: job.id, ...message });
+    });
   }
 
   /**
    * Seals chunks [first, end) read from `blob` (the part's plaintext); part 1 starts
-   * with the header. Resolves with the sealed part as a Blob (sent as is, and resent
-   * as is on retry).
+   * with the header; `length` is the sealed size the plan expects. Resolves with the
+   * sealed part: a handle to it in the worker, or a Blob.
    */
-  async seal(blob, first, end, withHeader, onProgress) {
+  async seal(blob, first, end, withHeader, length, onSealed, signal) {
     const nonces = new Uint8Array(12 * (end - first));
     for (let i = first; i < end; i++) nonces.set(this.enc.chunkNonce(i), 12 * (i - first));
     const header = withHeader ? this.enc.header : undefined;
-    const w = this.useWorker ? await this.worker() : null;
-    if (w) {
+    const entry = this.useWorker ? this.take() : null;
+    if (entry) {
+      const job = { id: this.nextJob++, entry, onSealed, onSent: null, pending: null, signal };
+      this.jobs.set(job.id, job);
       try {
-        return await new Promise((resolve, reject) => {
-          const job = this.nextJob++;
-          this.jobs.set(job, { resolve, reject, onProgress, worker: w });
-          w.postMessage({ job, key: this.key, blob, chunkSize: this.enc.chunkSize, nonces, header });
-        });
-      } finally {
-        this.release(w);
+        const size = await this.call(job, { seal: { key: this.key, blob, chunkSize: this.enc.chunkSize, nonces, header, length } }, signal);
+        return new WorkerPart(job.id, size);
+      } catch (e) {
+        this.drop(new WorkerPart(job.id, 0));
+        throw e;
       }
     }
     if (!this.aead) this.aead = await createChunkAead(this.enc.contentKey());
@@ -226,14 +296,36 @@ class PartSealer {
     for (let i = first; i < end; i++) {
       const chunk = plain.subarray((i - first) * cs, Math.min(plain.length, (i - first + 1) * cs));
       pieces.push(await this.aead.seal(i, this.enc.isFinal(i), chunk));
-      onProgress(chunk.length);
+      onSealed(chunk.length);
     }
     plain.fill(0);
-    return new Blob(pieces);
+    const body = new Blob(pieces);
+    if (body.size !== length) throw cipherDropError('LENGTH_MISMATCH', 'a part does not match the server plan');
+    return body;
+  }
+
+  /** Sends a sealed part with a presigned request; resolves with the ETag. */
+  send(request, body, signal, onSent) {
+    if (!(body instanceof WorkerPart)) return send(request, body, signal, onSent);
+    const job = this.jobs.get(body.job);
+    job.onSent = onSent;
+    return this.call(job, { send: { method: request.method, url: request.url, headers: request.headers } }, signal);
+  }
+
+  /** Forgets a sealed part (sent, or given up). */
+  drop(body) {
+    if (!(body instanceof WorkerPart)) return;
+    const job = this.jobs.get(body.job);
+    if (!job) return;
+    this.jobs.delete(body.job);
+    job.entry.worker.postMessage({ job: body.job, drop: true });
+    job.entry.live--;
+    this.settle(job.entry);
   }
 
   close() {
-    for (const w of this.workers) w.terminate();
+    for (const entry of this.workers) entry.worker.terminate();
+    this.workers.clear();
     this.aead?.free();
   }
 }
@@ -432,7 +524,9 @@ export class CipherDropClient {
       const width = Math.max(1, Math.min(concurrency, parts.length));
       // One worker: WebCrypto encrypts on its own threads (~0.5-1 GB/s here, far above
       // an upload), and each worker's heap holds its own not-yet-collected buffers.
-      sealer = new PartSealer(enc, 1, this.useWorker);
+      // One worker: WebCrypto encrypts on its own threads (~0.5-1 GB/s here, far above
+      // an upload), and each worker's heap holds its own not-yet-collected buffers.
+      sealer = new PartUploader(enc, this.useWorker);
       await sealer.init();
       const requests = new Map(parts.filter((p) => p.request).map((p) => [p.part_number, p.request]));
       const sign = async (numbers) => {
@@ -448,27 +542,31 @@ export class CipherDropClient {
       const runPart = async (part) => {
         const end = part.first_chunk + part.chunk_count;
         const slice = file.slice(part.plaintext_offset, part.plaintext_offset + part.plaintext_length);
-        const body = await sealer.seal(slice, part.first_chunk, end, part.part_number === 1, (n) => {
+        const onSealed = (n) => {
           progress.encrypted += n;
           report();
-        });
-        if (body.size !== part.length) throw cipherDropError('LENGTH_MISMATCH', 'a part does not match the server plan');
+        };
+        const body = await sealer.seal(slice, part.first_chunk, end, part.part_number === 1, part.length, onSealed, signal);
         if (progress.phase === 'encrypting') progress.phase = 'uploading';
-        // The same ciphertext is resent on retry (never re-sealed: a nonce must not
-        // seal two different plaintexts). Expired or refused links are re-signed.
-        etags[part.part_number - 1] = await this.retry(
-          signal,
-          async (attempt) => {
-            if (!single && (!requests.has(part.part_number) || attempt > 0)) {
-              // Sign this part and the next unsigned ones in one request.
-              const batch = [part.part_number];
-              for (const p of parts) if (batch.length < SIGN_BATCH && p.part_number > part.part_number && !requests.has(p.part_number)) batch.push(p.part_number);
-              await sign(batch);
-            }
-            return send(requests.get(part.part_number), body, signal, onSent);
-          },
-          (e, attempt) => onRetry?.({ part: part.part_number, attempt: attempt + 1, error: e }),
-        );
+        try {
+          // The same ciphertext is resent on retry (never re-sealed: a nonce must not
+          // seal two different plaintexts). Expired or refused links are re-signed.
+          etags[part.part_number - 1] = await this.retry(
+            signal,
+            async (attempt) => {
+              if (!single && (!requests.has(part.part_number) || attempt > 0)) {
+                // Sign this part and the next unsigned ones in one request.
+                const batch = [part.part_number];
+                for (const p of parts) if (batch.length < SIGN_BATCH && p.part_number > part.part_number && !requests.has(p.part_number)) batch.push(p.part_number);
+                await sign(batch);
+              }
+              return sealer.send(requests.get(part.part_number), body, signal, onSent);
+            },
+            (e, attempt) => onRetry?.({ part: part.part_number, attempt: attempt + 1, error: e }),
+          );
+        } finally {
+          sealer.drop(body);
+        }
       };
       const lane = async () => {
         while (next < parts.length) {

@@ -1,20 +1,35 @@
-// The upload worker: reads a slice of the file and seals its chunks with WebCrypto
-// AES-256-GCM, off the main thread. It needs no wasm: the content key arrives as a
-// non-extractable CryptoKey and every nonce is computed by crypto-core on the main
-// thread. One message = one part (or a whole single-PUT file):
-//   { job, key, blob, chunkSize, nonces (12 bytes per chunk), header? }
-// answered by { job, progress: bytes } per chunk and then { job, body: Blob } (the
-// sealed part: header? ‖ sealed chunk ‖ ...) or { job, error: { name, message } }.
+// The upload worker: reads a slice of the file, seals its chunks with WebCrypto
+// AES-256-GCM and sends the sealed part to its presigned URL, all off the main
+// thread. It needs no wasm: the content key arrives as a non-extractable CryptoKey
+// and every nonce is computed by crypto-core on the main thread.
 //
-// Memory: the plaintext is read into one buffer per worker, reused for every part;
-// the sealed chunks WebCrypto returns go straight into a Blob (whose bytes move to the
-// browser's blob store), so no second copy of the part is made here and the main
-// thread never touches the bytes. (Measured worse: sealing in place into one buffer
-// per part and sending it as a Uint8Array — Chromium's XHR/fetch upload of an
-// ArrayBuffer body is ~8x slower than of a Blob and holds more memory.)
+// Messages in (one `job` = one part, or a whole single-PUT file):
+//   { job, seal: { key, blob, chunkSize, nonces (12 bytes per chunk), header?, length } }
+//       read `blob`, seal it, keep the sealed part; answers { job, sealed: bytes } per
+//       chunk, then { job, ready: size } (or { job, error })
+//   { job, send: { method, url, headers } }   send the kept part; answers
+//       { job, sent: delta } as bytes go out, then { job, etag } or { job, status }
+//       (0 = no answer); the part is kept until `drop`, so a retry resends the
+//       same ciphertext and never re-seals
+//   { job, abort: true }   abort the job's request (answers { job, aborted: true })
+//   { job, drop: true }    forget the part
+//
+// Why the send is here: the sealed part is a Blob (Chromium uploads a Blob body
+// quickly and an ArrayBuffer body about 8x slower), and a Blob's bytes stay in the
+// browser's blob store until the last JavaScript object naming it is collected. The
+// main thread allocates little and collects rarely, so Blobs handed to it piled up
+// (1.1 GiB in the browser process on a 2 GiB upload); here, the only object naming
+// the part lives in this worker, whose heap turns over with every part.
+//
+// Memory: the plaintext is read into one buffer, reused for every part (parts are
+// sealed one at a time: WebCrypto runs a few chunks in parallel on its own threads);
+// the sealed chunks go straight into the Blob and are then detached, so their memory
+// is returned at once instead of waiting for a collection.
 const subtle = globalThis.crypto?.subtle;
 const IN_FLIGHT = 4;
 let plainBuf = new ArrayBuffer(0);
+let sealing = Promise.resolve();
+const parts = new Map(); // job -> { body: Blob, xhr }
 
 /** Reads all of `blob` into `buffer` at `offset`; returns the buffer (a BYOB read moves it). */
 async function readInto(blob, buffer, offset) {
@@ -50,16 +65,22 @@ async function readInto(blob, buffer, offset) {
   return buffer;
 }
 
-globalThis.onmessage = async (event) => {
-  const { job, key, blob, chunkSize, nonces, header } = event.data;
+/** Frees an ArrayBuffer's memory now (its bytes were copied into a Blob). */
+const release = (buffer) => {
+  if (typeof buffer.transfer === 'function') buffer.transfer(0);
+};
+
+async function seal(job, { key, blob, chunkSize, nonces, header, length }) {
+  if (!subtle) throw new Error('crypto.subtle is not available in this worker');
   let plain;
+  const pieces = [];
   try {
-    if (!subtle) throw new Error('crypto.subtle is not available in this worker');
     if (plainBuf.byteLength < blob.size) plainBuf = new ArrayBuffer(blob.size);
     plainBuf = await readInto(blob, plainBuf, 0);
     plain = new Uint8Array(plainBuf, 0, blob.size);
     const count = nonces.length / 12;
-    const pieces = new Array(count);
+    if (header) pieces.push(header);
+    const first = pieces.length;
     // Keep a few chunks in flight: WebCrypto runs them on its own threads.
     const pending = [];
     for (let i = 0; i < count; i++) {
@@ -67,20 +88,91 @@ globalThis.onmessage = async (event) => {
       const iv = nonces.subarray(12 * i, 12 * i + 12);
       pending.push(
         subtle.encrypt({ name: 'AES-GCM', iv }, key, chunk).then((sealed) => {
-          pieces[i] = sealed;
-          globalThis.postMessage({ job, progress: chunk.length });
+          pieces[first + i] = sealed;
+          globalThis.postMessage({ job, sealed: chunk.length });
         }),
       );
       if (pending.length >= IN_FLIGHT) await pending.shift();
     }
     await Promise.all(pending);
-    if (header) pieces.unshift(header);
     const body = new Blob(pieces);
-    pieces.length = 0;
-    globalThis.postMessage({ job, body });
-  } catch (e) {
-    globalThis.postMessage({ job, error: { name: e?.name ?? 'Error', message: String(e?.message ?? e) } });
+    if (body.size !== length) {
+      const e = new Error(`a part does not match the server plan (${body.size} bytes sealed, ${length} planned)`);
+      e.name = 'LengthMismatch';
+      throw e;
+    }
+    parts.set(job, { body, xhr: null });
+    return body.size;
   } finally {
     plain?.fill(0);
+    for (const p of pieces) if (p instanceof ArrayBuffer) release(p);
+  }
+}
+
+function send(job, request) {
+  const part = parts.get(job);
+  if (!part) {
+    globalThis.postMessage({ job, error: { name: 'Error', message: 'the sealed part is gone' } });
+    return;
+  }
+  const xhr = new XMLHttpRequest();
+  part.xhr = xhr;
+  xhr.open(request.method, request.url);
+  for (const [k, v] of Object.entries(request.headers ?? {})) {
+    const lk = k.toLowerCase();
+    if (lk !== 'content-length' && lk !== 'host') xhr.setRequestHeader(k, v);
+  }
+  let last = 0;
+  const sent = (n) => {
+    if (n) globalThis.postMessage({ job, sent: n });
+  };
+  xhr.upload.onprogress = (e) => {
+    sent(e.loaded - last);
+    last = e.loaded;
+  };
+  const finish = (message) => {
+    part.xhr = null;
+    globalThis.postMessage(message);
+  };
+  xhr.onload = () => {
+    if (xhr.status >= 200 && xhr.status < 300) {
+      sent(part.body.size - last);
+      parts.delete(job); // sent: nothing to resend
+      finish({ job, etag: xhr.getResponseHeader('etag') });
+    } else {
+      sent(-last);
+      finish({ job, status: xhr.status });
+    }
+  };
+  xhr.onerror = () => {
+    sent(-last);
+    finish({ job, status: 0 });
+  };
+  xhr.onabort = () => {
+    sent(-last);
+    finish({ job, aborted: true });
+  };
+  xhr.send(part.body);
+}
+
+globalThis.onmessage = (event) => {
+  const { job } = event.data;
+  if (event.data.seal) {
+    // One part at a time (one plaintext buffer); sending overlaps with the next seal.
+    sealing = sealing.then(() =>
+      seal(job, event.data.seal).then(
+        (size) => globalThis.postMessage({ job, ready: size }),
+        (e) => globalThis.postMessage({ job, error: { name: e?.name ?? 'Error', message: String(e?.message ?? e) } }),
+      ),
+    );
+  } else if (event.data.send) {
+    send(job, event.data.send);
+  } else if (event.data.abort) {
+    const part = parts.get(job);
+    if (part?.xhr) part.xhr.abort();
+    else globalThis.postMessage({ job, aborted: true });
+  } else if (event.data.drop) {
+    parts.get(job)?.xhr?.abort();
+    parts.delete(job);
   }
 };
