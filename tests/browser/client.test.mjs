@@ -214,3 +214,63 @@ test('multipart upload with injected part failures, list, verified download, dam
   assert.deepEqual(deleted, { after: 0, dl: 'ApiError 404 not_found' });
   assert.deepEqual(browser.errors.map(String), []);
 });
+
+test('a long upload hands its parts to fresh workers and leaves none running', async () => {
+  // Each upload worker seals PARTS_PER_WORKER (4) parts and is terminated once they
+  // are sent (that is what frees their Blobs): 11 parts need 3 workers, and a part
+  // refused in the second worker's share is resent by that worker.
+  const size = 11 * 5 * MiB - 4096;
+  const workers = [];
+  const onWorker = (w) => {
+    const entry = { url: w.url(), closed: false };
+    w.on('close', () => (entry.closed = true));
+    workers.push(entry);
+  };
+  page.on('worker', onWorker);
+  let refused = 0;
+  const parts = new Map();
+  await browser.context.route(
+    (url) => url.searchParams.has('partNumber') && url.searchParams.has('uploadId'),
+    async (route) => {
+      const req = route.request();
+      if (req.method() !== 'PUT') return route.continue();
+      const n = new URL(req.url()).searchParams.get('partNumber');
+      const body = req.postDataBuffer();
+      const digest = body ? crypto.createHash('sha256').update(body).digest('hex') : 'none';
+      parts.set(n, [...(parts.get(n) ?? []), digest]);
+      if (n === '6' && refused === 0) {
+        refused++;
+        return route.fulfill({ status: 403, body: '<Error><Code>AccessDenied</Code></Error>' });
+      }
+      return route.continue();
+    },
+  );
+  const r = await page.evaluate(
+    async ({ token, size }) => {
+      const cd = await import('/pkg/index.js');
+      const hex = async (b) => Array.from(new Uint8Array(await crypto.subtle.digest('SHA-256', b)), (x) => x.toString(16).padStart(2, '0')).join('');
+      const plain = new Uint8Array(size);
+      for (let off = 0; off < size; off += 65536) crypto.getRandomValues(plain.subarray(off, Math.min(size, off + 65536)));
+      const client = new cd.CipherDropClient({ baseUrl: location.origin, token, retryDelay: 50 });
+      const obj = await client.upload(new Blob([plain]), { concurrency: 4 });
+      const got = await cd.collect(await client.download(obj.id));
+      await client.delete(obj.id);
+      return { same: (await hex(got)) === (await hex(plain)) };
+    },
+    { token, size },
+  );
+  await browser.context.unroute(() => true);
+  await new Promise((res) => setTimeout(res, 500)); // let the last worker's close event arrive
+  page.off('worker', onWorker);
+  assert.equal(r.same, true, 'downloaded plaintext differs');
+  assert.equal(parts.size, 11, `parts: ${[...parts.keys()]}`);
+  assert.equal(refused, 1);
+  const resent = parts.get('6');
+  assert.equal(resent.length, 2, 'part 6 was sent twice');
+  assert.notEqual(resent[0], 'none', 'the part body was seen');
+  assert.equal(resent[0], resent[1], 'the resent part is the same ciphertext');
+  const uploadWorkers = workers.filter((w) => w.url.endsWith('/pkg/worker.js'));
+  assert.equal(uploadWorkers.length, 3, `workers: ${JSON.stringify(workers)}`);
+  assert.ok(uploadWorkers.every((w) => w.closed), `a worker is still running: ${JSON.stringify(uploadWorkers)}`);
+  assert.deepEqual(browser.errors.map(String), []);
+});

@@ -234,7 +234,14 @@ export interface ClientOptions {
   retries?: number;
   /** First backoff delay in ms (doubles each retry, with jitter, up to 8 s); default 250. */
   retryDelay?: number;
-  /** Seal parts in a Web Worker (default true; falls back to this thread when unavailable). Parts are sealed into Blobs, so the page does not hold their bytes. */
+  /**
+   * Seal and send parts in Web Workers (default true; falls back to this thread when
+   * workers cannot start, e.g. under a CSP without `worker-src 'self'`). A worker
+   * reads its slice, seals it into a Blob and sends it itself, so the page's thread
+   * never holds a part; each worker takes 4 parts and is then terminated, which
+   * frees their memory at once. The worker sends to the storage, so the CSP that
+   * serves `worker.js` must allow the storage origin in `connect-src`.
+   */
   useWorker?: boolean;
 }
 
@@ -272,7 +279,7 @@ export interface UploadOptions {
   onProgress?: (progress: UploadProgress) => void;
   /** Aborts the upload (rejects with the signal's reason, an `AbortError` by default) and discards its parts. */
   signal?: AbortSignal;
-  /** Parts in flight at once (default 4): sealed one at a time in the worker, sent in parallel. */
+  /** Parts in flight at once (default 4): sealed one at a time, sent in parallel. */
   concurrency?: number;
   /** Chunk size for this file (default: the server's). */
   chunkSize?: number;
