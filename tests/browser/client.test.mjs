@@ -274,3 +274,46 @@ test('a long upload hands its parts to fresh workers and leaves none running', a
   assert.ok(uploadWorkers.every((w) => w.closed), `a worker is still running: ${JSON.stringify(uploadWorkers)}`);
   assert.deepEqual(browser.errors.map(String), []);
 });
+
+test('a file changed on disk during the upload fails with NotReadableError and leaves nothing', async () => {
+  // Parts 1-4 are read and sealed, their requests held here; then the file changes on
+  // disk, and the worker reading part 5 meets Chromium's NotReadableError (the
+  // modification time no longer matches the File the page was given).
+  const file = path.join(dir, 'changing.bin');
+  fs.writeFileSync(file, crypto.randomBytes(6 * 5 * MiB));
+  await page.evaluate(() => {
+    const input = document.createElement('input');
+    input.type = 'file';
+    input.id = 'changing';
+    document.body.append(input);
+  });
+  await page.locator('#changing').setInputFiles(file);
+  const held = [];
+  let changed = false;
+  await browser.context.route(
+    (url) => url.searchParams.has('partNumber') && url.searchParams.has('uploadId'),
+    async (route) => {
+      if (route.request().method() !== 'PUT' || changed) return route.continue();
+      held.push(route);
+      if (held.length === 4) {
+        fs.writeFileSync(file, crypto.randomBytes(6 * 5 * MiB + 1));
+        fs.utimesSync(file, new Date(), new Date(Date.now() + 5000));
+        changed = true;
+        for (const r of held) await r.continue();
+      }
+    },
+  );
+  const r = await page.evaluate(async ({ token }) => {
+    const cd = await import('/pkg/index.js');
+    const client = new cd.CipherDropClient({ baseUrl: location.origin, token, retryDelay: 50 });
+    const outcome = await client.upload(document.getElementById('changing').files[0], { concurrency: 4 }).then(
+      () => 'finished',
+      (e) => `${e.name}${e instanceof DOMException ? "" : " (not a DOMException)"}`,
+    );
+    await new Promise((res) => setTimeout(res, 300));
+    return { outcome, count: (await client.list()).length };
+  }, { token });
+  await browser.context.unroute(() => true);
+  assert.equal(changed, true, 'the file was changed mid-upload');
+  assert.deepEqual(r, { outcome: 'NotReadableError', count: 0 });
+});

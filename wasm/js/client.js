@@ -139,6 +139,14 @@ function send(request, body, signal, onSent) {
   });
 }
 
+/** An upload worker's error, as the page would have met it on its own thread. */
+function workerError({ name, message }) {
+  if (name === 'LengthMismatch' || name === 'FileChanged') return cipherDropError('LENGTH_MISMATCH', message);
+  // The file could not be read (moved, deleted, no permission): keep the DOMException's name.
+  if (name === 'NotReadableError' || name === 'NotFoundError') return new DOMException(message, name);
+  return new Error(`the encryption worker failed: ${message}`);
+}
+
 /** A sealed part kept in an upload worker (sent from there, by `job`). */
 class WorkerPart {
   constructor(job, size) {
@@ -238,8 +246,7 @@ class PartUploader {
     else if (m.etag !== undefined) pending.resolve(m.etag);
     else if (m.status !== undefined) pending.reject(new StorageError(m.status));
     else if (m.aborted) pending.reject(abortError(job.signal));
-    else if (m.error?.name === 'LengthMismatch') pending.reject(cipherDropError('LENGTH_MISMATCH', m.error.message));
-    else if (m.error) pending.reject(new Error(`the encryption worker failed: ${m.error.message}`));
+    else if (m.error) pending.reject(workerError(m.error));
   }
 
   /** Posts `message` for `job` and waits for its answer (abortable). */

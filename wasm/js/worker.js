@@ -31,6 +31,12 @@ let plainBuf = new ArrayBuffer(0);
 let sealing = Promise.resolve();
 const parts = new Map(); // job -> { body: Blob, xhr }
 
+const fileChanged = () => {
+  const e = new Error('the file changed while it was read');
+  e.name = 'FileChanged';
+  return e;
+};
+
 /** Reads all of `blob` into `buffer` at `offset`; returns the buffer (a BYOB read moves it). */
 async function readInto(blob, buffer, offset) {
   const size = blob.size;
@@ -56,12 +62,12 @@ async function readInto(blob, buffer, offset) {
     for (;;) {
       const { done, value } = await r.read();
       if (done) break;
-      if (off + value.length > size) throw new Error('the file changed while it was read');
+      if (off + value.length > size) throw fileChanged();
       bytes.set(value, off);
       off += value.length;
     }
   }
-  if (off !== size) throw new Error('the file changed while it was read');
+  if (off !== size) throw fileChanged();
   return buffer;
 }
 
@@ -76,7 +82,17 @@ async function seal(job, { key, blob, chunkSize, nonces, header, length }) {
   const pieces = [];
   try {
     if (plainBuf.byteLength < blob.size) plainBuf = new ArrayBuffer(blob.size);
-    plainBuf = await readInto(blob, plainBuf, 0);
+    try {
+      plainBuf = await readInto(blob, plainBuf, 0);
+    } catch (e) {
+      if (e?.name === 'FileChanged') throw e;
+      // A file's stream fails with a bare "network error" when the file was moved,
+      // deleted or changed on disk since it was chosen: say so.
+      plainBuf = new ArrayBuffer(0);
+      const err = new Error(`the file could not be read: it was moved or changed since it was chosen (${e?.message ?? e})`);
+      err.name = 'NotReadableError';
+      throw err;
+    }
     plain = new Uint8Array(plainBuf, 0, blob.size);
     const count = nonces.length / 12;
     if (header) pieces.push(header);
