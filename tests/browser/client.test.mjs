@@ -75,6 +75,7 @@ before(async () => {
   browser = await launch();
   page = browser.page;
   await page.goto(`${base}/`);
+  await page.evaluate(PAGE_HELPERS);
 });
 
 after(async () => {
@@ -83,34 +84,50 @@ after(async () => {
   if (dir) fs.rmSync(dir, { recursive: true, force: true });
 });
 
-test('multipart upload with injected part failures, list, verified download, damage, abort, delete', async () => {
-  const size = 17 * MiB + 12345; // 4 parts of ~5 MiB
-  const seen = { failed: 0, refused: 0, parts: new Set(), workers: [] };
-  page.on('worker', (w) => seen.workers.push(w.url()));
-  await browser.context.route(
+/** Routes the upload's part PUTs (multipart) to `handler(route, partNumber, request)`. */
+function routeParts(handler) {
+  return browser.context.route(
     (url) => url.searchParams.has('partNumber') && url.searchParams.has('uploadId'),
     async (route) => {
       const req = route.request();
       if (req.method() !== 'PUT') return route.continue();
-      const n = new URL(req.url()).searchParams.get('partNumber');
-      seen.parts.add(n);
-      if (n === '2' && seen.failed === 0) {
-        seen.failed++;
-        return route.abort('connectionreset'); // one part request fails once
-      }
-      if (n === '3' && seen.refused === 0) {
-        seen.refused++;
-        return route.fulfill({ status: 403, body: '<Error><Code>AccessDenied</Code></Error>' }); // refused once: re-sign
-      }
-      return route.continue();
+      return handler(route, new URL(req.url()).searchParams.get('partNumber'), req);
     },
   );
+}
+
+/** In the page: `size` random bytes, and the SHA-256 hex of bytes. */
+const PAGE_HELPERS = () => {
+  window.randomBytes = (size) => {
+    const plain = new Uint8Array(size);
+    for (let off = 0; off < size; off += 65536) crypto.getRandomValues(plain.subarray(off, Math.min(size, off + 65536)));
+    return plain;
+  };
+  window.sha256hex = async (b) =>
+    Array.from(new Uint8Array(await crypto.subtle.digest('SHA-256', b)), (x) => x.toString(16).padStart(2, '0')).join('');
+};
+
+test('multipart upload with injected part failures, list, verified download, damage, abort, delete', async () => {
+  const size = 17 * MiB + 12345; // 4 parts of ~5 MiB
+  const seen = { failed: 0, refused: 0, parts: new Set(), workers: [] };
+  page.on('worker', (w) => seen.workers.push(w.url()));
+  await routeParts(async (route, n) => {
+    seen.parts.add(n);
+    if (n === '2' && seen.failed === 0) {
+      seen.failed++;
+      return route.abort('connectionreset'); // one part request fails once
+    }
+    if (n === '3' && seen.refused === 0) {
+      seen.refused++;
+      return route.fulfill({ status: 403, body: '<Error><Code>AccessDenied</Code></Error>' }); // refused once: re-sign
+    }
+    return route.continue();
+  });
   const r = await page.evaluate(
     async ({ token, size }) => {
       const cd = await import('/pkg/index.js');
-      const hex = async (b) => Array.from(new Uint8Array(await crypto.subtle.digest('SHA-256', b)), (x) => x.toString(16).padStart(2, '0')).join('');
-      const plain = new Uint8Array(size);
-      for (let off = 0; off < size; off += 65536) crypto.getRandomValues(plain.subarray(off, Math.min(size, off + 65536)));
+      const hex = window.sha256hex;
+      const plain = window.randomBytes(size);
       const client = new cd.CipherDropClient({ baseUrl: location.origin, token, retryDelay: 50 });
       const progress = [];
       const retries = [];
@@ -229,28 +246,21 @@ test('a long upload hands its parts to fresh workers and leaves none running', a
   page.on('worker', onWorker);
   let refused = 0;
   const parts = new Map();
-  await browser.context.route(
-    (url) => url.searchParams.has('partNumber') && url.searchParams.has('uploadId'),
-    async (route) => {
-      const req = route.request();
-      if (req.method() !== 'PUT') return route.continue();
-      const n = new URL(req.url()).searchParams.get('partNumber');
-      const body = req.postDataBuffer();
-      const digest = body ? crypto.createHash('sha256').update(body).digest('hex') : 'none';
-      parts.set(n, [...(parts.get(n) ?? []), digest]);
-      if (n === '6' && refused === 0) {
-        refused++;
-        return route.fulfill({ status: 403, body: '<Error><Code>AccessDenied</Code></Error>' });
-      }
-      return route.continue();
-    },
-  );
+  await routeParts(async (route, n, req) => {
+    const body = req.postDataBuffer();
+    const digest = body ? crypto.createHash('sha256').update(body).digest('hex') : 'none';
+    parts.set(n, [...(parts.get(n) ?? []), digest]);
+    if (n === '6' && refused === 0) {
+      refused++;
+      return route.fulfill({ status: 403, body: '<Error><Code>AccessDenied</Code></Error>' });
+    }
+    return route.continue();
+  });
   const r = await page.evaluate(
     async ({ token, size }) => {
       const cd = await import('/pkg/index.js');
-      const hex = async (b) => Array.from(new Uint8Array(await crypto.subtle.digest('SHA-256', b)), (x) => x.toString(16).padStart(2, '0')).join('');
-      const plain = new Uint8Array(size);
-      for (let off = 0; off < size; off += 65536) crypto.getRandomValues(plain.subarray(off, Math.min(size, off + 65536)));
+      const hex = window.sha256hex;
+      const plain = window.randomBytes(size);
       const client = new cd.CipherDropClient({ baseUrl: location.origin, token, retryDelay: 50 });
       const obj = await client.upload(new Blob([plain]), { concurrency: 4 });
       const got = await cd.collect(await client.download(obj.id));
@@ -290,19 +300,16 @@ test('a file changed on disk during the upload fails with NotReadableError and l
   await page.locator('#changing').setInputFiles(file);
   const held = [];
   let changed = false;
-  await browser.context.route(
-    (url) => url.searchParams.has('partNumber') && url.searchParams.has('uploadId'),
-    async (route) => {
-      if (route.request().method() !== 'PUT' || changed) return route.continue();
-      held.push(route);
-      if (held.length === 4) {
-        fs.writeFileSync(file, crypto.randomBytes(6 * 5 * MiB + 1));
-        fs.utimesSync(file, new Date(), new Date(Date.now() + 5000));
-        changed = true;
-        for (const r of held) await r.continue();
-      }
-    },
-  );
+  await routeParts(async (route) => {
+    if (changed) return route.continue();
+    held.push(route);
+    if (held.length === 4) {
+      fs.writeFileSync(file, crypto.randomBytes(6 * 5 * MiB + 1));
+      fs.utimesSync(file, new Date(), new Date(Date.now() + 5000));
+      changed = true;
+      for (const r of held) await r.continue();
+    }
+  });
   const r = await page.evaluate(async ({ token }) => {
     const cd = await import('/pkg/index.js');
     const client = new cd.CipherDropClient({ baseUrl: location.origin, token, retryDelay: 50 });
