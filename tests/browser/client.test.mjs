@@ -324,3 +324,27 @@ test('a file changed on disk during the upload fails with NotReadableError and l
   assert.equal(changed, true, 'the file was changed mid-upload');
   assert.deepEqual(r, { outcome: 'NotReadableError', count: 0 });
 });
+
+test('the first part that fails for good stops the upload: no further part is sealed or sent', async () => {
+  const size = 11 * 5 * MiB - 4096; // 11 parts
+  const seen = [];
+  await routeParts(async (route, n) => {
+    seen.push(n);
+    if (n === '2') return route.fulfill({ status: 403, body: '<Error><Code>AccessDenied</Code></Error>' });
+    return route.continue();
+  });
+  const r = await page.evaluate(async ({ token, size }) => {
+    const cd = await import('/pkg/index.js');
+    const client = new cd.CipherDropClient({ baseUrl: location.origin, token, retries: 0 });
+    const outcome = await client.upload(new Blob([window.randomBytes(size)]), { concurrency: 4 }).then(
+      () => 'finished',
+      (e) => `${e.name} ${e.status}`,
+    );
+    await new Promise((res) => setTimeout(res, 300));
+    return { outcome, count: (await client.list()).length };
+  }, { token, size });
+  await browser.context.unroute(() => true);
+  assert.deepEqual(r, { outcome: 'StorageError 403', count: 0 });
+  // At most the parts already sealed or in flight when part 2 failed (4 sending + 1 sealed ahead).
+  assert.ok(seen.length <= 6, `parts sent after the failure: ${seen}`);
+});

@@ -139,6 +139,33 @@ function send(request, body, signal, onSent) {
   });
 }
 
+/** At most `n` holders at once; `open()` lets everyone through (after a failure). */
+class Gate {
+  constructor(n) {
+    this.free = n;
+    this.waiting = [];
+  }
+
+  acquire() {
+    if (this.free > 0) {
+      this.free--;
+      return Promise.resolve();
+    }
+    return new Promise((resolve) => this.waiting.push(resolve));
+  }
+
+  release() {
+    const next = this.waiting.shift();
+    if (next) next();
+    else this.free++;
+  }
+
+  open() {
+    this.free = Infinity;
+    for (const resolve of this.waiting.splice(0)) resolve();
+  }
+}
+
 /** An upload worker's error, as the page would have met it on its own thread. */
 function workerError({ name, message }) {
   if (name === 'LengthMismatch' || name === 'FileChanged') return cipherDropError('LENGTH_MISMATCH', message);
@@ -536,56 +563,86 @@ export class CipherDropClient {
       sealer = new PartUploader(enc, this.useWorker);
       await sealer.init();
       const requests = new Map(parts.filter((p) => p.request).map((p) => [p.part_number, p.request]));
-      const sign = async (numbers) => {
-        const res = await this.retry(signal, () => this.api('POST', `/api/uploads/${id}/parts`, { upload_token: token, part_numbers: numbers }, signal));
+      const sign = async (numbers, stop) => {
+        const res = await this.retry(stop, () => this.api('POST', `/api/uploads/${id}/parts`, { upload_token: token, part_numbers: numbers }, stop));
         for (const p of res.parts) requests.set(p.part_number, p.request);
       };
       const etags = new Array(parts.length);
-      let next = 0;
       const onSent = (n) => {
         progress.sent += n;
         report();
       };
-      const runPart = async (part) => {
-        const end = part.first_chunk + part.chunk_count;
-        const slice = file.slice(part.plaintext_offset, part.plaintext_offset + part.plaintext_length);
-        const onSealed = (n) => {
-          progress.encrypted += n;
-          report();
-        };
-        const body = await sealer.seal(slice, part.first_chunk, end, part.part_number === 1, part.length, onSealed, signal);
-        if (progress.phase === 'encrypting') progress.phase = 'uploading';
+      const onSealed = (n) => {
+        progress.encrypted += n;
+        report();
+      };
+      // The first failure stops the whole upload: the parts being sent are aborted,
+      // no new part is sealed.
+      const inner = new AbortController();
+      const onAbort = () => inner.abort(abortError(signal));
+      if (signal?.aborted) onAbort();
+      else signal?.addEventListener('abort', onAbort, { once: true });
+      const stop = inner.signal;
+      let failure = null;
+      // Sealing runs one part ahead of the `width` parts being sent, so a finished
+      // send is followed at once by the next.
+      const sealedOrSending = new Gate(width + 1);
+      const sending = new Gate(width);
+      const fail = (e) => {
+        if (failure) return;
+        failure = e;
+        inner.abort(e);
+        sealedOrSending.open();
+        sending.open();
+      };
+      const sendPart = async (part, body) => {
         try {
+          await sending.acquire();
+          if (failure) return;
           // The same ciphertext is resent on retry (never re-sealed: a nonce must not
           // seal two different plaintexts). Expired or refused links are re-signed.
           etags[part.part_number - 1] = await this.retry(
-            signal,
+            stop,
             async (attempt) => {
               if (!single && (!requests.has(part.part_number) || attempt > 0)) {
                 // Sign this part and the next unsigned ones in one request.
                 const batch = [part.part_number];
                 for (const p of parts) if (batch.length < SIGN_BATCH && p.part_number > part.part_number && !requests.has(p.part_number)) batch.push(p.part_number);
-                await sign(batch);
+                await sign(batch, stop);
               }
-              return sealer.send(requests.get(part.part_number), body, signal, onSent);
+              return sealer.send(requests.get(part.part_number), body, stop, onSent);
             },
             (e, attempt) => onRetry?.({ part: part.part_number, attempt: attempt + 1, error: e }),
           );
+        } catch (e) {
+          fail(e);
         } finally {
+          sending.release();
           sealer.drop(body);
+          sealedOrSending.release();
         }
       };
-      const lane = async () => {
-        while (next < parts.length) {
-          if (signal?.aborted) throw abortError(signal);
-          await runPart(parts[next++]);
+      const sends = [];
+      try {
+        for (const part of parts) {
+          await sealedOrSending.acquire();
+          if (failure) break;
+          const slice = file.slice(part.plaintext_offset, part.plaintext_offset + part.plaintext_length);
+          let body;
+          try {
+            body = await sealer.seal(slice, part.first_chunk, part.first_chunk + part.chunk_count, part.part_number === 1, part.length, onSealed, stop);
+          } catch (e) {
+            fail(e);
+            break;
+          }
+          if (progress.phase === 'encrypting') progress.phase = 'uploading';
+          sends.push(sendPart(part, body));
         }
-      };
-      const lanes = [];
-      for (let i = 0; i < width; i++) lanes.push(lane());
-      const results = await Promise.allSettled(lanes);
-      const failed = results.find((r) => r.status === 'rejected');
-      if (failed) throw failed.reason;
+        await Promise.all(sends);
+      } finally {
+        signal?.removeEventListener('abort', onAbort);
+      }
+      if (failure) throw failure;
       progress.phase = 'completing';
       report();
       const done = await this.retry(signal, () =>
