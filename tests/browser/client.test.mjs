@@ -348,3 +348,34 @@ test('the first part that fails for good stops the upload: no further part is se
   // At most the parts already sealed or in flight when part 2 failed (4 sending + 1 sealed ahead).
   assert.ok(seen.length <= 6, `parts sent after the failure: ${seen}`);
 });
+
+test('two uploads at once on one client hold no more parts than its partsInFlight', async () => {
+  let inFlight = 0;
+  let most = 0;
+  await routeParts(async (route) => {
+    inFlight++;
+    most = Math.max(most, inFlight);
+    try {
+      const response = await route.fetch();
+      await route.fulfill({ response });
+    } finally {
+      inFlight--;
+    }
+  });
+  const r = await page.evaluate(async ({ token, size }) => {
+    const cd = await import('/pkg/index.js');
+    const client = new cd.CipherDropClient({ baseUrl: location.origin, token, partsInFlight: 2 });
+    const files = [new Blob([window.randomBytes(size)]), new Blob([window.randomBytes(size)])];
+    const objs = await Promise.all(files.map((f) => client.upload(f, { concurrency: 4 })));
+    const same = [];
+    for (let i = 0; i < 2; i++) {
+      const got = await cd.collect(await client.download(objs[i].id));
+      same.push((await window.sha256hex(got)) === (await window.sha256hex(await files[i].arrayBuffer())));
+      await client.delete(objs[i].id);
+    }
+    return same;
+  }, { token, size: 4 * 5 * MiB });
+  await browser.context.unroute(() => true);
+  assert.deepEqual(r, [true, true]);
+  assert.equal(most, 2, `at most 2 part requests at once, saw ${most}`);
+});

@@ -139,30 +139,39 @@ function send(request, body, signal, onSent) {
   });
 }
 
-/** At most `n` holders at once; `open()` lets everyone through (after a failure). */
+/** At most `n` holders at once. */
 class Gate {
   constructor(n) {
     this.free = n;
     this.waiting = [];
   }
 
-  acquire() {
+  /** Resolves when a place is free; rejects with the signal's reason if it is aborted first. */
+  acquire(signal) {
+    if (signal?.aborted) return Promise.reject(signal.reason);
     if (this.free > 0) {
       this.free--;
       return Promise.resolve();
     }
-    return new Promise((resolve) => this.waiting.push(resolve));
+    return new Promise((resolve, reject) => {
+      const onAbort = () => {
+        const i = this.waiting.indexOf(waiter);
+        if (i >= 0) this.waiting.splice(i, 1);
+        reject(signal.reason);
+      };
+      const waiter = () => {
+        signal?.removeEventListener('abort', onAbort);
+        resolve();
+      };
+      signal?.addEventListener('abort', onAbort, { once: true });
+      this.waiting.push(waiter);
+    });
   }
 
   release() {
     const next = this.waiting.shift();
     if (next) next();
     else this.free++;
-  }
-
-  open() {
-    this.free = Infinity;
-    for (const resolve of this.waiting.splice(0)) resolve();
   }
 }
 
@@ -369,8 +378,10 @@ class PartUploader {
  * browser; the backend only hands out data keys and presigned storage URLs.
  */
 export class CipherDropClient {
-  constructor({ baseUrl = '', token, fetch: fetchImpl, retries = 4, retryDelay = 250, useWorker = true } = {}) {
+  constructor({ baseUrl = '', token, fetch: fetchImpl, retries = 4, retryDelay = 250, useWorker = true, partsInFlight = 5 } = {}) {
     this.baseUrl = String(baseUrl).replace(/\/+$/, '');
+    // Sealed parts held at once (sealed and waiting, or being sent) by all uploads.
+    this.partsHeld = new Gate(Math.max(1, partsInFlight));
     this.token = token;
     this.fetch = fetchImpl ?? globalThis.fetch.bind(globalThis);
     this.retries = retries;
@@ -584,21 +595,20 @@ export class CipherDropClient {
       else signal?.addEventListener('abort', onAbort, { once: true });
       const stop = inner.signal;
       let failure = null;
-      // Sealing runs one part ahead of the `width` parts being sent, so a finished
-      // send is followed at once by the next.
-      const sealedOrSending = new Gate(width + 1);
-      const sending = new Gate(width);
       const fail = (e) => {
         if (failure) return;
         failure = e;
         inner.abort(e);
-        sealedOrSending.open();
-        sending.open();
       };
+      // Sealed parts wait for one of `width` places to be sent from; sealing runs ahead
+      // as far as this client's `partsInFlight` allows (shared by all its uploads, so
+      // several files at once hold no more parts than one).
+      const sending = new Gate(width);
       const sendPart = async (part, body) => {
+        let place = false;
         try {
-          await sending.acquire();
-          if (failure) return;
+          await sending.acquire(stop);
+          place = true;
           // The same ciphertext is resent on retry (never re-sealed: a nonce must not
           // seal two different plaintexts). Expired or refused links are re-signed.
           etags[part.part_number - 1] = await this.retry(
@@ -617,21 +627,26 @@ export class CipherDropClient {
         } catch (e) {
           fail(e);
         } finally {
-          sending.release();
+          if (place) sending.release();
           sealer.drop(body);
-          sealedOrSending.release();
+          this.partsHeld.release();
         }
       };
       const sends = [];
       try {
         for (const part of parts) {
-          await sealedOrSending.acquire();
-          if (failure) break;
+          try {
+            await this.partsHeld.acquire(stop);
+          } catch (e) {
+            fail(e);
+            break;
+          }
           const slice = file.slice(part.plaintext_offset, part.plaintext_offset + part.plaintext_length);
           let body;
           try {
             body = await sealer.seal(slice, part.first_chunk, part.first_chunk + part.chunk_count, part.part_number === 1, part.length, onSealed, stop);
           } catch (e) {
+            this.partsHeld.release();
             fail(e);
             break;
           }

@@ -243,6 +243,12 @@ export interface ClientOptions {
    * serves `worker.js` must allow the storage origin in `connect-src`.
    */
   useWorker?: boolean;
+  /**
+   * Sealed parts held in memory at once by all uploads of this client, sealed and
+   * waiting or being sent (default 5: 4 sent while the next is sealed). Parts are
+   * about 8 MiB, so this bounds an upload's memory, however many files upload together.
+   */
+  partsInFlight?: number;
 }
 
 /** A stored file as the client shows it. */
@@ -279,7 +285,7 @@ export interface UploadOptions {
   onProgress?: (progress: UploadProgress) => void;
   /** Aborts the upload (rejects with the signal's reason, an `AbortError` by default) and discards its parts. */
   signal?: AbortSignal;
-  /** Parts in flight at once (default 4): sealed one at a time, sent in parallel. */
+  /** Parts sent at once (default 4; sealed one at a time, and never more than the client's `partsInFlight` held). */
   concurrency?: number;
   /** Chunk size for this file (default: the server's). */
   chunkSize?: number;
