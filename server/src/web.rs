@@ -10,8 +10,10 @@ use tower_http::services::{ServeDir, ServeFile};
 use tower_http::set_header::SetResponseHeaderLayer;
 
 /// Content-Security-Policy of the page: scripts only from this origin (no inline
-/// scripts) plus `'wasm-unsafe-eval'` to compile the package's WebAssembly; no
-/// framing; connections only to this origin and to the object store's origins
+/// scripts) plus `'wasm-unsafe-eval'` to compile the package's WebAssembly; frames
+/// only from this origin (the hidden iframe through which the download helper, the
+/// page's service worker `sw.js`, hands the browser a download) and the page itself
+/// never framed; connections only to this origin and to the object store's origins
 /// (`store_origins`, CSP source expressions such as `http://127.0.0.1:9000`).
 #[must_use]
 pub fn page_csp(store_origins: &[String]) -> String {
@@ -19,7 +21,8 @@ pub fn page_csp(store_origins: &[String]) -> String {
     format!(
         "default-src 'none'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self'; \
          img-src 'self'; font-src 'self'; manifest-src 'self'; connect-src 'self'{connect}; \
-         worker-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+         worker-src 'self'; frame-src 'self'; base-uri 'none'; form-action 'self'; \
+         frame-ancestors 'none'"
     )
 }
 
@@ -41,7 +44,7 @@ pub fn router(dir: Option<&Path>, store_origins: &[String]) -> Router {
     // Origins come from configuration we parsed; a value a header cannot carry
     // falls back to the page's own origin only.
     let csp = HeaderValue::from_str(&page_csp(store_origins))
-        .unwrap_or_else(|_| HeaderValue::from_static("default-src 'none'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self'; connect-src 'self'; frame-ancestors 'none'"));
+        .unwrap_or_else(|_| HeaderValue::from_static("default-src 'none'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self'; connect-src 'self'; frame-src 'self'; frame-ancestors 'none'"));
     let router = match dir {
         Some(dir) => {
             let index = dir.join("index.html");
@@ -98,5 +101,14 @@ mod tests {
             "{csp}"
         );
         assert!(!csp.contains("unsafe-inline"), "{csp}");
+    }
+
+    #[test]
+    fn the_page_may_frame_only_itself_and_is_framed_by_nobody() {
+        let csp = page_csp(&[]);
+        assert!(csp.contains("frame-src 'self';"), "{csp}");
+        assert!(csp.contains("frame-ancestors 'none'"), "{csp}");
+        assert!(csp.contains("worker-src 'self';"), "{csp}");
+        assert!(csp.starts_with("default-src 'none';"), "{csp}");
     }
 }

@@ -67,7 +67,9 @@ describe(`CipherDrop page (${MODE} mode)`, () => {
     tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'cipherdrop-e2e-files-'));
     for (const [name, size] of [
       [`${NAME_MARKER}-empty.txt`, 0],
-      [`${NAME_MARKER}-one-megabyte.txt`, 1_000_000],
+      // Not ASCII, with the characters RFC 8187 must escape: the download's
+      // Content-Disposition has to carry it intact.
+      [`${NAME_MARKER}-one megabyte (l'été, 日本語).txt`, 1_000_000],
       [`${NAME_MARKER}-multipart.bin`, 12 * MiB],
     ]) {
       const file = path.join(tmp, name);
@@ -111,16 +113,94 @@ describe(`CipherDrop page (${MODE} mode)`, () => {
     assert.equal(await page.locator('#files-body tr').count(), 3);
   });
 
-  it('downloads each file with the same SHA-256', async () => {
+  it('downloads each file with the same SHA-256, streamed to disk by the service worker', async () => {
     const { page } = alice;
+    assert.equal(await page.locator('#save-note').isVisible(), false, 'no big-file warning: this browser can stream');
+    const helperUrl = new URL('_download/', URL_).href;
     for (const f of files) {
       const r = row(page, f.name);
       const [download] = await Promise.all([page.waitForEvent('download', WAIT), r.getByRole('button', { name: /^Download/ }).click()]);
+      assert.ok(download.url().startsWith(helperUrl), `${f.name}: came from the service worker (${download.url()})`);
       assert.equal(download.suggestedFilename(), f.name);
       const saved = path.join(tmp, `downloaded-${f.name}`);
       await download.saveAs(saved);
+      assert.equal(await download.failure(), null);
       assert.equal(sha256(fs.readFileSync(saved)), f.sha, `${f.name}: same bytes`);
       await r.getByText('Downloaded and verified').waitFor(WAIT);
+      assert.equal(await r.getAttribute('data-saved-with'), 'service-worker');
+    }
+  });
+
+  it('the service worker answers only its own downloads: the page and other URLs go to the network', async () => {
+    const { page, context } = alice;
+    const reg = await page.evaluate(async () => {
+      const r = await navigator.serviceWorker.getRegistration('./_download/');
+      return { scope: r?.scope, active: r?.active?.state, controlled: navigator.serviceWorker.controller !== null };
+    });
+    assert.deepEqual(reg, { scope: new URL('_download/', URL_).href, active: 'activated', controlled: false });
+    // A URL in its scope that the page did not announce: the server's own answer.
+    const other = await context.newPage();
+    try {
+      const res = await other.goto(new URL(`_download/${'A'.repeat(22)}`, URL_).href);
+      assert.equal(res.status(), 404);
+      assert.equal(res.fromServiceWorker(), false);
+    } finally {
+      await other.close();
+    }
+  });
+
+  it('falls back to saving from memory when the service worker never starts the download', async () => {
+    const lost = await launch();
+    try {
+      const { page, context } = lost;
+      // As if the worker had been restarted between the page's message and the fetch:
+      // it never hears of the download, so ./_download/<id> goes to the server (404).
+      await context.addInitScript(() => {
+        const post = ServiceWorker.prototype.postMessage;
+        ServiceWorker.prototype.postMessage = function (message, ...rest) {
+          if (message && typeof message === 'object' && 'download' in message) return undefined;
+          return post.call(this, message, ...rest);
+        };
+      });
+      const warnings = [];
+      page.on('console', (m) => m.type() === 'warning' && warnings.push(m.text()));
+      await signIn(page, ALICE);
+      const f = files[1];
+      const r = row(page, f.name);
+      const [download] = await Promise.all([page.waitForEvent('download', WAIT), r.getByRole('button', { name: /^Download/ }).click()]);
+      assert.ok(download.url().startsWith('blob:'), `a Blob download (${download.url()})`);
+      const saved = path.join(tmp, `fallback-downloaded-${f.name}`);
+      await download.saveAs(saved);
+      assert.equal(sha256(fs.readFileSync(saved)), f.sha, 'same bytes');
+      await r.getByText('Downloaded and verified').waitFor(WAIT);
+      assert.equal(await r.getAttribute('data-saved-with'), 'blob');
+      assert.ok(warnings.some((w) => /did not start the download; saving from memory/.test(w)), warnings.join('\n'));
+      assert.deepEqual(lost.problems.filter((p) => !/status of 404/.test(p)), []);
+    } finally {
+      await lost.close();
+    }
+  });
+
+  it('saves from memory (a Blob) where service workers are unavailable, and says big files need another browser', async () => {
+    const blocked = await launch({ serviceWorkers: 'block' });
+    try {
+      const { page } = blocked;
+      await signIn(page, ALICE);
+      await page.locator('#save-note').waitFor({ state: 'visible', ...WAIT });
+      assert.match(await page.locator('#save-note').textContent(), /files up to 512 MB are decrypted in memory/);
+      const f = files[1];
+      const r = row(page, f.name);
+      const [download] = await Promise.all([page.waitForEvent('download', WAIT), r.getByRole('button', { name: /^Download/ }).click()]);
+      assert.ok(download.url().startsWith('blob:'), `a Blob download (${download.url()})`);
+      assert.equal(download.suggestedFilename(), f.name);
+      const saved = path.join(tmp, `blob-downloaded-${f.name}`);
+      await download.saveAs(saved);
+      assert.equal(sha256(fs.readFileSync(saved)), f.sha, 'same bytes');
+      await r.getByText('Downloaded and verified').waitFor(WAIT);
+      assert.equal(await r.getAttribute('data-saved-with'), 'blob');
+      assert.deepEqual(blocked.problems, []);
+    } finally {
+      await blocked.close();
     }
   });
 
@@ -181,12 +261,12 @@ describe(`CipherDrop page (${MODE} mode)`, () => {
     assert.ok(big.length > files[1].size);
   });
 
-  it('refuses a file changed by one byte in storage, and saves nothing', async () => {
+  it('refuses a file changed in its first chunk before offering any download', async () => {
     const { page } = alice;
     const f = files[1];
     const stored = await storage.find(ids[f.name]);
     const bytes = await stored.read();
-    bytes[Math.floor(bytes.length / 2)] ^= 0x01;
+    bytes[Math.floor(bytes.length / 8)] ^= 0x01; // in the first 256 KiB chunk
     await stored.write(bytes);
     let downloads = 0;
     const count = () => downloads++;
@@ -195,10 +275,51 @@ describe(`CipherDrop page (${MODE} mode)`, () => {
     await r.getByRole('button', { name: /^Download/ }).click();
     await r.getByText('This file was changed after it was encrypted').waitFor(WAIT);
     assert.match(await r.locator('.status').textContent(), /Nothing was saved/);
-    await page.screenshot({ path: path.join(ARTIFACTS, `page-changed-file-${MODE}.png`), fullPage: true });
     await page.waitForTimeout(1000);
     page.off('download', count);
     assert.equal(downloads, 0, 'no download was offered');
+  });
+
+  it('refuses a file changed near its end: the streamed download fails and no complete file is saved', async () => {
+    const { page } = alice;
+    const f = files[2];
+    const stored = await storage.find(ids[f.name]);
+    const bytes = await stored.read();
+    bytes[bytes.length - 1000] ^= 0x01; // in the last chunk: most of the file has streamed out
+    await stored.write(bytes);
+    const before = new Set(fs.readdirSync(alice.downloads));
+    const r = row(page, f.name);
+    const [download] = await Promise.all([page.waitForEvent('download', WAIT), r.getByRole('button', { name: /^Download/ }).click()]);
+    assert.ok(download.url().startsWith(new URL('_download/', URL_).href), download.url());
+    await r.getByText('This file was changed after it was encrypted').waitFor(WAIT);
+    assert.match(await r.locator('.status').textContent(), /Nothing was saved/);
+    assert.equal(await r.getAttribute('data-saved-with'), null);
+    await page.screenshot({ path: path.join(ARTIFACTS, `page-changed-file-${MODE}.png`), fullPage: true });
+    const failure = await download.failure();
+    assert.notEqual(failure, null, 'the browser failed the download');
+    await assert.rejects(download.path(), 'a failed download has no file');
+    const left = fs
+      .readdirSync(alice.downloads)
+      .filter((n) => !before.has(n))
+      .map((n) => `${n}: ${fs.statSync(path.join(alice.downloads, n)).size}`);
+    assert.deepEqual(left, [], 'nothing of the failed download is left on disk');
+
+    // The same file where the page saves from memory: refused, nothing offered at all.
+    const blocked = await launch({ serviceWorkers: 'block' });
+    try {
+      const b = blocked.page;
+      await signIn(b, ALICE);
+      let downloads = 0;
+      b.on('download', () => downloads++);
+      const br = row(b, f.name);
+      await br.getByRole('button', { name: /^Download/ }).click();
+      await br.getByText('This file was changed after it was encrypted').waitFor(WAIT);
+      assert.match(await br.locator('.status').textContent(), /Nothing was saved/);
+      await b.waitForTimeout(1000);
+      assert.equal(downloads, 0, 'no download was offered');
+    } finally {
+      await blocked.close();
+    }
   });
 
   it('shows a second user none of the first user’s files; they cannot open them by id', async () => {

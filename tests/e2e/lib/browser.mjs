@@ -19,11 +19,13 @@ const ARGS = [
 
 /**
  * Launches Chromium with a fresh --user-data-dir.
- * @param {{ width?: number, height?: number, blobDownloads?: boolean }} [opts]
+ * @param {{ width?: number, height?: number, blobDownloads?: boolean, serviceWorkers?: 'allow' | 'block' }} [opts]
  *   blobDownloads: hide the File System Access API, so the page saves through a
- *   Blob and a normal download (which Playwright can catch).
+ *   normal download (which Playwright can catch): streamed by its service worker,
+ *   or from a Blob when service workers are blocked (serviceWorkers: 'block').
+ * The result's `downloads` is the directory downloads land in.
  */
-export async function launch({ width = 1280, height = 900, blobDownloads = true } = {}) {
+export async function launch({ width = 1280, height = 900, blobDownloads = true, serviceWorkers = 'allow' } = {}) {
   const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'cipherdrop-e2e-chromium-'));
   const downloads = fs.mkdtempSync(path.join(os.tmpdir(), 'cipherdrop-e2e-downloads-'));
   const context = await chromium.launchPersistentContext(profile, {
@@ -33,6 +35,7 @@ export async function launch({ width = 1280, height = 900, blobDownloads = true 
     acceptDownloads: true,
     downloadsPath: downloads,
     viewport: { width, height },
+    serviceWorkers,
   });
   if (blobDownloads) {
     await context.addInitScript(() => {
@@ -50,6 +53,7 @@ export async function launch({ width = 1280, height = 900, blobDownloads = true 
     context,
     page,
     problems,
+    downloads,
     close: async () => {
       await context.close();
       fs.rmSync(profile, { recursive: true, force: true });
