@@ -19,6 +19,8 @@ const HELPER_START_MS = 10_000;
 const HELPER_PING_MS = 10_000;
 /** A helper that has not answered a ping within this has lost the download. */
 const HELPER_ANSWER_MS = 5000;
+/** The browser not asking for data this long is said on the row (a paused download?). */
+const HELPER_STALL_MS = 30_000;
 
 const $ = (id) => document.getElementById(id);
 const canStreamToDisk = () => typeof window.showSaveFilePicker === 'function';
@@ -119,14 +121,14 @@ function randomId() {
 
 /**
  * Saves a download through the helper: announces it (id, name, size and a
- * MessagePort), points a hidden iframe at ./_download/<id>, then answers each of the
- * helper's requests for data with the next chunk from `next()` — verified plaintext
- * only. Resolves when the last chunk is out. On any error the helper's stream is
- * errored, so the browser fails the download rather than completing it, and this
- * rejects with that error. Rejects with HelperUnavailable when the helper never asks
- * for data (nothing was sent then).
+ * MessagePort), points a hidden iframe at ./_download/<id> once the helper says it
+ * has the id, then answers each of the helper's requests for data with the next
+ * chunk from `next()` — verified plaintext only. Resolves when the last chunk is
+ * out. On any error the helper's stream is errored, so the browser fails the download
+ * rather than completing it, and this rejects with that error. Rejects with
+ * HelperUnavailable when the helper never asks for data (nothing was sent then).
  */
-function saveThroughHelper(worker, next, { name, size }) {
+function saveThroughHelper(worker, next, { name, size, onStall = () => {} }) {
   return new Promise((resolve, reject) => {
     const id = randomId();
     const { port1: port, port2 } = new MessageChannel();
@@ -137,6 +139,8 @@ function saveThroughHelper(worker, next, { name, size }) {
     let sent = 0;
     let pinged = performance.now();
     let heard = performance.now();
+    let pulled = performance.now();
+    let stalled = false;
     const ping = () => {
       pinged = performance.now();
       worker.postMessage({ ping: id });
@@ -144,11 +148,16 @@ function saveThroughHelper(worker, next, { name, size }) {
     // A stopped or restarted helper has lost the download: its browser download has
     // failed, so fail here too rather than wait for ever.
     const watch = setInterval(() => {
-      if (started && heard < pinged && performance.now() - pinged > HELPER_ANSWER_MS) {
+      const now = performance.now();
+      if (started && heard < pinged && now - pinged > HELPER_ANSWER_MS) {
         end(new SaveError('The browser stopped the download before it finished.'));
-      } else {
-        ping();
+        return;
       }
+      if (started && !busy && !stalled && now - pulled > HELPER_STALL_MS) {
+        stalled = true;
+        onStall();
+      }
+      ping();
     }, HELPER_PING_MS);
     const noStart = setTimeout(
       () => end(new HelperUnavailable('the download helper did not start the download')),
@@ -170,6 +179,8 @@ function saveThroughHelper(worker, next, { name, size }) {
     // room): the only backpressure there is, and at most one chunk on its way.
     const sendNext = async () => {
       started = true;
+      pulled = performance.now();
+      stalled = false;
       clearTimeout(noStart);
       // Pinged from here too: timers of a hidden tab may fire only once a minute.
       if (performance.now() - pinged > HELPER_PING_MS) ping();
@@ -200,7 +211,11 @@ function saveThroughHelper(worker, next, { name, size }) {
     port.onmessage = ({ data }) => {
       if (ended) return;
       heard = performance.now();
-      if (data?.refused) {
+      if (data?.ready && !frame.isConnected) {
+        // The helper has the id: the browser may ask for the URL now.
+        frame.src = `${HELPER_SCOPE}${id}`;
+        document.body.append(frame);
+      } else if (data?.refused) {
         end(new HelperUnavailable('the download helper refused the download'));
       } else if (data?.cancelled) {
         const e = new Error('The download was cancelled.');
@@ -221,8 +236,6 @@ function saveThroughHelper(worker, next, { name, size }) {
     worker.postMessage({ download: id, name, size }, [port2]);
     frame.hidden = true;
     frame.title = 'download';
-    frame.src = `${HELPER_SCOPE}${id}`;
-    document.body.append(frame);
   });
 }
 
@@ -450,7 +463,12 @@ async function downloadFile(f, displayName, tr, button) {
       };
       if (helper) {
         try {
-          await saveThroughHelper(helper, next, { name: displayName, size: f.plaintextSize ?? null });
+          await saveThroughHelper(helper, next, {
+            name: displayName,
+            size: f.plaintextSize ?? null,
+            // Progress says more when data flows again.
+            onStall: () => setRowStatus(tr, 'Waiting for the browser to save the file (is the download paused?)…'),
+          });
           savedWith = 'service-worker';
         } catch (e) {
           if (!(e instanceof HelperUnavailable)) throw e;

@@ -6,6 +6,7 @@
 // it arrives.
 //
 //   page → worker   {download: id, name, size} + a MessagePort (ServiceWorker.postMessage)
+//   worker → page   {ready: true} over the port: the page may now navigate to the URL
 //                   {ping: id} every ~10 s while the download runs (keeps this worker
 //                   alive); answered {pong: true} over the port while it has that id
 //   worker → page   {pull: true} over the port: send the next chunk (one at a time)
@@ -79,6 +80,9 @@ self.addEventListener('message', (event) => {
   };
   port.addEventListener('close', forget);
   announced.set(id, entry);
+  // Only now may the page navigate to the URL: sent earlier, the navigation could
+  // overtake this message and go to the network.
+  port.postMessage({ ready: true });
 });
 
 self.addEventListener('fetch', (event) => {
