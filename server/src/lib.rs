@@ -38,6 +38,13 @@ pub use state::AppState;
 /// Longest time one API request may take.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// Longest time "complete upload" may take: S3 may take minutes to assemble a large
+/// multipart object (and the local mode copies every part into one file).
+pub const COMPLETE_TIMEOUT: Duration = Duration::from_secs(600);
+
+/// The route whose requests get [`COMPLETE_TIMEOUT`].
+pub(crate) const COMPLETE_ROUTE: &str = "/api/uploads/{object_id}/complete";
+
 /// The whole service: API routes, health checks and the web page.
 pub fn app(state: Arc<AppState>) -> Router {
     let web = web::router(state.web_dir.as_deref(), &state.store_origins);
@@ -71,18 +78,23 @@ pub fn app(state: Arc<AppState>) -> Router {
         )
 }
 
-/// Answers a request that takes longer than [`REQUEST_TIMEOUT`] with a JSON 503
-/// the client can retry (S3 and KMS calls have shorter deadlines of their own, so
-/// this is the last resort).
+/// Answers a request that takes longer than [`REQUEST_TIMEOUT`] ([`COMPLETE_TIMEOUT`]
+/// for "complete upload") with a JSON 503 the client can retry (S3 and KMS calls
+/// have shorter deadlines of their own, so this is the last resort).
 async fn request_deadline(req: axum::extract::Request, next: Next) -> Response {
     let route = req
         .extensions()
         .get::<MatchedPath>()
         .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
-    match tokio::time::timeout(REQUEST_TIMEOUT, next.run(req)).await {
+    let deadline = if route == COMPLETE_ROUTE {
+        COMPLETE_TIMEOUT
+    } else {
+        REQUEST_TIMEOUT
+    };
+    match tokio::time::timeout(deadline, next.run(req)).await {
         Ok(response) => response,
         Err(_) => {
-            tracing::warn!(%route, "request timed out after {} s", REQUEST_TIMEOUT.as_secs());
+            tracing::warn!(%route, "request timed out after {} s", deadline.as_secs());
             error::ApiError::new(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "timeout",

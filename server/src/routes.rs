@@ -26,7 +26,7 @@ pub const MAX_COMPLETE_BODY: usize = 1024 * 1024;
 /// The `/api` and `/auth` routes (no web page, no middleware).
 pub fn api_routes(state: Arc<AppState>) -> Router {
     let complete = Router::new()
-        .route("/api/uploads/{object_id}/complete", post(uploads::complete))
+        .route(crate::COMPLETE_ROUTE, post(uploads::complete))
         .layer(DefaultBodyLimit::max(MAX_COMPLETE_BODY));
     Router::new()
         .route("/healthz", get(health::healthz))

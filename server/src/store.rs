@@ -598,6 +598,15 @@ impl ObjectStore for S3Store {
                     .build(),
             );
         let req = apply_sse!(req, &self.sse, customer_only);
+        // Assembling a large object can take S3 minutes: this call gets the
+        // deadline of "complete upload", not the one of every other S3 call.
+        let timeouts = aws_sdk_s3::config::timeout::TimeoutConfig::builder()
+            .connect_timeout(Duration::from_secs(3))
+            .operation_timeout(crate::COMPLETE_TIMEOUT - Duration::from_secs(5))
+            .build();
+        let req = req
+            .customize()
+            .config_override(aws_sdk_s3::config::Builder::default().timeout_config(timeouts));
         match req.send().await {
             Ok(_) => Ok(()),
             // moto answers `<CompleteMultipartUploadResponse>` where the SDK expects

@@ -483,10 +483,24 @@ pub async fn complete(
                 etag: p.etag.clone(),
             });
         }
-        state
+        match state
             .store
             .complete_multipart(&key, upload_id, &etags)
-            .await?;
+            .await
+        {
+            Ok(()) => {}
+            // A retry of a "complete" that went through (its answer was lost, or it
+            // timed out while S3 finished): the upload is gone and the object is
+            // there. The HEAD below tells which, and checks the size.
+            Err(StoreError::NoSuchUpload) => {
+                if !matches!(state.store.head(&key).await, Ok(m) if m.size == layout.ciphertext_len())
+                {
+                    return Err(StoreError::NoSuchUpload.into());
+                }
+                tracing::info!(object = %object_id, "complete repeated after the upload was completed");
+            }
+            Err(e) => return Err(e.into()),
+        }
     } else if !req.parts.is_empty() {
         return Err(ApiError::bad_request(
             "not_multipart",
