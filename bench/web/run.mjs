@@ -1,6 +1,6 @@
 // The page's memory and speed on a big upload (issue 5 item 3; not in CI).
 // bench/web/run.sh starts `cipherdrop serve` (local mode, release build) and runs this:
-//   node bench/web/run.mjs --url URL [--gib 2] [--rounds 2] [--concurrency 4] [--throttle-mbps N]
+//   node bench/web/run.mjs --url URL [--gib 2] [--rounds 2] [--concurrency 4] [--throttle-mbps N] [--download]
 // In one headless Chromium it alternates, per round:
 //   plain:     the same file sent as a presigned multipart upload WITHOUT encryption
 //              (parts signed by the backend, same part size and concurrency, XHR PUTs
@@ -28,6 +28,10 @@ const CONCURRENCY = Number(arg('--concurrency', 4));
 // An upload link of this many MB/s (Chrome DevTools network emulation), as between a
 // browser and S3 across the internet; 0 = loopback at full speed.
 const THROTTLE_MBPS = Number(arg('--throttle-mbps', 0));
+// Also download the file through the page: streamed to a File System Access writable
+// (a stand-in that counts bytes) and through the service worker (a real browser
+// download to disk), against a plain fetch of the stored object.
+const DOWNLOAD = process.argv.includes('--download');
 if (!URL_) throw new Error('--url is required (bench/web/run.sh sets it)');
 const MiB = 1 << 20;
 
@@ -118,6 +122,7 @@ const context = await chromium.launchPersistentContext(profile, {
   args: ['--headless=new', '--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--disable-background-networking',
     '--disable-component-update', '--no-first-run', '--disable-sync'],
   viewport: { width: 1280, height: 900 },
+  acceptDownloads: true,
 });
 const page = context.pages()[0] ?? (await context.newPage());
 const problems = [];
@@ -265,11 +270,73 @@ async function encryptedRun() {
   };
 }
 
+/** Downloads the uploaded file through the page, saved `how`: 'file-picker' or 'service-worker'. */
+function downloadRun(how) {
+  return async () => {
+    const name = path.basename(file);
+    await page.evaluate((how) => {
+      if (how === 'service-worker') {
+        delete window.showSaveFilePicker;
+        return;
+      }
+      window.showSaveFilePicker = async () => ({
+        createWritable: async () => {
+          let n = 0;
+          return new WritableStream({
+            write: (chunk) => {
+              n += chunk.byteLength;
+            },
+            close: () => {
+              window.__benchSaved = n;
+            },
+          });
+        },
+      });
+    }, how);
+    const row = page.locator(`#files-body tr[data-name="${name}"]`).first();
+    const saved = how === 'service-worker' ? page.waitForEvent('download', { timeout: 3_600_000 }) : null;
+    await row.getByRole('button', { name: /^Download/ }).click();
+    await row.getByText('Downloaded and verified').waitFor({ timeout: 3_600_000 });
+    const savedWith = await row.getAttribute('data-saved-with');
+    if (savedWith !== how) throw new Error(`the page saved with ${savedWith}, not ${how}`);
+    if (saved) {
+      const download = await saved;
+      const at = await download.path(); // the browser has written all of it
+      if (fs.statSync(at).size !== size) throw new Error(`the saved file has ${fs.statSync(at).size} bytes, not ${size}`);
+      return () => download.delete();
+    }
+    return undefined;
+  };
+}
+
+/** A plain download of the stored object (ciphertext, no decryption), read and dropped. */
+async function plainDownloadRun() {
+  const name = path.basename(file);
+  const id = await page.locator(`#files-body tr[data-name="${name}"]`).first().getAttribute('data-id');
+  await page.evaluate(async (id) => {
+    const token = sessionStorage.getItem('cipherdrop.token');
+    const dl = await (await fetch(`/api/objects/${id}/download`, { headers: { authorization: `Bearer ${token}` } })).json();
+    const res = await fetch(dl.request.url, { headers: dl.request.headers });
+    const reader = res.body.getReader();
+    for (;;) if ((await reader.read()).done) break;
+  }, id);
+}
+
 const runs = [];
 for (let r = 0; r < ROUNDS; r++) {
   runs.push({ kind: 'plain', round: r + 1, ...(await measured(plainRun)) });
-  runs.push({ kind: 'encrypted', round: r + 1, ...(await measured(encryptedRun)) });
+  const last = DOWNLOAD && r === ROUNDS - 1;
+  runs.push({ kind: 'encrypted', round: r + 1, ...(await measured(last ? async () => void (await encryptedRun()) : encryptedRun)) });
   process.stderr.write(`round ${r + 1}: plain ${runs.at(-2).seconds.toFixed(1)} s, encrypted ${runs.at(-1).seconds.toFixed(1)} s\n`);
+}
+if (DOWNLOAD) {
+  // The last encrypted upload was kept: download it.
+  await page.getByRole('button', { name: 'Refresh' }).click();
+  await page.locator(`#files-body tr[data-name="${path.basename(file)}"]`).first().waitFor({ timeout: 60_000 });
+  for (const [kind, fn] of [['download plain', plainDownloadRun], ['download file-picker', downloadRun('file-picker')], ['download service-worker', downloadRun('service-worker')]]) {
+    runs.push({ kind, round: 1, ...(await measured(fn)) });
+    process.stderr.write(`${kind}: ${runs.at(-1).seconds.toFixed(1)} s\n`);
+  }
 }
 await context.close();
 fs.rmSync(profile, { recursive: true, force: true });

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The page's memory and speed on a big upload (issue 5 item 3; not in CI):
-#   bench/web/run.sh [--gib 2] [--rounds 2] [--concurrency 4] [--throttle-mbps N]
+#   bench/web/run.sh [--gib 2] [--rounds 2] [--concurrency 4] [--throttle-mbps N] [--download]
 # Builds the release server and the page, starts `cipherdrop serve` in the local mode
 # on loopback with a temporary data directory, and runs bench/web/run.mjs (headless
 # Chromium: the page's encrypted upload vs a plain presigned upload of the same

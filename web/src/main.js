@@ -438,8 +438,12 @@ async function downloadFile(f, displayName, tr, button) {
   button.disabled = true;
   delete tr.dataset.savedWith;
   setRowStatus(tr, 'Downloading and verifying…');
-  const onProgress = ({ received, total }) =>
-    setRowStatus(tr, `Downloading and verifying… ${Math.floor((received / Math.max(total, 1)) * 100)}%`);
+  let percent = -1;
+  const onProgress = ({ received, total }) => {
+    // Redrawn only when the number changes (progress comes with every network read).
+    const now = Math.floor((received / Math.max(total, 1)) * 100);
+    if (now !== percent) setRowStatus(tr, `Downloading and verifying… ${(percent = now)}%`);
+  };
   let reader = null;
   try {
     const stream = await api.download(f.id, { onProgress });
@@ -635,8 +639,24 @@ function createTransfer(file) {
     cancel.onclick = () => li.remove();
   };
 
+  // Progress arrives many times a second; the row is redrawn at most 4 times a second
+  // (and at once when the phase changes): each redraw costs the page a frame.
+  let latest = null;
+  let shown = null;
+  let timer = 0;
   function update(p) {
-    if (controller.signal.aborted) return;
+    latest = p;
+    if (timer) return;
+    if (p.phase !== shown?.phase) return render();
+    timer = setTimeout(render, 250);
+  }
+
+  function render() {
+    clearTimeout(timer);
+    timer = 0;
+    const p = latest;
+    shown = p;
+    if (controller.signal.aborted || li.classList.contains('done') || li.classList.contains('failed')) return;
     const frac = ((p.plaintextTotal ? p.encrypted / p.plaintextTotal : 1) + (p.total ? p.sent / p.total : 1)) / 2;
     bar.value = Math.min(frac, 1);
     const now = performance.now();
