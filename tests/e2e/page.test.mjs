@@ -406,6 +406,13 @@ describe(`CipherDrop page (${MODE} mode)`, () => {
     const name = `cancel-me-${run}.bin`;
     const big = path.join(tmp, name);
     writeMarkedFile(big, 64 * MiB, MARKER);
+    // Parts are held a while, so the upload is still running when it is cancelled
+    // (unthrottled, 64 MiB can finish before the first speed is shown).
+    const slow = (url) => url.searchParams.has('partNumber') && url.searchParams.has('uploadId');
+    await alice.context.route(slow, async (route) => {
+      await new Promise((res) => setTimeout(res, 1500));
+      await route.continue().catch(() => {}); // cancelled meanwhile
+    });
     await page.locator('#files').setInputFiles(big);
     const t = page.locator('#transfers li', { hasText: name });
     // Progress shows the phase, speed and time left while it runs.
@@ -414,6 +421,7 @@ describe(`CipherDrop page (${MODE} mode)`, () => {
     await page.screenshot({ path: path.join(ARTIFACTS, `page-uploading-${MODE}.png`) });
     await t.getByRole('button', { name: `Cancel ${name}` }).click();
     await t.getByText('Cancelled').waitFor(WAIT);
+    await alice.context.unroute(slow);
     await page.waitForTimeout(500);
     await page.getByRole('button', { name: 'Refresh' }).click();
     await page.locator('#files-loading').waitFor({ state: 'hidden', ...WAIT });
