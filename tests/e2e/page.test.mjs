@@ -206,6 +206,37 @@ describe(`CipherDrop page (${MODE} mode)`, () => {
     }
   });
 
+  it('asks before leaving the page while a download is running', async () => {
+    const other = await launch();
+    try {
+      const { page, context } = other;
+      await signIn(page, ALICE);
+      const f = files[2];
+      // Hold the stored object's GET, so the download is still running.
+      let release;
+      const held = new Promise((res) => (release = res));
+      await context.route(
+        (url) => url.pathname.endsWith(ids[f.name]) && !url.pathname.startsWith('/api/'),
+        async (route) => {
+          await held;
+          await route.continue().catch(() => {});
+        },
+      );
+      await row(page, f.name).getByRole('button', { name: /^Download/ }).click();
+      await row(page, f.name).getByText(/Downloading and verifying/).waitFor(WAIT);
+      // Leaving (here: a reload) asks first; staying keeps the download going.
+      const asked = page.waitForEvent('dialog', WAIT);
+      await page.evaluate(() => setTimeout(() => location.reload(), 0));
+      const dialog = await asked;
+      assert.equal(dialog.type(), 'beforeunload');
+      await dialog.dismiss(); // stay
+      release();
+      await row(page, f.name).getByText('Downloaded and verified').waitFor(WAIT);
+    } finally {
+      await other.close();
+    }
+  });
+
   it('streams a download to disk through the File System Access API where the browser has it', async () => {
     const fsa = await launch({ blobDownloads: false });
     try {

@@ -26,6 +26,7 @@ const $ = (id) => document.getElementById(id);
 const canStreamToDisk = () => typeof window.showSaveFilePicker === 'function';
 
 let api = null; // the CipherDropClient of the signed-in user
+let activeDownloads = 0; // downloads this page is decrypting now
 let files = [];
 let listVersion = 0; // bumped by every change: a listing started before it is stale
 
@@ -436,6 +437,7 @@ async function downloadFile(f, displayName, tr, button) {
     }
   }
   button.disabled = true;
+  activeDownloads++;
   delete tr.dataset.savedWith;
   setRowStatus(tr, 'Downloading and verifying…');
   let percent = -1;
@@ -505,6 +507,7 @@ async function downloadFile(f, displayName, tr, button) {
     if (needsSignIn(e)) return handleError(e);
     setRowStatus(tr, `${describeSave(e)} Nothing was saved.`, 'err');
   } finally {
+    activeDownloads--;
     button.disabled = false;
   }
 }
@@ -697,7 +700,8 @@ window.addEventListener('drop', (ev) => {
   if (ev.target instanceof Node && !zone.contains(ev.target)) addFiles([...(ev.dataTransfer?.files ?? [])]);
 });
 window.addEventListener('beforeunload', (ev) => {
-  if (activeTransfers.size) ev.preventDefault();
+  // Leaving stops uploads and downloads alike (a download is decrypted by this page).
+  if (activeTransfers.size || activeDownloads) ev.preventDefault();
 });
 
 // ---------- start ----------
