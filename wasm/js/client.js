@@ -5,6 +5,9 @@ import { Encryptor, Keyring } from './wasm.js';
 import { createChunkAead, hasWebCrypto } from './aead.js';
 import { DecryptStream, collect } from './streams.js';
 import { cipherDropError } from './errors.js';
+import { StorageError, abortError, isAbort, send } from './send.js';
+
+export { StorageError };
 
 /** An error answer of the backend API: HTTP `status` and its stable `code`. */
 export class ApiError extends Error {
@@ -16,20 +19,6 @@ export class ApiError extends Error {
   }
 }
 
-/** A presigned storage request (S3) failed: HTTP `status` (0 = no answer). */
-export class StorageError extends Error {
-  constructor(status) {
-    super(
-      status === 403
-        ? 'the storage link expired or was refused'
-        : status
-          ? `the storage answered ${status}`
-          : 'the storage could not be reached',
-    );
-    this.name = 'StorageError';
-    this.status = status;
-  }
-}
 
 /** Stored name of the objects that hold a user's name keys (base64url of "cipherdrop-name-key"). */
 export const NAME_KEY_MARKER = 'Y2lwaGVyZHJvcC1uYW1lLWtleQ';
@@ -58,8 +47,6 @@ const fromWrappedKeys = (list) =>
     blob: b64encode(k.blob),
   }));
 
-const abortError = (signal) => signal?.reason ?? new DOMException('the operation was aborted', 'AbortError');
-const isAbort = (e) => e?.name === 'AbortError';
 
 function sleep(ms, signal) {
   return new Promise((resolve, reject) => {
@@ -83,61 +70,6 @@ function retryable(e) {
   return e instanceof TypeError; // fetch's network failure
 }
 
-/** Sends `body` (a Blob or a Uint8Array) with a presigned request; reports bytes sent; resolves with the ETag. */
-function send(request, body, signal, onSent) {
-  const size = body.size ?? body.byteLength;
-  if (typeof XMLHttpRequest === 'undefined') {
-    // No upload progress without XHR (e.g. in a worker): report on completion.
-    return fetch(request.url, { method: request.method, headers: request.headers, body, signal }).then(
-      (res) => {
-        if (!res.ok) throw new StorageError(res.status);
-        onSent(size);
-        return res.headers.get('etag');
-      },
-      (e) => {
-        throw isAbort(e) ? e : new StorageError(0);
-      },
-    );
-  }
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) return reject(abortError(signal));
-    const xhr = new XMLHttpRequest();
-    xhr.open(request.method, request.url);
-    for (const [k, v] of Object.entries(request.headers ?? {})) {
-      const lk = k.toLowerCase();
-      if (lk !== 'content-length' && lk !== 'host') xhr.setRequestHeader(k, v);
-    }
-    let last = 0;
-    xhr.upload.onprogress = (e) => {
-      onSent(e.loaded - last);
-      last = e.loaded;
-    };
-    const onAbort = () => xhr.abort();
-    signal?.addEventListener('abort', onAbort, { once: true });
-    const done = () => signal?.removeEventListener('abort', onAbort);
-    xhr.onload = () => {
-      done();
-      if (xhr.status >= 200 && xhr.status < 300) {
-        onSent(size - last);
-        resolve(xhr.getResponseHeader('etag'));
-      } else {
-        onSent(-last);
-        reject(new StorageError(xhr.status));
-      }
-    };
-    xhr.onerror = () => {
-      done();
-      onSent(-last);
-      reject(new StorageError(0));
-    };
-    xhr.onabort = () => {
-      done();
-      onSent(-last);
-      reject(abortError(signal));
-    };
-    xhr.send(body);
-  });
-}
 
 /** At most `n` holders at once. */
 class Gate {
@@ -567,10 +499,6 @@ export class CipherDropClient {
           : start.upload.parts;
       const single = start.upload.kind === 'single';
       const width = Math.max(1, Math.min(concurrency, parts.length));
-      // One worker: WebCrypto encrypts on its own threads (~0.5-1 GB/s here, far above
-      // an upload), and each worker's heap holds its own not-yet-collected buffers.
-      // One worker: WebCrypto encrypts on its own threads (~0.5-1 GB/s here, far above
-      // an upload), and each worker's heap holds its own not-yet-collected buffers.
       sealer = new PartUploader(enc, this.useWorker);
       await sealer.init();
       const requests = new Map(parts.filter((p) => p.request).map((p) => [p.part_number, p.request]));

@@ -25,11 +25,13 @@
 // sealed one at a time: WebCrypto runs a few chunks in parallel on its own threads);
 // the sealed chunks go straight into the Blob and are then detached, so their memory
 // is returned at once instead of waiting for a collection.
+import { StorageError, send } from './send.js';
+
 const subtle = globalThis.crypto?.subtle;
 const IN_FLIGHT = 4;
 let plainBuf = new ArrayBuffer(0);
 let sealing = Promise.resolve();
-const parts = new Map(); // job -> { body: Blob, xhr }
+const parts = new Map(); // job -> { body: Blob, abort: AbortController of its request }
 
 const fileChanged = () => {
   const e = new Error('the file changed while it was read');
@@ -117,7 +119,7 @@ async function seal(job, { key, blob, chunkSize, nonces, header, length }) {
       e.name = 'LengthMismatch';
       throw e;
     }
-    parts.set(job, { body, xhr: null });
+    parts.set(job, { body, abort: null });
     return body.size;
   } finally {
     plain?.fill(0);
@@ -125,50 +127,27 @@ async function seal(job, { key, blob, chunkSize, nonces, header, length }) {
   }
 }
 
-function send(job, request) {
+function sendPart(job, request) {
   const part = parts.get(job);
   if (!part) {
     globalThis.postMessage({ job, error: { name: 'Error', message: 'the sealed part is gone' } });
     return;
   }
-  const xhr = new XMLHttpRequest();
-  part.xhr = xhr;
-  xhr.open(request.method, request.url);
-  for (const [k, v] of Object.entries(request.headers ?? {})) {
-    const lk = k.toLowerCase();
-    if (lk !== 'content-length' && lk !== 'host') xhr.setRequestHeader(k, v);
-  }
-  let last = 0;
+  const abort = new AbortController();
+  part.abort = abort;
   const sent = (n) => {
     if (n) globalThis.postMessage({ job, sent: n });
   };
-  xhr.upload.onprogress = (e) => {
-    sent(e.loaded - last);
-    last = e.loaded;
-  };
-  const finish = (message) => {
-    part.xhr = null;
-    globalThis.postMessage(message);
-  };
-  xhr.onload = () => {
-    if (xhr.status >= 200 && xhr.status < 300) {
-      sent(part.body.size - last);
+  send(request, part.body, abort.signal, sent).then(
+    (etag) => {
       parts.delete(job); // sent: nothing to resend
-      finish({ job, etag: xhr.getResponseHeader('etag') });
-    } else {
-      sent(-last);
-      finish({ job, status: xhr.status });
-    }
-  };
-  xhr.onerror = () => {
-    sent(-last);
-    finish({ job, status: 0 });
-  };
-  xhr.onabort = () => {
-    sent(-last);
-    finish({ job, aborted: true });
-  };
-  xhr.send(part.body);
+      globalThis.postMessage({ job, etag });
+    },
+    (e) => {
+      part.abort = null;
+      globalThis.postMessage(e instanceof StorageError ? { job, status: e.status } : { job, aborted: true });
+    },
+  );
 }
 
 globalThis.onmessage = (event) => {
@@ -182,13 +161,13 @@ globalThis.onmessage = (event) => {
       ),
     );
   } else if (event.data.send) {
-    send(job, event.data.send);
+    sendPart(job, event.data.send);
   } else if (event.data.abort) {
     const part = parts.get(job);
-    if (part?.xhr) part.xhr.abort();
+    if (part?.abort) part.abort.abort();
     else globalThis.postMessage({ job, aborted: true });
   } else if (event.data.drop) {
-    parts.get(job)?.xhr?.abort();
+    parts.get(job)?.abort?.abort();
     parts.delete(job);
   }
 };
