@@ -109,7 +109,7 @@ class Gate {
 
 /** An upload worker's error, as the page would have met it on its own thread. */
 function workerError({ name, message }) {
-  if (name === 'LengthMismatch' || name === 'FileChanged') return cipherDropError('LENGTH_MISMATCH', message);
+  if (name === 'LengthMismatch') return cipherDropError('LENGTH_MISMATCH', message);
   // The file could not be read (moved, deleted, no permission): keep the DOMException's name.
   if (name === 'NotReadableError' || name === 'NotFoundError') return new DOMException(message, name);
   return new Error(`the encryption worker failed: ${message}`);

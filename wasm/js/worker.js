@@ -15,11 +15,12 @@
 //   { job, drop: true }    forget the part
 //
 // Why the send is here: the sealed part is a Blob (Chromium uploads a Blob body
-// quickly and an ArrayBuffer body about 8x slower), and a Blob's bytes stay in the
+// quickly and an ArrayBuffer body far more slowly), and a Blob's bytes stay in the
 // browser's blob store until the last JavaScript object naming it is collected. The
 // main thread allocates little and collects rarely, so Blobs handed to it piled up
 // (1.1 GiB in the browser process on a 2 GiB upload); here, the only object naming
-// the part lives in this worker, whose heap turns over with every part.
+// the part lives in this worker, which the client terminates after a few parts,
+// freeing them all at once.
 //
 // Memory: the plaintext is read into one buffer, reused for every part (parts are
 // sealed one at a time: WebCrypto runs a few chunks in parallel on its own threads);
@@ -35,7 +36,7 @@ const parts = new Map(); // job -> { body: Blob, abort: AbortController of its r
 
 const fileChanged = () => {
   const e = new Error('the file changed while it was read');
-  e.name = 'FileChanged';
+  e.name = 'LengthMismatch';
   return e;
 };
 
@@ -87,7 +88,7 @@ async function seal(job, { key, blob, chunkSize, nonces, header, length }) {
     try {
       plainBuf = await readInto(blob, plainBuf, 0);
     } catch (e) {
-      if (e?.name === 'FileChanged') throw e;
+      if (e?.name === 'LengthMismatch') throw e;
       // A file's stream fails with a bare "network error" when the file was moved,
       // deleted or changed on disk since it was chosen: say so.
       plainBuf = new ArrayBuffer(0);
