@@ -110,6 +110,34 @@ impl Sealer {
         })
     }
 
+    /// A sealer that goes on with the object `header` starts: for resuming an
+    /// interrupted upload, so the chunks not yet stored can be sealed after a restart.
+    /// The header is checked as [`Opener::new`] checks it (context, commitment, tag),
+    /// so only the holder of its data key can resume it.
+    ///
+    /// Chunk *i* is sealed under the same nonce as before: resealing it gives the same
+    /// ciphertext only for the same plaintext. The caller must make sure the input is
+    /// the same file (and seal only chunks that never reached storage).
+    ///
+    /// # Errors
+    /// As [`Opener::new`].
+    pub fn resume(
+        header: Header,
+        data_key: &DataKey,
+        expected: &EncryptionContext,
+    ) -> Result<Self> {
+        let Opener {
+            keys,
+            cipher,
+            header,
+        } = Opener::new(header, data_key, expected)?;
+        Ok(Self {
+            keys,
+            cipher,
+            header,
+        })
+    }
+
     /// The header that starts the file.
     #[must_use]
     pub const fn header(&self) -> &Header {

@@ -1,13 +1,16 @@
 // The high-level client of the CipherDrop backend (docs/API.md): encrypted uploads
-// (file slices sealed in a Web Worker, multipart parts in parallel with retries and
-// re-signed URLs), verified streaming downloads, listing with decrypted names.
+// (parts sealed and sent by parts.js, resumable after a reload with resume.js),
+// verified streaming downloads, listing with decrypted names (names.js).
 import { Encryptor, Keyring } from './wasm.js';
-import { createChunkAead, hasWebCrypto } from './aead.js';
+import { createChunkAead } from './aead.js';
 import { DecryptStream, collect } from './streams.js';
 import { cipherDropError } from './errors.js';
-import { StorageError, abortError, isAbort, send } from './send.js';
+import { StorageError, abortError, isAbort } from './send.js';
+import { Gate, PartUploader } from './parts.js';
+import { NAME_KEY_MARKER, b64decode, b64encode, openName, sealName } from './names.js';
+import { ResumeStore, hasIndexedDb } from './resume.js';
 
-export { StorageError };
+export { StorageError, NAME_KEY_MARKER };
 
 /** An error answer of the backend API: HTTP `status` and its stable `code`. */
 export class ApiError extends Error {
@@ -19,24 +22,7 @@ export class ApiError extends Error {
   }
 }
 
-
-/** Stored name of the objects that hold a user's name keys (base64url of "cipherdrop-name-key"). */
-export const NAME_KEY_MARKER = 'Y2lwaGVyZHJvcC1uYW1lLWtleQ';
-// Sealed name = base64url(version ‖ 12-byte IV ‖ AES-256-GCM(plaintext, AAD)):
-// version 1 seals the name alone; version 2 (written now) seals
-// {"n": name, "s": plaintext size}, so a listing shows plaintext sizes.
-const NAME_VERSION = 2;
-const NAME_AAD = new TextEncoder().encode('cipherdrop-name-v1');
 const SIGN_BATCH = 100;
-
-const b64decode = (s) => Uint8Array.from(atob(s), (c) => c.charCodeAt(0));
-function b64encode(bytes) {
-  let s = '';
-  for (let i = 0; i < bytes.length; i += 0x8000) s += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
-  return btoa(s);
-}
-const toUrl = (b) => b64encode(b).replaceAll('+', '-').replaceAll('/', '_').replace(/=+$/, '');
-const fromUrl = (s) => b64decode(s.replaceAll('-', '+').replaceAll('_', '/') + '='.repeat((4 - (s.length % 4)) % 4));
 
 const toWrappedKeys = (list) =>
   list.map((k) => ({ providerId: k.provider_id, providerInfo: b64decode(k.provider_info), blob: b64decode(k.blob) }));
@@ -70,240 +56,6 @@ function retryable(e) {
   return e instanceof TypeError; // fetch's network failure
 }
 
-
-/** At most `n` holders at once. */
-class Gate {
-  constructor(n) {
-    this.free = n;
-    this.waiting = [];
-  }
-
-  /** Resolves when a place is free; rejects with the signal's reason if it is aborted first. */
-  acquire(signal) {
-    if (signal?.aborted) return Promise.reject(signal.reason);
-    if (this.free > 0) {
-      this.free--;
-      return Promise.resolve();
-    }
-    return new Promise((resolve, reject) => {
-      const onAbort = () => {
-        const i = this.waiting.indexOf(waiter);
-        if (i >= 0) this.waiting.splice(i, 1);
-        reject(signal.reason);
-      };
-      const waiter = () => {
-        signal?.removeEventListener('abort', onAbort);
-        resolve();
-      };
-      signal?.addEventListener('abort', onAbort, { once: true });
-      this.waiting.push(waiter);
-    });
-  }
-
-  release() {
-    const next = this.waiting.shift();
-    if (next) next();
-    else this.free++;
-  }
-}
-
-/** An upload worker's error, as the page would have met it on its own thread. */
-function workerError({ name, message }) {
-  if (name === 'LengthMismatch') return cipherDropError('LENGTH_MISMATCH', message);
-  // The file could not be read (moved, deleted, no permission): keep the DOMException's name.
-  if (name === 'NotReadableError' || name === 'NotFoundError') return new DOMException(message, name);
-  return new Error(`the encryption worker failed: ${message}`);
-}
-
-/** A sealed part kept in an upload worker (sent from there, by `job`). */
-class WorkerPart {
-  constructor(job, size) {
-    this.job = job;
-    this.size = size;
-  }
-}
-
-/**
- * Parts one upload worker seals before it is retired. A sealed part is a Blob, and
- * a Blob's bytes stay in the browser's blob store (and in the worker) until the
- * object is garbage-collected, which a worker with a tiny heap does rarely: parts
- * piled up to a gigabyte on a 2 GiB upload. A retired worker is terminated once its
- * last part is sent, which frees everything it held at once.
- */
-const PARTS_PER_WORKER = 4;
-
-/**
- * Seals parts and sends them. In Web Workers (WebCrypto) where it can: a worker
- * reads the slice, seals it into a Blob, keeps it, and sends it with the presigned
- * request it is given (again on retry: the same ciphertext, never re-sealed), so the
- * page's thread never holds a part. Without workers (CSP, no module workers, no
- * WebCrypto in workers), parts are sealed here into Blobs and sent from here.
- */
-class PartUploader {
-  constructor(enc, useWorker) {
-    this.enc = enc;
-    this.current = null; // the worker that seals the next parts
-    this.workers = new Set();
-    this.jobs = new Map();
-    this.nextJob = 0;
-    this.useWorker = useWorker && typeof Worker !== 'undefined' && hasWebCrypto();
-  }
-
-  async init() {
-    if (!this.useWorker) return;
-    this.key = await crypto.subtle.importKey('raw', this.enc.contentKey(), { name: 'AES-GCM' }, false, ['encrypt']);
-    this.current = this.spawn();
-  }
-
-  /** A new upload worker (null when workers cannot start here). */
-  spawn() {
-    let worker;
-    try {
-      worker = new Worker(new URL('./worker.js', import.meta.url), { type: 'module' });
-    } catch {
-      this.useWorker = false; // CSP or no module workers: seal on this thread
-      return null;
-    }
-    const entry = { worker, left: PARTS_PER_WORKER, live: 0, retired: false };
-    worker.onmessage = (ev) => this.onMessage(entry, ev.data);
-    worker.onerror = (ev) => {
-      ev.preventDefault?.();
-      const error = new Error(`the encryption worker failed: ${ev.message}`);
-      for (const job of this.jobs.values()) if (job.entry === entry) job.pending?.reject(error);
-    };
-    this.workers.add(entry);
-    return entry;
-  }
-
-  /** The worker for the next part: a fresh one when the current one has sealed its share. */
-  take() {
-    if (this.current && this.current.left === 0) {
-      this.current.retired = true;
-      this.settle(this.current);
-      this.current = this.spawn();
-    }
-    const entry = this.current;
-    if (entry) {
-      entry.left--;
-      entry.live++;
-    }
-    return entry;
-  }
-
-  /** Terminates a retired worker that holds no part. */
-  settle(entry) {
-    if (entry.retired && entry.live === 0) {
-      entry.worker.terminate();
-      this.workers.delete(entry);
-    }
-  }
-
-  onMessage(entry, m) {
-    const job = this.jobs.get(m.job);
-    if (!job) {
-      // A part sealed after its upload was given up: let the worker forget it.
-      if (m.ready !== undefined) entry.worker.postMessage({ job: m.job, drop: true });
-      return;
-    }
-    if (m.sealed !== undefined) return job.onSealed(m.sealed);
-    if (m.sent !== undefined) return job.onSent?.(m.sent);
-    const pending = job.pending;
-    job.pending = null;
-    if (!pending) return;
-    if (m.ready !== undefined) pending.resolve(m.ready);
-    else if (m.etag !== undefined) pending.resolve(m.etag);
-    else if (m.status !== undefined) pending.reject(new StorageError(m.status));
-    else if (m.aborted) pending.reject(abortError(job.signal));
-    else if (m.error) pending.reject(workerError(m.error));
-  }
-
-  /** Posts `message` for `job` and waits for its answer (abortable). */
-  call(job, message, signal) {
-    return new Promise((resolve, reject) => {
-      if (signal?.aborted) return reject(abortError(signal));
-      const onAbort = () => {
-        job.entry.worker.postMessage({ job: job.id, abort: true });
-        job.pending = null;
-        reject(abortError(signal));
-      };
-      signal?.addEventListener('abort', onAbort, { once: true });
-      const done = () => signal?.removeEventListener('abort', onAbort);
-      job.signal = signal;
-      job.pending = {
-        resolve: (v) => {
-          done();
-          resolve(v);
-        },
-        reject: (e) => {
-          done();
-          reject(e);
-        },
-      };
-      job.entry.worker.postMessage({ job: job.id, ...message });
-    });
-  }
-
-  /**
-   * Seals chunks [first, end) read from `blob` (the part's plaintext); part 1 starts
-   * with the header; `length` is the sealed size the plan expects. Resolves with the
-   * sealed part: a handle to it in the worker, or a Blob.
-   */
-  async seal(blob, first, end, withHeader, length, onSealed, signal) {
-    const nonces = new Uint8Array(12 * (end - first));
-    for (let i = first; i < end; i++) nonces.set(this.enc.chunkNonce(i), 12 * (i - first));
-    const header = withHeader ? this.enc.header : undefined;
-    const entry = this.useWorker ? this.take() : null;
-    if (entry) {
-      const job = { id: this.nextJob++, entry, onSealed, onSent: null, pending: null, signal };
-      this.jobs.set(job.id, job);
-      try {
-        const size = await this.call(job, { seal: { key: this.key, blob, chunkSize: this.enc.chunkSize, nonces, header, length } }, signal);
-        return new WorkerPart(job.id, size);
-      } catch (e) {
-        this.drop(new WorkerPart(job.id, 0));
-        throw e;
-      }
-    }
-    if (!this.aead) this.aead = await createChunkAead(this.enc.contentKey());
-    const cs = this.enc.chunkSize;
-    const plain = new Uint8Array(await blob.arrayBuffer());
-    const pieces = header ? [header] : [];
-    for (let i = first; i < end; i++) {
-      const chunk = plain.subarray((i - first) * cs, Math.min(plain.length, (i - first + 1) * cs));
-      pieces.push(await this.aead.seal(i, this.enc.isFinal(i), chunk));
-      onSealed(chunk.length);
-    }
-    plain.fill(0);
-    const body = new Blob(pieces);
-    if (body.size !== length) throw cipherDropError('LENGTH_MISMATCH', 'a part does not match the server plan');
-    return body;
-  }
-
-  /** Sends a sealed part with a presigned request; resolves with the ETag. */
-  send(request, body, signal, onSent) {
-    if (!(body instanceof WorkerPart)) return send(request, body, signal, onSent);
-    const job = this.jobs.get(body.job);
-    job.onSent = onSent;
-    return this.call(job, { send: { method: request.method, url: request.url, headers: request.headers } }, signal);
-  }
-
-  /** Forgets a sealed part (sent, or given up). */
-  drop(body) {
-    if (!(body instanceof WorkerPart)) return;
-    const job = this.jobs.get(body.job);
-    if (!job) return;
-    this.jobs.delete(body.job);
-    job.entry.worker.postMessage({ job: body.job, drop: true });
-    job.entry.live--;
-    this.settle(job.entry);
-  }
-
-  close() {
-    for (const entry of this.workers) entry.worker.terminate();
-    this.workers.clear();
-    this.aead?.free();
-  }
-}
 
 /**
  * The client of a CipherDrop backend. Files are encrypted before they leave the
@@ -462,43 +214,194 @@ export class CipherDropClient {
    *
    * Progress: `{ phase, encrypted, sent, total, plaintextTotal }` — plaintext bytes
    * sealed, ciphertext bytes sent, and the ciphertext total.
+   *
+   * With `resumable: true` (and IndexedDB) the upload is recorded so that
+   * {@link resumeUpload} can finish it after a reload, a crash or a lost network;
+   * an interrupted upload is then kept at the server instead of aborted.
    */
-  async upload(file, { name, onProgress = () => {}, signal, concurrency = 4, chunkSize, multipart, onRetry } = {}) {
+  async upload(file, { name, resumable = false, fileHandle, ...options } = {}) {
     const plainName = name ?? (typeof File !== 'undefined' && file instanceof File ? file.name : undefined);
     let sealedName;
     if (plainName) {
-      const keys = await this.loadNameKeys(undefined, true, signal);
+      const keys = await this.loadNameKeys(undefined, true, options.signal);
       sealedName = await sealName(plainName, file.size, keys[0]);
     }
-    const o = await this.uploadSealed(file, sealedName, { onProgress, signal, concurrency, chunkSize, multipart, onRetry });
+    const store = resumable ? await this.resumeStore(options.signal) : null;
+    const o = await this.uploadSealed(file, sealedName, { ...options, store, fileHandle, plainName });
     return { ...o, name: plainName ?? null, plaintextSize: file.size };
   }
 
-  async uploadSealed(file, sealedName, { onProgress = () => {}, signal, concurrency = 4, chunkSize, multipart, onRetry } = {}) {
+  async uploadSealed(file, sealedName, { signal, chunkSize, multipart, store, fileHandle, plainName, ...options } = {}) {
     if (signal?.aborted) throw abortError(signal);
     const req = { size: file.size };
     if (sealedName) req.name = sealedName;
     if (chunkSize) req.chunk_size = chunkSize;
     if (multipart !== undefined) req.multipart = multipart;
     const start = await this.retry(signal, () => this.api('POST', '/api/uploads', req, signal));
-    const id = start.object_id;
-    const token = start.upload_token;
-    const progress = { phase: 'encrypting', encrypted: 0, sent: 0, total: start.ciphertext_length, plaintextTotal: file.size };
-    const report = () => onProgress({ ...progress });
-    let sealer;
+    const upload = { id: start.object_id, token: start.upload_token, file, store: null };
     try {
       const dataKey = b64decode(start.data_key);
-      const enc = new Encryptor(dataKey, toWrappedKeys(start.wrapped_keys), start.encryption_context, start.chunk_size, file.size);
+      upload.enc = new Encryptor(dataKey, toWrappedKeys(start.wrapped_keys), start.encryption_context, start.chunk_size, file.size);
       dataKey.fill(0);
-      if (enc.ciphertextLength !== start.ciphertext_length || enc.headerLength !== start.header_length) {
+      if (upload.enc.ciphertextLength !== start.ciphertext_length || upload.enc.headerLength !== start.header_length) {
         throw cipherDropError('LENGTH_MISMATCH', 'the server and this client disagree on the encrypted size');
       }
-      const parts =
-        start.upload.kind === 'single'
-          ? [{ part_number: 1, first_chunk: 0, chunk_count: enc.chunkCount, plaintext_offset: 0, plaintext_length: file.size, length: start.ciphertext_length, request: start.upload.request }]
-          : start.upload.parts;
-      const single = start.upload.kind === 'single';
-      const width = Math.max(1, Math.min(concurrency, parts.length));
+      upload.parts = partsOf(start, upload.enc);
+      upload.done = new Map();
+      if (store) {
+        const digest = await firstChunkDigest(upload.enc, file);
+        await store.put({
+          id: upload.id,
+          token: upload.token,
+          header: upload.enc.header,
+          context: start.encryption_context,
+          wrappedKeys: start.wrapped_keys,
+          kind: start.upload.kind,
+          partLengths: upload.parts.map((p) => p.length),
+          ciphertextLength: start.ciphertext_length,
+          done: {},
+          name: plainName ?? null,
+          file: { size: file.size, lastModified: file.lastModified ?? null, type: file.type ?? '' },
+          digest,
+          fileHandle: fileHandle ?? null,
+          startedAt: Date.now(),
+          expiresAt: start.upload_expires_at * 1000,
+        });
+        upload.store = store;
+      }
+    } catch (e) {
+      upload.enc?.free();
+      this.api('POST', `/api/uploads/${upload.id}/abort`, { upload_token: upload.token }).catch(() => {});
+      throw signal?.aborted ? abortError(signal) : e;
+    }
+    return this.transfer(upload, { signal, ...options });
+  }
+
+  /**
+   * The resumable uploads of the signed-in user that this browser has not finished
+   * (most recent first). Records past their upload's lifetime are dropped.
+   */
+  async unfinishedUploads({ signal } = {}) {
+    const store = await this.resumeStore(signal);
+    if (!store) return [];
+    const now = Date.now();
+    const out = [];
+    for (const r of await store.all()) {
+      if (r.expiresAt <= now) {
+        await store.delete(r.id);
+        continue;
+      }
+      const doneParts = Object.keys(r.done).map(Number);
+      out.push({
+        id: r.id,
+        name: r.name,
+        size: r.file.size,
+        lastModified: r.file.lastModified,
+        startedAt: r.startedAt,
+        expiresAt: r.expiresAt,
+        partsDone: doneParts.length,
+        partsTotal: r.partLengths.length,
+        sentBytes: doneParts.reduce((n, p) => n + r.partLengths[p - 1], 0),
+        totalBytes: r.ciphertextLength,
+        fileHandle: r.fileHandle ?? null,
+      });
+    }
+    return out.sort((a, b) => b.startedAt - a.startedAt);
+  }
+
+  /**
+   * Goes on with unfinished upload `id`: `fileOrHandle` is the same file picked
+   * again (or a FileSystemFileHandle; omit it when the upload kept one). The file is
+   * checked (size, last-modified, first sealed chunk) before anything is sent, and
+   * only the parts the storage does not have are sealed and sent.
+   */
+  async resumeUpload(id, fileOrHandle, { signal, ...options } = {}) {
+    const store = await this.resumeStore(signal);
+    const record = store ? await store.get(id) : undefined;
+    if (!record) throw cipherDropError('UPLOAD_UNKNOWN', 'this browser has no unfinished upload with that id');
+    if (record.expiresAt <= Date.now()) {
+      await store.delete(id);
+      throw expired();
+    }
+    const source = fileOrHandle ?? record.fileHandle;
+    if (!source) throw cipherDropError('FILE_NEEDED', 'choose the same file again to resume this upload');
+    const file = typeof source.getFile === 'function' ? await source.getFile() : source;
+    const sameFile = file.size === record.file.size && (record.file.lastModified == null || file.lastModified === record.file.lastModified);
+    if (!sameFile) throw differentFile();
+    let state;
+    try {
+      state = await this.retry(signal, () =>
+        this.api('POST', `/api/uploads/${encodeURIComponent(id)}/resume`, { upload_token: record.token, wrapped_keys: record.wrappedKeys }, signal),
+      );
+    } catch (e) {
+      if (e instanceof ApiError && e.code === 'upload_not_found') {
+        await store.delete(id);
+        throw expired(e);
+      }
+      throw e;
+    }
+    const dataKey = b64decode(state.data_key);
+    let enc;
+    try {
+      enc = Encryptor.resume(record.header, dataKey, record.context);
+    } finally {
+      dataKey.fill(0);
+    }
+    const upload = { id, token: record.token, file, enc, store };
+    try {
+      if ((await firstChunkDigest(enc, file)) !== record.digest) throw differentFile();
+      upload.parts = partsOf(state, enc);
+      // The storage's list of parts is the truth: a part whose answer was lost is
+      // there, and one the record thinks done but the storage lacks is sent again.
+      upload.done = new Map((state.parts_done ?? []).map((p) => [p.part_number, p.etag]));
+      if (state.kind === 'single' && state.uploaded) upload.done.set(1, null);
+      await store.put({ ...record, done: Object.fromEntries(upload.done) });
+    } catch (e) {
+      enc.free();
+      throw e;
+    }
+    const o = await this.transfer(upload, { signal, ...options });
+    return { ...o, name: record.name, plaintextSize: file.size };
+  }
+
+  /** Gives up unfinished upload `id`: aborted at the server (best effort) and forgotten here. */
+  async discardUpload(id, { signal } = {}) {
+    const store = await this.resumeStore(signal);
+    const record = store ? await store.get(id) : undefined;
+    if (!record) return;
+    await this.api('POST', `/api/uploads/${encodeURIComponent(id)}/abort`, { upload_token: record.token }, signal).catch(() => {});
+    await store.delete(id);
+  }
+
+  /** This user's resume records in this browser, or null where IndexedDB is missing. */
+  async resumeStore(signal) {
+    if (!hasIndexedDb()) return null;
+    const { owner } = await this.whoami(signal);
+    const base = this.baseUrl || globalThis.location?.origin || '';
+    if (this.resumeRecords?.scope !== `${base}|${owner}`) this.resumeRecords = new ResumeStore(`${base}|${owner}`);
+    return this.resumeRecords;
+  }
+
+  /**
+   * Seals and sends the parts of `upload` not yet done, then completes it. On
+   * failure the upload is aborted at the server, unless it is resumable and was
+   * interrupted (network, storage or server trouble): then it is kept for
+   * {@link resumeUpload}, and the error says so (`resumable: true`).
+   */
+  async transfer(upload, { onProgress = () => {}, signal, concurrency = 4, onRetry } = {}) {
+    const { id, token, enc, parts, done, file, store } = upload;
+    const single = parts.length === 1 && !parts[0].multipart;
+    const progress = { phase: 'encrypting', encrypted: 0, sent: 0, total: enc.ciphertextLength, plaintextTotal: file.size };
+    for (const p of parts) {
+      if (!done.has(p.part_number)) continue;
+      progress.encrypted += p.plaintext_length;
+      progress.sent += p.length;
+    }
+    const report = () => onProgress({ ...progress });
+    const todo = parts.filter((p) => !done.has(p.part_number));
+    let sealer;
+    try {
+      const width = Math.max(1, Math.min(concurrency, todo.length));
       sealer = new PartUploader(enc, this.useWorker);
       await sealer.init();
       const requests = new Map(parts.filter((p) => p.request).map((p) => [p.part_number, p.request]));
@@ -507,6 +410,7 @@ export class CipherDropClient {
         for (const p of res.parts) requests.set(p.part_number, p.request);
       };
       const etags = new Array(parts.length);
+      for (const [n, etag] of done) etags[n - 1] = etag;
       const onSent = (n) => {
         progress.sent += n;
         report();
@@ -539,19 +443,22 @@ export class CipherDropClient {
           place = true;
           // The same ciphertext is resent on retry (never re-sealed: a nonce must not
           // seal two different plaintexts). Expired or refused links are re-signed.
-          etags[part.part_number - 1] = await this.retry(
+          const etag = await this.retry(
             stop,
             async (attempt) => {
-              if (!single && (!requests.has(part.part_number) || attempt > 0)) {
+              if (!requests.has(part.part_number) || attempt > 0) {
                 // Sign this part and the next unsigned ones in one request.
                 const batch = [part.part_number];
-                for (const p of parts) if (batch.length < SIGN_BATCH && p.part_number > part.part_number && !requests.has(p.part_number)) batch.push(p.part_number);
+                for (const p of todo) if (batch.length < SIGN_BATCH && p.part_number > part.part_number && !requests.has(p.part_number)) batch.push(p.part_number);
                 await sign(batch, stop);
               }
               return sealer.send(requests.get(part.part_number), body, stop, onSent);
             },
             (e, attempt) => onRetry?.({ part: part.part_number, attempt: attempt + 1, error: e }),
           );
+          etags[part.part_number - 1] = etag;
+          // Best effort: a record that misses a part only means it is resent.
+          await store?.partDone(id, part.part_number, etag).catch(() => {});
         } catch (e) {
           fail(e);
         } finally {
@@ -562,7 +469,7 @@ export class CipherDropClient {
       };
       const sends = [];
       try {
-        for (const part of parts) {
+        for (const part of todo) {
           try {
             await this.partsHeld.acquire(stop);
           } catch (e) {
@@ -588,18 +495,31 @@ export class CipherDropClient {
       if (failure) throw failure;
       progress.phase = 'completing';
       report();
-      const done = await this.retry(signal, () =>
+      const finished = await this.retry(signal, () =>
         this.api('POST', `/api/uploads/${id}/complete`, { upload_token: token, parts: single ? [] : etags.map((etag, i) => ({ part_number: i + 1, etag })) }, signal),
       );
+      await store?.delete(id).catch(() => {});
       progress.phase = 'done';
       report();
-      return { id: done.object_id, size: done.size, lastModified: done.last_modified, name: null, plaintextSize: file.size };
+      return { id: finished.object_id, size: finished.size, lastModified: finished.last_modified, name: null, plaintextSize: file.size };
     } catch (e) {
+      const error = signal?.aborted ? abortError(signal) : e;
+      if (store && !signal?.aborted && interrupted(e)) {
+        // Kept for resumeUpload: the parts sent so far stay at the storage.
+        try {
+          error.resumable = true;
+        } catch {
+          // a frozen error: the record still says it can be resumed
+        }
+        throw error;
+      }
       // Leave nothing half-uploaded behind (best effort).
       this.api('POST', `/api/uploads/${id}/abort`, { upload_token: token }).catch(() => {});
-      throw signal?.aborted ? abortError(signal) : e;
+      await store?.delete(id).catch(() => {});
+      throw error;
     } finally {
       sealer?.close();
+      enc.free();
     }
   }
 
@@ -644,44 +564,45 @@ export class CipherDropClient {
   }
 }
 
-async function sealName(name, size, key) {
-  const iv = crypto.getRandomValues(new Uint8Array(12));
-  const text = JSON.stringify({ n: name, s: size });
-  const ct = new Uint8Array(await crypto.subtle.encrypt({ name: 'AES-GCM', iv, additionalData: NAME_AAD }, key, new TextEncoder().encode(text)));
-  const out = new Uint8Array(13 + ct.length);
-  out[0] = NAME_VERSION;
-  out.set(iv, 1);
-  out.set(ct, 13);
-  return toUrl(out);
+/** The parts of an upload (start or resume answer): a single PUT is one part. */
+function partsOf(answer, enc) {
+  if (answer.upload.kind !== 'single') return answer.upload.parts.map((p) => ({ ...p, multipart: true }));
+  const length = enc.ciphertextLength;
+  return [{ part_number: 1, first_chunk: 0, chunk_count: enc.chunkCount, plaintext_offset: 0, plaintext_length: enc.plaintextLength, length, request: answer.upload.request }];
 }
 
-async function openName(sealed, keys) {
-  if (!sealed || sealed === NAME_KEY_MARKER) return null;
-  let bytes;
+/** Network, storage or server trouble: an upload stopped by it can be resumed. */
+function interrupted(e) {
+  if (e instanceof StorageError || e instanceof TypeError) return true;
+  if (e instanceof ApiError) return e.status === 408 || e.status === 429 || e.status >= 500;
+  return e?.name === 'NetworkError' || e?.name === 'TimeoutError';
+}
+
+const differentFile = () =>
+  cipherDropError('DIFFERENT_FILE', 'this is not the file that was being uploaded (its size, date or first bytes differ); nothing was sent');
+
+const expired = (cause) => {
+  const e = new ApiError(404, 'upload_not_found', 'This upload can no longer be resumed (it expired or was ended). Start it again.');
+  if (cause) e.cause = cause;
+  return e;
+};
+
+/**
+ * SHA-256 (hex) of the file's first sealed chunk: tells a resumed file from another
+ * of the same size and date. The sealed bytes are those part 1 begins with (same
+ * key, nonce and plaintext); a different file's are hashed here and dropped, never sent.
+ */
+async function firstChunkDigest(enc, file) {
+  const plain = new Uint8Array(await file.slice(0, Math.min(enc.chunkSize, file.size)).arrayBuffer());
+  const aead = await createChunkAead(enc.contentKey());
   try {
-    bytes = fromUrl(sealed);
-  } catch {
-    return null;
+    const sealed = await aead.seal(0, enc.isFinal(0), plain);
+    const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', sealed));
+    return Array.from(digest, (b) => b.toString(16).padStart(2, '0')).join('');
+  } finally {
+    plain.fill(0);
+    aead.free();
   }
-  if (bytes.length < 13 + 16 || (bytes[0] !== 1 && bytes[0] !== 2)) return null;
-  for (const key of keys) {
-    let text;
-    try {
-      const pt = await crypto.subtle.decrypt({ name: 'AES-GCM', iv: bytes.subarray(1, 13), additionalData: NAME_AAD }, key, bytes.subarray(13));
-      text = new TextDecoder().decode(pt);
-    } catch {
-      continue; // another key
-    }
-    if (bytes[0] === 1) return { name: text, size: null };
-    try {
-      const meta = JSON.parse(text);
-      if (typeof meta?.n !== 'string') return null;
-      return { name: meta.n, size: Number.isSafeInteger(meta.s) && meta.s >= 0 ? meta.s : null };
-    } catch {
-      return null;
-    }
-  }
-  return null;
 }
 
 export { Keyring };

@@ -54,6 +54,9 @@ export type ErrorCode =
   | 'INVALID_ARGUMENT'
   | 'NO_WEBCRYPTO'
   | 'ABORTED'
+  | 'DIFFERENT_FILE'
+  | 'FILE_NEEDED'
+  | 'UPLOAD_UNKNOWN'
   | (string & {});
 
 /** Every error this package throws: an `Error` named `"CipherDropError"` with a stable `code`. */
@@ -293,6 +296,39 @@ export interface UploadOptions {
   multipart?: boolean;
   /** Told of each retried part request. */
   onRetry?: (info: { part: number; attempt: number; error: Error }) => void;
+  /**
+   * Keep what is needed to resume this upload in IndexedDB (object id, upload token,
+   * header, layout, parts done with their ETags, the file's size and date, a digest of
+   * its first sealed chunk; never a key). An upload interrupted by network, storage or
+   * server trouble is then kept at the server (its error has `resumable: true`) and
+   * {@link CipherDropClient.resumeUpload} finishes it, even after a reload or a crash.
+   * Ignored where IndexedDB is missing. Default false.
+   */
+  resumable?: boolean;
+  /** With `resumable`: a File System Access handle to the file, kept so a resume needs no new pick (Chromium). */
+  fileHandle?: FileSystemFileHandle;
+}
+
+/** An upload this browser started with `resumable: true` and has not finished. */
+export interface UnfinishedUpload {
+  /** Object id. */
+  id: string;
+  /** The file name, or `null`. */
+  name: string | null;
+  /** The file's size in bytes and its last-modified time (ms since the epoch). */
+  size: number;
+  lastModified: number | null;
+  /** When the upload started and when it can no longer be resumed (ms since the epoch). */
+  startedAt: number;
+  expiresAt: number;
+  /** Parts this browser saw stored, and parts in all (the storage's own list decides on resume). */
+  partsDone: number;
+  partsTotal: number;
+  /** Ciphertext bytes in those parts, and in all. */
+  sentBytes: number;
+  totalBytes: number;
+  /** The kept file handle, or `null` (the file must then be picked again). */
+  fileHandle: FileSystemFileHandle | null;
 }
 
 /** Options of {@link CipherDropClient.download}. */
@@ -330,4 +366,20 @@ export class CipherDropClient {
   delete(id: string, options?: { signal?: AbortSignal }): Promise<void>;
   /** The signed-in user: `{ user, owner }`. */
   whoami(signal?: AbortSignal): Promise<{ user: string; owner: string }>;
+  /** The resumable uploads of this user that this browser has not finished, newest first (expired ones are dropped). */
+  unfinishedUploads(options?: { signal?: AbortSignal }): Promise<UnfinishedUpload[]>;
+  /**
+   * Finishes an unfinished upload, sending only the parts the storage lacks.
+   * `file` is the same file picked again, or a file handle; omit it when the upload kept a handle.
+   * @throws CipherDropError `DIFFERENT_FILE` (size, date or first sealed chunk differ; nothing sent),
+   * `FILE_NEEDED`, `UPLOAD_UNKNOWN`; ApiError 404 `upload_not_found` (expired or ended: start again; the record is dropped);
+   * as {@link CipherDropClient.upload}.
+   */
+  resumeUpload(
+    id: string,
+    file?: Blob | FileSystemFileHandle,
+    options?: Omit<UploadOptions, 'name' | 'chunkSize' | 'multipart' | 'resumable' | 'fileHandle'>,
+  ): Promise<StoredFile>;
+  /** Aborts an unfinished upload at the server (best effort) and forgets it here. */
+  discardUpload(id: string, options?: { signal?: AbortSignal }): Promise<void>;
 }

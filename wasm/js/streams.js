@@ -282,9 +282,17 @@ export class DecryptStream extends TransformStream {
 export async function collect(readable) {
   const parts = [];
   let n = 0;
-  for await (const c of readable) {
-    parts.push(c);
-    n += c.length;
+  // A reader loop, not `for await`: WebKit (Safari) has no async iteration of streams.
+  const reader = readable.getReader();
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      parts.push(value);
+      n += value.length;
+    }
+  } finally {
+    reader.releaseLock();
   }
   const out = new Uint8Array(n);
   let off = 0;

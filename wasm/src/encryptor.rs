@@ -1,6 +1,6 @@
 //! The writer side: a header and sealed chunks, in any order.
 
-use cipherdrop_core::{DataKey, Layout, Sealer};
+use cipherdrop_core::{DataKey, Header, Layout, Sealer};
 use js_sys::Array;
 use wasm_bindgen::prelude::*;
 
@@ -70,6 +70,34 @@ impl Encryptor {
             length(plaintext_length)?,
         )
         .map_err(core_error)?;
+        Ok(Self { sealer })
+    }
+
+    /// An encryptor that goes on with an upload begun earlier (after a reload): the
+    /// header already sent, its data key and the context it must name. The header is
+    /// verified (context, commitment, tag) before anything is sealed.
+    ///
+    /// Chunk *i* is sealed under the same nonce as before, so seal only chunks that
+    /// never reached storage, from the very same file.
+    ///
+    /// @throws CipherDropError `MALFORMED_HEADER`, `CONTEXT_MISMATCH`,
+    /// `COMMITMENT_MISMATCH`, `HEADER_AUTH_FAILED`, `INVALID_CONTEXT`.
+    pub fn resume(
+        header: &[u8],
+        data_key: &[u8],
+        #[wasm_bindgen(unchecked_param_type = "Record<string, string>")] context: JsValue,
+    ) -> Result<Encryptor, JsValue> {
+        let h = Header::parse(header).map_err(core_error)?;
+        if h.len() != header.len() {
+            return Err(invalid("the header has bytes after its end"));
+        }
+        let dk = DataKey::from_bytes(key32(data_key, "the data key")?);
+        let sealer = Sealer::resume(h, &dk, &context_from_js(&context)?).map_err(core_error)?;
+        if sealer.layout().is_none() {
+            return Err(invalid(
+                "only a header with a recorded plaintext length can be resumed",
+            ));
+        }
         Ok(Self { sealer })
     }
 
