@@ -49,3 +49,12 @@ npm install --no-save --no-audit --no-fund --loglevel=error "$TARBALL"
 npx tsc --noEmit
 npx vite build --logLevel warn
 node run.mjs
+
+# --- node package test ---
+# tests/node: the package in Node (20+) with no bundler, imported as 'cipherdrop'
+# from the packed tarball: interop with the CLI both ways, the vector files, and
+# CipherDropClient against `cipherdrop serve`. tests/node/run.sh packs the package
+# and builds the binary itself when TARBALL / CIPHERDROP_BIN are not set above.
+printf '\n==> %s\n' "the package in Node (tests/node)" >&2
+CIPHERDROP_TARBALL="${TARBALL:-}" "${ROOT:?}/tests/node/run.sh"
+# --- end node package test ---
