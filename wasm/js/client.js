@@ -288,7 +288,7 @@ export class CipherDropClient {
     const out = [];
     for (const r of await store.all()) {
       if (r.expiresAt <= now) {
-        await store.delete(r.id);
+        await this.forget(store, r, signal);
         continue;
       }
       const doneParts = Object.keys(r.done).map(Number);
@@ -320,7 +320,7 @@ export class CipherDropClient {
     const record = store ? await store.get(id) : undefined;
     if (!record) throw cipherDropError('UPLOAD_UNKNOWN', 'this browser has no unfinished upload with that id');
     if (record.expiresAt <= Date.now()) {
-      await store.delete(id);
+      await this.forget(store, record);
       throw expired();
     }
     const source = fileOrHandle ?? record.fileHandle;
@@ -335,7 +335,7 @@ export class CipherDropClient {
       );
     } catch (e) {
       if (e instanceof ApiError && e.code === 'upload_not_found') {
-        await store.delete(id);
+        await this.forget(store, record);
         throw expired(e);
       }
       throw e;
@@ -368,9 +368,17 @@ export class CipherDropClient {
   async discardUpload(id, { signal } = {}) {
     const store = await this.resumeStore(signal);
     const record = store ? await store.get(id) : undefined;
-    if (!record) return;
-    await this.api('POST', `/api/uploads/${encodeURIComponent(id)}/abort`, { upload_token: record.token }, signal).catch(() => {});
-    await store.delete(id);
+    if (record) await this.forget(store, record, signal);
+  }
+
+  /**
+   * Aborts an upload at the server (best effort: the server accepts the token of an
+   * expired upload for this, so its parts do not wait for the bucket's lifecycle
+   * rule) and drops its record.
+   */
+  async forget(store, record, signal) {
+    await this.api('POST', `/api/uploads/${encodeURIComponent(record.id)}/abort`, { upload_token: record.token }, signal).catch(() => {});
+    await store.delete(record.id);
   }
 
   /** This user's resume records in this browser, or null where IndexedDB is missing. */
