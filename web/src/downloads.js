@@ -10,7 +10,7 @@ import { currentClient } from './session.js';
 import { downloadHelper, saveThroughHelper, HelperUnavailable, SaveError } from './download-helper.js';
 
 /** Without a way to stream to disk a download is held in memory until verified: cap it. */
-const BLOB_LIMIT = 512 * 1024 * 1024;
+const BLOB_LIMIT = 500 * 1000 * 1000;
 
 const canStreamToDisk = () => typeof window.showSaveFilePicker === 'function';
 

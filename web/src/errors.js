@@ -33,10 +33,22 @@ const API = {
   network: 'Could not reach the CipherDrop server. Check your connection and try again.',
 };
 
-/** A sentence for the person in front of the page. */
+/** What the page says of a failure it has no words for; the error itself goes to the console. */
+export const UNEXPECTED = 'Something went wrong in this browser. Details are in the browser console.';
+
+/**
+ * A sentence for the person in front of the page. Failures it does not know (a
+ * browser's own `TypeError`, an engine message such as "undefined is not a function")
+ * are never shown raw: they are logged with console.error and the page says
+ * {@link UNEXPECTED}.
+ */
 export function describe(e) {
   if (e?.name === 'AbortError') return 'Cancelled.';
-  if (isCipherDropError(e)) return PACKAGE[e.code] ?? `Could not process this file (${e.code}).`;
+  if (isCipherDropError(e)) {
+    if (PACKAGE[e.code]) return PACKAGE[e.code];
+    console.error('CipherDrop:', e);
+    return `Could not process this file (${e.code}). Details are in the browser console.`;
+  }
   if (e instanceof ApiError) {
     if (API[e.code]) return API[e.code];
     if (e.status >= 500) return 'The server is having trouble right now. Please try again in a moment.';
@@ -50,7 +62,8 @@ export function describe(e) {
   if (e?.name === 'NotReadableError') return 'The browser could not read this file (was it moved or changed?).';
   if (e?.name === 'NotAllowedError') return 'The browser did not allow saving the file.';
   if (e?.name === 'QuotaExceededError') return 'There is not enough space to save this file.';
-  return `Something went wrong: ${e?.message ?? e}`;
+  console.error('CipherDrop:', e);
+  return UNEXPECTED;
 }
 
 /** True when signing in again is the fix. */

@@ -63,7 +63,12 @@ function fileRow(f) {
   const time = document.createElement('time');
   time.dateTime = f.lastModified;
   time.textContent = dateFormat.format(f.when);
-  date.append(time);
+  // Two uploads of the same file differ by their time and their object id.
+  const id = document.createElement('span');
+  id.className = 'sub muted object-id';
+  id.title = `Object id ${f.id}`;
+  id.textContent = `id ${f.id.slice(0, 8)}`;
+  date.append(time, id);
 
   const actions = document.createElement('td');
   actions.className = 'actions';

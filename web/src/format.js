@@ -1,15 +1,20 @@
 //! How numbers and times read on the page: byte sizes, time left, dates.
 
+/**
+ * A byte count in decimal units, as disks and operating systems label files:
+ * 1 kB = 1000 bytes, 1 MB = 1000 kB (300,000,000 bytes read "300 MB").
+ */
 export function formatBytes(n) {
-  if (n < 1024) return `${n} B`;
-  const units = ['KB', 'MB', 'GB', 'TB'];
-  let v = n / 1024;
+  if (n < 1000) return `${Math.round(n)} B`;
+  const units = ['kB', 'MB', 'GB', 'TB', 'PB'];
+  let v = n / 1000;
   let u = 0;
-  while (v >= 1024 && u < units.length - 1) {
-    v /= 1024;
+  // 999,950 bytes would round to "1000 kB": step up before rounding does.
+  while (v >= 999.5 && u < units.length - 1) {
+    v /= 1000;
     u++;
   }
-  return `${v < 10 ? v.toFixed(1) : Math.round(v)} ${units[u]}`;
+  return `${v < 9.95 ? v.toFixed(1) : Math.round(v)} ${units[u]}`;
 }
 
 export function formatDuration(s) {
@@ -19,4 +24,5 @@ export function formatDuration(s) {
   return `${(s / 3600).toFixed(1)} h left`;
 }
 
-export const dateFormat = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium', timeStyle: 'short' });
+/** Dates with seconds, so two uploads of the same file a minute apart read differently. */
+export const dateFormat = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium', timeStyle: 'medium' });

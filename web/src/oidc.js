@@ -3,6 +3,9 @@
 // return), the PKCE verifier and the nonce stay in sessionStorage for the round trip.
 const PENDING_KEY = 'cipherdrop.oidc';
 
+/** A sign-in failure this module words itself (shown as "Could not sign in: <message>."). */
+export class SignInError extends Error {}
+
 const b64url = (bytes) =>
   btoa(String.fromCharCode(...bytes)).replaceAll('+', '-').replaceAll('/', '_').replace(/=+$/, '');
 const randomString = () => b64url(crypto.getRandomValues(new Uint8Array(32)));
@@ -29,12 +32,12 @@ async function getJson(url, init) {
   try {
     res = await fetch(url, { cache: 'no-store', ...init });
   } catch {
-    throw new Error(`could not reach the sign-in service at ${new URL(url).origin}`);
+    throw new SignInError(`could not reach the sign-in service at ${new URL(url).origin}`);
   }
   const data = await res.json().catch(() => null);
   if (!res.ok) {
     const why = data?.error_description ?? data?.error ?? `it answered ${res.status}`;
-    throw new Error(`the sign-in service refused: ${why}`);
+    throw new SignInError(`the sign-in service refused: ${why}`);
   }
   return data;
 }
@@ -50,7 +53,7 @@ const redirectUri = () => `${location.origin}${location.pathname}`;
 export async function startSignIn(oidc) {
   const issuer = oidc.issuer.replace(/\/+$/, '');
   const discovery = await getJson(`${issuer}/.well-known/openid-configuration`);
-  if (discovery?.issuer?.replace(/\/+$/, '') !== issuer) throw new Error('the sign-in service names another issuer');
+  if (discovery?.issuer?.replace(/\/+$/, '') !== issuer) throw new SignInError('the sign-in service names another issuer');
   const pending = {
     state: randomString(),
     verifier: randomString(),
@@ -89,10 +92,10 @@ export async function finishSignIn() {
   sessionStorage.removeItem(PENDING_KEY);
   history.replaceState(null, '', redirectUri());
   if (!pending || params.get('state') !== pending.state) {
-    throw new Error('this sign-in did not start on this page (its state does not match): please sign in again');
+    throw new SignInError('this sign-in did not start on this page (its state does not match): please sign in again');
   }
   if (params.has('error')) {
-    throw new Error(`the sign-in service refused: ${params.get('error_description') ?? params.get('error')}`);
+    throw new SignInError(`the sign-in service refused: ${params.get('error_description') ?? params.get('error')}`);
   }
   const tokens = await getJson(pending.tokenEndpoint, {
     method: 'POST',
@@ -106,11 +109,11 @@ export async function finishSignIn() {
     }),
   });
   const id = jwtClaims(tokens?.id_token);
-  if (id && id.nonce !== pending.nonce) throw new Error('the sign-in answer was not for this page (its nonce does not match)');
+  if (id && id.nonce !== pending.nonce) throw new SignInError('the sign-in answer was not for this page (its nonce does not match)');
   // The backend wants a JWT for its audience: the access token when it is one, else the ID token.
   const access = jwtClaims(tokens?.access_token);
   const forUs = (c) => c && [c.aud].flat().includes(pending.audience);
   if (forUs(access)) return tokens.access_token;
   if (forUs(id)) return tokens.id_token;
-  throw new Error('the sign-in service gave no token for this server');
+  throw new SignInError('the sign-in service gave no token for this server');
 }

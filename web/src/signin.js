@@ -4,7 +4,7 @@
 import { CipherDropClient } from 'cipherdrop';
 import { $ } from './dom.js';
 import { authConfig, devLogin } from './api.js';
-import { startSignIn, finishSignIn } from './oidc.js';
+import { startSignIn, finishSignIn, SignInError } from './oidc.js';
 import { describe } from './errors.js';
 import { showAlert, hideAlert } from './alerts.js';
 import { setClient, onSignOut, signOut } from './session.js';
@@ -40,7 +40,7 @@ $('oidc-start').addEventListener('click', async (ev) => {
   try {
     await startSignIn(authOidc);
   } catch (e) {
-    showAlert(`Could not sign in: ${e.message}.`);
+    showAlert(e instanceof SignInError ? `Could not sign in: ${e.message}.` : describe(e));
     button.disabled = false;
   }
 });
@@ -100,7 +100,7 @@ export async function start() {
     }
   } catch (e) {
     await showSignIn();
-    showAlert(e instanceof Error && !e.status ? `Could not sign in: ${e.message}.` : describe(e));
+    showAlert(e instanceof SignInError ? `Could not sign in: ${e.message}.` : describe(e));
     return;
   }
   const saved = sessionStorage.getItem(TOKEN_KEY);

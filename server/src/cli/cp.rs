@@ -47,11 +47,13 @@ pub struct Args {
     #[command(flatten)]
     pub key: KeyArgs,
 
-    /// Plaintext bytes per chunk when uploading: a power of two from 4K to 16M.
+    /// Plaintext bytes per chunk when uploading: a power of two from 4K to 16M
+    /// (K, M, G are binary: KiB, MiB, GiB).
     #[arg(long, value_name = "BYTES", value_parser = parse_size, default_value = "256K")]
     pub chunk_size: u64,
 
-    /// Target S3 part size when uploading (5M to 5G, rounded to whole chunks).
+    /// Target S3 part size when uploading (5M to 5G, that is 5 MiB to 5 GiB; rounded
+    /// to whole chunks).
     #[arg(long, value_name = "BYTES", value_parser = parse_size, default_value = "8M")]
     pub part_size: u64,
 
@@ -136,10 +138,11 @@ async fn run_async(args: Args) -> anyhow::Result<()> {
     };
     let context = args.key.context()?;
     let threads = args.threads.unwrap_or_else(default_threads).max(1);
-    let chunk_size = ChunkSize::from_u64(args.chunk_size)
-        .map_err(|_| anyhow::anyhow!("--chunk-size must be a power of two from 4K to 16M"))?;
+    let chunk_size = ChunkSize::from_u64(args.chunk_size).map_err(|_| {
+        anyhow::anyhow!("--chunk-size must be a power of two from 4K to 16M (4 KiB to 16 MiB)")
+    })?;
     if !(MIN_PART_SIZE..=MAX_PART_SIZE).contains(&args.part_size) {
-        bail!("--part-size must be from 5M to 5G");
+        bail!("--part-size must be from 5M to 5G (5 MiB to 5 GiB)");
     }
     let sdk = args.key.aws.load().await?;
     let keys = args.key.key_source_in(Some(&sdk)).await?;

@@ -26,7 +26,8 @@ pub struct Args {
     #[command(flatten)]
     pub key: KeyArgs,
 
-    /// Plaintext bytes per chunk: a power of two from 4K to 16M.
+    /// Plaintext bytes per chunk: a power of two from 4K to 16M (K, M, G are binary:
+    /// KiB, MiB, GiB).
     #[arg(long, value_name = "BYTES", value_parser = parse_size, default_value = "256K")]
     pub chunk_size: u64,
 

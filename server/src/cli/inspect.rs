@@ -96,13 +96,25 @@ fn print_text(r: &serde_json::Value) {
         s("suite_name")
     );
     println!("header:        {} bytes", s("header_len"));
-    println!("chunk size:    {} bytes", s("chunk_size"));
+    // A chunk size is a power of two, given as `--chunk-size 256K`: binary units.
+    let chunk = r["chunk_size"]
+        .as_u64()
+        .map_or(String::new(), |n| format!(" ({})", binary_size(n)));
+    println!("chunk size:    {} bytes{chunk}", s("chunk_size"));
     let recorded = if r["plaintext_len_recorded"] == json!(true) {
         ""
     } else {
         " (not recorded; from the file size)"
     };
-    println!("plaintext:     {} bytes{recorded}", s("plaintext_len"));
+    // A file's size in decimal units, as the page and file managers show it.
+    let human = r["plaintext_len"]
+        .as_u64()
+        .filter(|&n| n >= 1000)
+        .map_or(String::new(), |n| format!(" ({})", decimal_size(n)));
+    println!(
+        "plaintext:     {} bytes{human}{recorded}",
+        s("plaintext_len")
+    );
     println!("chunks:        {}", s("chunks"));
     println!("message id:    {}", s("message_id"));
     match r["context"].as_object() {
@@ -127,5 +139,61 @@ fn print_text(r: &serde_json::Value) {
             w["provider_info"].as_str().unwrap_or_default(),
             w["blob_len"]
         );
+    }
+}
+
+/// A byte count in decimal units (1 kB = 1000 bytes), as the page shows sizes:
+/// 300,000,000 bytes is "300 MB".
+#[allow(clippy::cast_precision_loss)] // a size shown to 2-3 significant digits
+fn decimal_size(n: u64) -> String {
+    const UNITS: [&str; 5] = ["kB", "MB", "GB", "TB", "PB"];
+    if n < 1000 {
+        return format!("{n} B");
+    }
+    let mut v = n as f64 / 1000.0;
+    let mut unit = 0;
+    while v >= 999.5 && unit < UNITS.len() - 1 {
+        v /= 1000.0;
+        unit += 1;
+    }
+    if v < 9.95 {
+        format!("{v:.1} {}", UNITS[unit])
+    } else {
+        format!("{v:.0} {}", UNITS[unit])
+    }
+}
+
+/// A power-of-two size in binary units: 262144 is "256 KiB".
+fn binary_size(n: u64) -> String {
+    match n {
+        n if n >= 1 << 30 && n % (1 << 30) == 0 => format!("{} GiB", n >> 30),
+        n if n >= 1 << 20 && n % (1 << 20) == 0 => format!("{} MiB", n >> 20),
+        n if n >= 1 << 10 && n % (1 << 10) == 0 => format!("{} KiB", n >> 10),
+        n => format!("{n} B"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{binary_size, decimal_size};
+
+    #[test]
+    fn sizes_read_in_decimal_units() {
+        assert_eq!(decimal_size(999), "999 B");
+        assert_eq!(decimal_size(1000), "1.0 kB");
+        assert_eq!(decimal_size(1500), "1.5 kB");
+        assert_eq!(decimal_size(999_499), "999 kB");
+        assert_eq!(decimal_size(999_500), "1.0 MB");
+        assert_eq!(decimal_size(300_000_000), "300 MB");
+        assert_eq!(decimal_size(12 << 20), "13 MB");
+        assert_eq!(decimal_size(5_000_000_000), "5.0 GB");
+    }
+
+    #[test]
+    fn chunk_sizes_read_in_binary_units() {
+        assert_eq!(binary_size(262_144), "256 KiB");
+        assert_eq!(binary_size(16 << 20), "16 MiB");
+        assert_eq!(binary_size(4096), "4 KiB");
+        assert_eq!(binary_size(1000), "1000 B");
     }
 }
