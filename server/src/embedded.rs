@@ -1,16 +1,45 @@
 //! The embedded S3-compatible store of the local mode: `s3s-fs` on a loopback
 //! listener, under tower-http's CORS layer, with an access key and secret made up
 //! at start, so presigned signatures, expiry and signed lengths ARE verified.
+//!
+//! [`LocalS3`] wraps `s3s-fs` where it is laxer than S3, so the local mode behaves
+//! like S3 for what CipherDrop relies on:
+//! - `ListParts` in s3s-fs answers for any upload id (even a finished one) and
+//!   gives no ETags; here it answers `NoSuchUpload` for an unknown upload and
+//!   gives each part's ETag (the MD5 of the part, as s3s-fs's `UploadPart` does).
+//! - `CompleteMultipartUpload` in s3s-fs forgets the upload before it reads the
+//!   parts, so a missing part destroyed the upload (and was a 500), and it never
+//!   compared ETags; here missing parts and wrong ETags are refused first with
+//!   `InvalidPart`, as S3 does, and the upload stays resumable.
+//!
+//! `PutObject` with `If-None-Match: *` is checked by s3s-fs itself (412
+//! `PreconditionFailed` when the key exists), as by S3 and moto, but not
+//! atomically: two racing creates both pass the check. Here conditional PUTs of
+//! one key run one after the other, so exactly one of them creates the object.
+//!
+//! Refused requests (bad signature, expired URL, 412…) are logged at INFO by
+//! [`log_store_responses`], without the URL; s3s logs every refusal as ERROR, so
+//! `main` keeps its own log events off.
 
+use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use anyhow::Context as _;
 use axum::Router;
 use axum::error_handling::HandleError;
+use axum::extract::Request;
 use axum::http::{HeaderName, HeaderValue, Method, StatusCode};
+use axum::middleware::Next;
+use axum::response::Response;
 use s3s::auth::SimpleAuth;
+use s3s::dto::{
+    CompleteMultipartUploadInput, CompleteMultipartUploadOutput, ListPartsInput, ListPartsOutput,
+    PutObjectInput, PutObjectOutput,
+};
 use s3s::service::S3ServiceBuilder;
+use s3s::{S3, S3Request, S3Response, S3Result, s3_error};
 use tokio::net::TcpListener;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
@@ -89,6 +118,7 @@ pub fn cors_layer(origins: &[String]) -> anyhow::Result<CorsLayer> {
         .allow_headers([
             HeaderName::from_static("content-type"),
             HeaderName::from_static("range"),
+            HeaderName::from_static("if-none-match"),
             HeaderName::from_static("x-amz-meta-cd-name"),
             HeaderName::from_static("x-amz-server-side-encryption"),
             HeaderName::from_static("x-amz-server-side-encryption-aws-kms-key-id"),
@@ -121,9 +151,12 @@ pub fn start(
         .with_context(|| format!("cannot create {}", root.display()))?;
     let fs = s3s_fs::FileSystem::new(root)
         .map_err(|e| anyhow::anyhow!("cannot open the local store at {}: {e:?}", root.display()))?;
+    let root = root
+        .canonicalize()
+        .with_context(|| format!("cannot open {}", root.display()))?;
     let credentials = LocalCredentials::generate()?;
     let service = {
-        let mut b = S3ServiceBuilder::new(fs);
+        let mut b = S3ServiceBuilder::new(LocalS3::new(fs, root));
         b.set_auth(SimpleAuth::from_single(
             credentials.access_key.clone(),
             credentials.secret_key.clone(),
@@ -136,6 +169,7 @@ pub fn start(
     });
     let app = Router::new()
         .fallback_service(service)
+        .layer(axum::middleware::from_fn(log_store_responses))
         .layer(cors_layer(origins)?);
     let addr = listener.local_addr()?;
     tokio::spawn(async move {
@@ -147,4 +181,222 @@ pub fn start(
         }
     });
     Ok(EmbeddedStore { addr, credentials })
+}
+
+/// Logs what the store answered: a refusal (4xx: a bad or expired signature, a
+/// key that exists…) is the caller's problem, not the server's, so INFO; 5xx is
+/// ERROR. Never the URL (a presigned URL is a secret while valid).
+async fn log_store_responses(req: Request, next: Next) -> Response {
+    let method = req.method().clone();
+    let response = next.run(req).await;
+    let status = response.status();
+    if status.is_server_error() {
+        tracing::error!(%method, status = status.as_u16(), "embedded store failed");
+    } else if status.is_client_error() {
+        tracing::info!(%method, status = status.as_u16(), "embedded store refused a request");
+    }
+    response
+}
+
+/// `s3s-fs` with S3's checks on multipart uploads (see the module docs). It
+/// relies on s3s-fs 0.14's file layout under `root`: `.upload-<id>.json` while an
+/// upload is open, `.upload_id-<id>.part-<n>` for its parts.
+struct LocalS3 {
+    fs: s3s_fs::FileSystem,
+    root: PathBuf,
+    /// One lock per key with a conditional PUT in flight.
+    creating: std::sync::Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+}
+
+impl LocalS3 {
+    fn new(fs: s3s_fs::FileSystem, root: PathBuf) -> Self {
+        Self {
+            fs,
+            root,
+            creating: std::sync::Mutex::default(),
+        }
+    }
+
+    fn creating(&self) -> std::sync::MutexGuard<'_, HashMap<String, Arc<tokio::sync::Mutex<()>>>> {
+        self.creating
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+    /// The open upload's id, or `NoSuchUpload` (as S3 answers).
+    fn open_upload(&self, upload_id: &str) -> S3Result<uuid_like::UploadId> {
+        let id = uuid_like::UploadId::parse(upload_id).ok_or_else(|| s3_error!(NoSuchUpload))?;
+        if self.root.join(format!(".upload-{}.json", id.0)).is_file() {
+            Ok(id)
+        } else {
+            Err(s3_error!(NoSuchUpload))
+        }
+    }
+
+    fn part_path(&self, id: &uuid_like::UploadId, part_number: i32) -> PathBuf {
+        self.root
+            .join(format!(".upload_id-{}.part-{part_number}", id.0))
+    }
+
+    /// The part's ETag value (MD5 hex, no quotes); `None` when it was never sent.
+    async fn part_etag(&self, path: PathBuf) -> S3Result<Option<String>> {
+        tokio::task::spawn_blocking(move || {
+            use md5::Digest as _;
+            use std::io::Read as _;
+            let mut file = match std::fs::File::open(&path) {
+                Ok(f) => f,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+                Err(e) => return Err(e),
+            };
+            let mut md5 = md5::Md5::new();
+            let mut buf = vec![0u8; 256 * 1024];
+            loop {
+                let n = file.read(&mut buf)?;
+                if n == 0 {
+                    break;
+                }
+                md5.update(&buf[..n]);
+            }
+            Ok(Some(hex::encode(md5.finalize())))
+        })
+        .await
+        .map_err(|e| s3_error!(InternalError, "hashing a part: {e}"))?
+        .map_err(|e| s3_error!(InternalError, "reading a part: {e}"))
+    }
+}
+
+/// s3s-fs names uploads by UUID; only such ids can name an upload.
+mod uuid_like {
+    /// A canonical (lowercase, hyphenated) UUID string.
+    pub(super) struct UploadId(pub(super) String);
+
+    impl UploadId {
+        pub(super) fn parse(s: &str) -> Option<Self> {
+            let ok = s.len() == 36
+                && s.bytes().enumerate().all(|(i, b)| match i {
+                    8 | 13 | 18 | 23 => b == b'-',
+                    _ => b.is_ascii_hexdigit(),
+                });
+            ok.then(|| Self(s.to_ascii_lowercase()))
+        }
+    }
+}
+
+/// Methods passed on to s3s-fs unchanged. Written out in the form
+/// `#[async_trait]` gives trait methods, since the attribute cannot see into a
+/// macro call.
+macro_rules! delegate {
+    ($($op:ident($input:ident) -> $output:ident;)*) => {
+        $(
+            fn $op<'life0, 'async_trait>(
+                &'life0 self,
+                req: S3Request<s3s::dto::$input>,
+            ) -> std::pin::Pin<
+                Box<
+                    dyn Future<Output = S3Result<S3Response<s3s::dto::$output>>>
+                        + Send
+                        + 'async_trait,
+                >,
+            >
+            where
+                'life0: 'async_trait,
+                Self: 'async_trait,
+            {
+                self.fs.$op(req)
+            }
+        )*
+    };
+}
+
+#[async_trait::async_trait]
+impl S3 for LocalS3 {
+    delegate! {
+        create_bucket(CreateBucketInput) -> CreateBucketOutput;
+        copy_object(CopyObjectInput) -> CopyObjectOutput;
+        delete_bucket(DeleteBucketInput) -> DeleteBucketOutput;
+        delete_object(DeleteObjectInput) -> DeleteObjectOutput;
+        delete_objects(DeleteObjectsInput) -> DeleteObjectsOutput;
+        get_bucket_location(GetBucketLocationInput) -> GetBucketLocationOutput;
+        get_object(GetObjectInput) -> GetObjectOutput;
+        head_bucket(HeadBucketInput) -> HeadBucketOutput;
+        head_object(HeadObjectInput) -> HeadObjectOutput;
+        list_buckets(ListBucketsInput) -> ListBucketsOutput;
+        list_objects(ListObjectsInput) -> ListObjectsOutput;
+        list_objects_v2(ListObjectsV2Input) -> ListObjectsV2Output;
+        create_multipart_upload(CreateMultipartUploadInput) -> CreateMultipartUploadOutput;
+        upload_part(UploadPartInput) -> UploadPartOutput;
+        upload_part_copy(UploadPartCopyInput) -> UploadPartCopyOutput;
+        abort_multipart_upload(AbortMultipartUploadInput) -> AbortMultipartUploadOutput;
+    }
+
+    async fn put_object(
+        &self,
+        req: S3Request<PutObjectInput>,
+    ) -> S3Result<S3Response<PutObjectOutput>> {
+        if req.input.if_none_match.is_none() {
+            return self.fs.put_object(req).await;
+        }
+        let key = format!("{}/{}", req.input.bucket, req.input.key);
+        let lock = Arc::clone(self.creating().entry(key.clone()).or_default());
+        let result = {
+            let _one_at_a_time = lock.lock().await;
+            self.fs.put_object(req).await
+        };
+        drop(lock);
+        let mut creating = self.creating();
+        if creating
+            .get(&key)
+            .is_some_and(|l| Arc::strong_count(l) == 1)
+        {
+            creating.remove(&key);
+        }
+        result
+    }
+
+    async fn list_parts(
+        &self,
+        req: S3Request<ListPartsInput>,
+    ) -> S3Result<S3Response<ListPartsOutput>> {
+        let id = self.open_upload(&req.input.upload_id)?;
+        let mut resp = self.fs.list_parts(req).await?;
+        let mut parts = resp.output.parts.take().unwrap_or_default();
+        for part in &mut parts {
+            let Some(n) = part.part_number else { continue };
+            part.e_tag = self
+                .part_etag(self.part_path(&id, n))
+                .await?
+                .map(s3s::dto::ETag::Strong);
+        }
+        parts.retain(|p| p.e_tag.is_some());
+        parts.sort_by_key(|p| p.part_number);
+        resp.output.parts = Some(parts);
+        Ok(resp)
+    }
+
+    async fn complete_multipart_upload(
+        &self,
+        req: S3Request<CompleteMultipartUploadInput>,
+    ) -> S3Result<S3Response<CompleteMultipartUploadOutput>> {
+        let id = self.open_upload(&req.input.upload_id)?;
+        let listed = req
+            .input
+            .multipart_upload
+            .as_ref()
+            .and_then(|m| m.parts.as_ref())
+            .map(Vec::as_slice)
+            .unwrap_or_default();
+        for part in listed {
+            let n = part
+                .part_number
+                .ok_or_else(|| s3_error!(InvalidPart, "a part has no number"))?;
+            let stored = self.part_etag(self.part_path(&id, n)).await?;
+            let given = part.e_tag.as_ref().map(|e| e.value().trim_matches('"'));
+            if stored.is_none() || stored.as_deref() != given {
+                return Err(s3_error!(
+                    InvalidPart,
+                    "One or more of the specified parts could not be found. The part might not have been uploaded, or the specified entity tag might not have matched the part's entity tag."
+                ));
+            }
+        }
+        self.fs.complete_multipart_upload(req).await
+    }
 }

@@ -64,6 +64,15 @@ impl ApiError {
         )
     }
 
+    /// 404 `upload_not_found` from "resume": the upload cannot be continued.
+    pub fn upload_not_resumable() -> Self {
+        Self::new(
+            StatusCode::NOT_FOUND,
+            "upload_not_found",
+            "This upload can no longer be resumed: it has expired or ended (it was completed or cancelled), or it is not yours. Start it again.",
+        )
+    }
+
     /// 5xx with a generic message; `detail` is logged, not returned.
     pub fn internal(
         status: StatusCode,

@@ -38,6 +38,7 @@ pub fn api_routes(state: Arc<AppState>) -> Router {
         .route("/api/uploads", post(uploads::start))
         .route("/api/uploads/{object_id}/parts", post(uploads::sign_parts))
         .route("/api/uploads/{object_id}/abort", post(uploads::abort))
+        .route("/api/uploads/{object_id}/resume", post(uploads::resume))
         .route("/api/objects", get(objects::list))
         .route(
             "/api/objects/{object_id}",

@@ -26,6 +26,9 @@ use crate::error::ApiError;
 /// User-metadata key (S3 `x-amz-meta-…`) holding the browser-encrypted file name.
 pub const NAME_METADATA_KEY: &str = "cd-name";
 
+/// User-metadata key of an upload record (see [`ObjectStore::create_record`]).
+const RECORD_METADATA_KEY: &str = "cd-state";
+
 /// Why the object store failed.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -39,6 +42,9 @@ pub enum StoreError {
     /// The store refused a part list (missing part, wrong ETag, part too small).
     #[error("the store refused the parts: {0}")]
     InvalidParts(String),
+    /// A conditional write found the key taken (`If-None-Match: *`, HTTP 412).
+    #[error("the object already exists")]
+    AlreadyExists,
     /// The store is unreachable or failing (detail for the log).
     #[error("the object store is unavailable")]
     Unavailable(String),
@@ -52,6 +58,11 @@ impl From<StoreError> for ApiError {
         match e {
             StoreError::NotFound => ApiError::object_not_found(),
             StoreError::NoSuchUpload => ApiError::upload_not_found(),
+            StoreError::AlreadyExists => ApiError::new(
+                StatusCode::CONFLICT,
+                "already_exists",
+                "the object already exists",
+            ),
             StoreError::InvalidParts(ref detail) => ApiError::bad_request(
                 "invalid_parts",
                 format!(
@@ -135,6 +146,54 @@ pub struct PartEtag {
     pub etag: String,
 }
 
+/// A part the store holds for a multipart upload (from `ListParts`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredPart {
+    /// 1-based part number.
+    pub part_number: u32,
+    /// The part's ETag as the store reports it (with its quotes).
+    pub etag: String,
+    /// Bytes stored.
+    pub size: u64,
+}
+
+/// One page of `ListParts`.
+struct ListPartsPage {
+    parts: Vec<StoredPart>,
+    /// The marker of the next page, when there is one.
+    next: Option<String>,
+}
+
+impl ListPartsPage {
+    /// Reads a `ListParts` answer the SDK refused (see `list_parts`): the text of
+    /// `<PartNumber>`, `<ETag>`, `<Size>` in each `<Part>`, and the paging fields.
+    fn from_xml(body: &str) -> Option<Self> {
+        fn text<'a>(xml: &'a str, tag: &str) -> Option<&'a str> {
+            let start = xml.find(&format!("<{tag}>"))? + tag.len() + 2;
+            let len = xml[start..].find(&format!("</{tag}>"))?;
+            Some(&xml[start..start + len])
+        }
+        let mut parts = Vec::new();
+        let mut rest = body;
+        while let Some(at) = rest.find("<Part>") {
+            let end = rest[at..].find("</Part>")? + at;
+            let part = &rest[at..end];
+            parts.push(StoredPart {
+                part_number: text(part, "PartNumber")?.trim().parse().ok()?,
+                etag: text(part, "ETag")?
+                    .replace("&quot;", "\"")
+                    .replace("&#34;", "\""),
+                size: text(part, "Size")?.trim().parse().ok()?,
+            });
+            rest = &rest[end..];
+        }
+        let next = (text(body, "IsTruncated") == Some("true"))
+            .then(|| text(body, "NextPartNumberMarker").map(str::to_owned))
+            .flatten();
+        Some(Self { parts, next })
+    }
+}
+
 /// Server-side encryption applied to everything presigned (a second layer).
 #[derive(Debug, Clone, Default)]
 pub enum ServerSideEncryptionMode {
@@ -187,7 +246,9 @@ fn md5_digest(data: &[u8]) -> [u8; 16] {
 /// The object store as the routes need it.
 #[async_trait]
 pub trait ObjectStore: Send + Sync + std::fmt::Debug {
-    /// Presigned single `PUT` of exactly `content_length` bytes, with metadata signed in.
+    /// Presigned single `PUT` of exactly `content_length` bytes, with metadata and
+    /// `If-None-Match: *` signed in: it creates the object and can never replace it
+    /// (a replay after the upload answers 412).
     async fn presign_put(
         &self,
         key: &str,
@@ -219,6 +280,15 @@ pub trait ObjectStore: Send + Sync + std::fmt::Debug {
     ) -> Result<(), StoreError>;
     /// Aborts a multipart upload.
     async fn abort_multipart(&self, key: &str, upload_id: &str) -> Result<(), StoreError>;
+    /// Every part of a multipart upload (all `ListParts` pages), in part order;
+    /// [`StoreError::NoSuchUpload`] once it is completed or aborted.
+    async fn list_parts(&self, key: &str, upload_id: &str) -> Result<Vec<StoredPart>, StoreError>;
+    /// Creates an empty object at `key` holding `state`, only if nothing is there
+    /// (`If-None-Match: *`): [`StoreError::AlreadyExists`] otherwise. The store
+    /// decides which of two racing writers wins, so this is a compare-and-set.
+    async fn create_record(&self, key: &str, state: &str) -> Result<(), StoreError>;
+    /// The state of the record at `key`, `None` when there is none.
+    async fn read_record(&self, key: &str) -> Result<Option<String>, StoreError>;
     /// Lists objects under `prefix`.
     async fn list(
         &self,
@@ -275,6 +345,11 @@ where
             match code {
                 "NoSuchKey" | "NotFound" => return not_found,
                 "NoSuchUpload" => return StoreError::NoSuchUpload,
+                // 409 ConditionalRequestConflict: another conditional write of
+                // the key is in flight (S3); it will win or has won.
+                "PreconditionFailed" | "ConditionalRequestConflict" => {
+                    return StoreError::AlreadyExists;
+                }
                 // s3s-fs answers AccessDenied for an upload id it no longer knows.
                 "AccessDenied" if matches!(not_found, StoreError::NoSuchUpload) => {
                     return StoreError::NoSuchUpload;
@@ -403,6 +478,7 @@ impl S3Store {
                     .key(key)
                     .content_length(length_i64(content_length)?)
                     .content_type("application/octet-stream")
+                    .if_none_match("*")
                     .set_metadata(Some(metadata.clone().into_iter().collect()));
                 apply_sse!(req, &self.sse, full)
                     .presigned(config)
@@ -637,6 +713,96 @@ impl ObjectStore for S3Store {
         Ok(())
     }
 
+    async fn list_parts(&self, key: &str, upload_id: &str) -> Result<Vec<StoredPart>, StoreError> {
+        let mut parts = Vec::new();
+        let mut marker: Option<String> = None;
+        loop {
+            let req = self
+                .client
+                .list_parts()
+                .bucket(&self.bucket)
+                .key(key)
+                .upload_id(upload_id)
+                .set_part_number_marker(marker.take());
+            let page = match apply_sse!(req, &self.sse, customer_only).send().await {
+                Ok(out) => ListPartsPage {
+                    parts: out
+                        .parts()
+                        .iter()
+                        .filter_map(|p| {
+                            Some(StoredPart {
+                                part_number: u32::try_from(p.part_number()?).ok()?,
+                                etag: p.e_tag()?.to_owned(),
+                                size: p.size().and_then(|s| u64::try_from(s).ok()).unwrap_or(0),
+                            })
+                        })
+                        .collect(),
+                    next: out
+                        .next_part_number_marker()
+                        .filter(|_| out.is_truncated().unwrap_or(false))
+                        .map(str::to_owned),
+                },
+                // moto answers `<ListPartsResponse>` where the SDK expects
+                // `<ListPartsResult>` (as for CompleteMultipartUpload): a 200
+                // without an error code. Read that body here.
+                Err(SdkError::ServiceError(e))
+                    if e.raw().status().as_u16() == 200 && e.err().code().is_none() =>
+                {
+                    e.raw()
+                        .body()
+                        .bytes()
+                        .and_then(|b| std::str::from_utf8(b).ok())
+                        .and_then(ListPartsPage::from_xml)
+                        .ok_or_else(|| {
+                            StoreError::Other("ListParts: unreadable answer".to_owned())
+                        })?
+                }
+                Err(e) => return Err(map_s3_error(e, StoreError::NoSuchUpload)),
+            };
+            parts.extend(page.parts);
+            match page.next {
+                Some(next) => marker = Some(next),
+                None => break,
+            }
+        }
+        parts.sort_by_key(|p| p.part_number);
+        parts.dedup_by_key(|p| p.part_number);
+        Ok(parts)
+    }
+
+    async fn create_record(&self, key: &str, state: &str) -> Result<(), StoreError> {
+        let req = self
+            .client
+            .put_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .if_none_match("*")
+            .content_type("application/octet-stream")
+            .metadata(RECORD_METADATA_KEY, state)
+            .body(aws_sdk_s3::primitives::ByteStream::from_static(b""));
+        apply_sse!(req, &self.sse, full)
+            .send()
+            .await
+            .map_err(|e| map_s3_error(e, StoreError::NotFound))?;
+        Ok(())
+    }
+
+    async fn read_record(&self, key: &str) -> Result<Option<String>, StoreError> {
+        let req = self.client.head_object().bucket(&self.bucket).key(key);
+        match apply_sse!(req, &self.sse, customer_only).send().await {
+            Ok(out) => Ok(Some(
+                out.metadata()
+                    .and_then(|m| m.get(RECORD_METADATA_KEY))
+                    .cloned()
+                    .unwrap_or_default(),
+            )),
+            Err(e) => match map_s3_error(e, StoreError::NotFound) {
+                StoreError::NotFound => Ok(None),
+                e => Err(e),
+            },
+        }
+    }
+
     async fn list(
         &self,
         prefix: &str,
@@ -867,13 +1033,42 @@ mod tests {
         );
         assert!(p.url.contains("X-Amz-Expires=900&"));
         assert!(p.url.contains(
-            "X-Amz-SignedHeaders=content-length%3Bcontent-type%3Bhost%3Bx-amz-meta-cd-name&"
+            "X-Amz-SignedHeaders=content-length%3Bcontent-type%3Bhost%3Bif-none-match%3Bx-amz-meta-cd-name&"
         ));
+        assert_eq!(
+            p.headers.get("if-none-match").map(String::as_str),
+            Some("*")
+        );
         assert_eq!(
             p.headers.get("x-amz-meta-cd-name").map(String::as_str),
             Some("bmFtZQ==")
         );
         assert!(!p.headers.contains_key("content-length"));
+    }
+
+    #[test]
+    fn list_parts_answers_the_sdk_refuses_are_read() {
+        let body = r#"<?xml version="1.0" encoding="utf-8"?>
+<ListPartsResponse xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Bucket>b</Bucket><NextPartNumberMarker>2</NextPartNumberMarker><IsTruncated>true</IsTruncated><Part><PartNumber>1</PartNumber><ETag>"e09c"</ETag><Size>10</Size></Part><Part><PartNumber>2</PartNumber><ETag>&quot;ab&quot;</ETag><Size>5242880</Size></Part></ListPartsResponse>"#;
+        let page = ListPartsPage::from_xml(body).expect("parsed");
+        assert_eq!(
+            page.parts,
+            [
+                StoredPart {
+                    part_number: 1,
+                    etag: "\"e09c\"".to_owned(),
+                    size: 10
+                },
+                StoredPart {
+                    part_number: 2,
+                    etag: "\"ab\"".to_owned(),
+                    size: 5_242_880
+                }
+            ]
+        );
+        assert_eq!(page.next.as_deref(), Some("2"));
+        let last = body.replace("<IsTruncated>true", "<IsTruncated>false");
+        assert_eq!(ListPartsPage::from_xml(&last).expect("parsed").next, None);
     }
 
     #[test]

@@ -26,6 +26,10 @@ pub struct UploadClaims {
     /// The store's multipart upload id; `None` for a single PUT.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mpu: Option<String>,
+    /// The encrypted name signed into a single PUT (so it can be re-signed);
+    /// `None` for multipart (the name is set when the upload is created).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nm: Option<String>,
     /// Plaintext length.
     pub pl: u64,
     /// Header length.

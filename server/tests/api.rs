@@ -12,7 +12,11 @@ mod bad_input;
 mod flow;
 #[path = "api/keys.rs"]
 mod keys;
+#[path = "api/logs.rs"]
+mod logs;
 #[path = "api/presigned.rs"]
 mod presigned;
 #[path = "api/support.rs"]
 mod support;
+#[path = "api/uploads.rs"]
+mod uploads;

@@ -404,16 +404,19 @@ fn passphrase_file_is_not_stdin_and_key_sources_exclude_each_other() {
 
 /// Made by the browser package (`Keyring.fromPassphrase('made in the browser',
 /// { memoryKib: 64, iterations: 1, parallelism: 1 })`, `Encryptor.withKeyring`,
-/// context `owner=ann`) before the passphrase keyring moved to crypto-core.
+/// context `owner=ann`) before the passphrase keyring moved to crypto-core. Its
+/// header was re-tagged when the header tag became HMAC-SHA-256 (FORMAT.md 4): the
+/// length field and the tag are new, every other byte (salt, wrapped key,
+/// commitment, chunks) is the browser's.
 const BROWSER_PASSPHRASE_FILE: &[&str] = &[
-    "4349504844524f500100010000010b0000100000000000000000343ff3de278eb2838697fb9189a991ce6fa1",
+    "4349504844524f500100010000011b0000100000000000000000343ff3de278eb2838697fb9189a991ce6fa1",
     "f7378e8036f596fdd044a2a41c95b5000100056f776e65720003616e6e00010013706173737068726173652d",
     "6172676f6e326964003b6172676f6e32696424763d3139246d3d36342c743d312c703d312436383063613335",
     "65356564353137616634626565343132623163326237373266003c2e2522fe5cc4ebbbdb45195e10c6c293e3",
     "dff7d4c2fc00768961887a1fa65221e793a7e3d8d3191e10569e50e537316167af15cdf68771ce608c9fb2ed",
-    "83260cc6fbc9aa6a525721c84d26908619f69e6a809f19a4db7142d5224b341e605414911c76f895c5657454",
-    "dd9087891fec3cad72ae7b283f67f4e246e34572450c968b44019d48987cb1da2be869a23b7ec30ac481be7f",
-    "c354ee6b2de99d42458c9535d8f70d3ee720e142ab17bb11e8c340",
+    "83260cc6fbc9aa6a525721c84d26908619f69e6a809f19a4db7142d5224b34e10666312c7d91bdfb6f1c77b3",
+    "32994e611c2e4667c5cd9b3ed70939d064e78a891fec3cad72ae7b283f67f4e246e34572450c968b44019d48",
+    "987cb1da2be869a23b7ec30ac481be7fc354ee6b2de99d42458c9535d8f70d3ee720e142ab17bb11e8c340",
 ];
 
 #[test]

@@ -14,6 +14,8 @@ use serde::{Deserialize, Serialize};
 
 use super::uploads::WrappedKeyJson;
 use super::{ApiJson, ApiPath, ApiQuery, OBJECT_ID_LEN, check_object_id, object_key};
+use cipherdrop_core::WrappedKey;
+
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
 use crate::keys::object_context;
@@ -220,29 +222,48 @@ pub async fn data_key(
     ApiPath(object_id): ApiPath<String>,
     ApiJson(req): ApiJson<UnwrapRequest>,
 ) -> ApiResult<Json<UnwrappedKey>> {
-    if req.wrapped_keys.is_empty()
-        || req.wrapped_keys.len() > cipherdrop_core::keyring::MAX_WRAPPED_KEYS
-    {
+    let wrapped = decode_wrapped_keys(&req.wrapped_keys)?;
+    head_owned(&state, &caller, &object_id).await?;
+    Ok(Json(
+        unwrap_data_key(&state, &caller, &object_id, &wrapped).await?,
+    ))
+}
+
+/// Decodes the wrapped keys of a request (1 to 16, within crypto-core's limits).
+///
+/// # Errors
+/// 400 `invalid_wrapped_key`.
+pub(crate) fn decode_wrapped_keys(keys: &[WrappedKeyJson]) -> ApiResult<Vec<WrappedKey>> {
+    if keys.is_empty() || keys.len() > cipherdrop_core::keyring::MAX_WRAPPED_KEYS {
         return Err(ApiError::bad_request(
             "invalid_wrapped_key",
             "send 1 to 16 wrapped keys from the file header",
         ));
     }
-    let wrapped = req
-        .wrapped_keys
-        .iter()
-        .map(WrappedKeyJson::decode)
-        .collect::<Result<Vec<_>, _>>()?;
-    head_owned(&state, &caller, &object_id).await?;
-    let context = object_context(&caller.owner, &object_id)?;
-    let key = state.keys.unwrap(&wrapped, &context).await?;
-    Ok(Json(UnwrappedKey {
+    keys.iter().map(WrappedKeyJson::decode).collect()
+}
+
+/// Unwraps the data key of the caller's object `object_id` under the context the
+/// server builds from the caller and the id (never from the request). The caller
+/// checks first that the object (or its upload) is the caller's.
+///
+/// # Errors
+/// 403 when the key service refuses; key service errors.
+pub(crate) async fn unwrap_data_key(
+    state: &AppState,
+    caller: &Caller,
+    object_id: &str,
+    wrapped: &[WrappedKey],
+) -> ApiResult<UnwrappedKey> {
+    let context = object_context(&caller.owner, object_id)?;
+    let key = state.keys.unwrap(wrapped, &context).await?;
+    Ok(UnwrappedKey {
         data_key: B64.encode(key.as_bytes()),
         encryption_context: context
             .iter()
             .map(|(k, v)| (k.to_owned(), v.to_owned()))
             .collect(),
-    }))
+    })
 }
 
 /// `DELETE /api/objects/{object_id}`.

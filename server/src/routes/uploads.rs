@@ -1,5 +1,19 @@
 //! Uploads: start (data key + presigned PUT or multipart part URLs), sign more
-//! parts, complete, abort.
+//! parts, complete, abort, resume.
+//!
+//! The server keeps no state: an upload is its token plus what the store holds.
+//! A multipart upload's state is the store's (`ListParts`, and `NoSuchUpload` once
+//! it is completed or aborted; the store arbitrates a complete racing an abort).
+//! A single PUT has no such state in S3 (the object just lands), so "complete"
+//! and "abort" each create an *upload record*, an empty object
+//! `uploads/<owner>/<object_id>` with `x-amz-meta-cd-state: completed|aborted`,
+//! with `If-None-Match: *`: the store lets exactly one of them create it, so
+//! whichever comes first wins and the other answers `upload_not_found`. "abort"
+//! deletes the object only after it won; a finished upload is never deleted by a
+//! Cancel racing its completion. The presigned PUT itself carries
+//! `If-None-Match: *`, so replaying it cannot replace the object. A record
+//! matters only while the upload token is valid (`--upload-ttl`); a bucket
+//! lifecycle rule on `uploads/` may expire records after that.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -13,13 +27,13 @@ use cipherdrop_core::sizes::{Layout, MAX_PART_SIZE, Part};
 use cipherdrop_core::{ChunkSize, EncryptionContext, WrappedKey};
 use serde::{Deserialize, Serialize};
 
-use super::objects::ObjectInfo;
+use super::objects::{ObjectInfo, decode_wrapped_keys, unwrap_data_key};
 use super::{ApiJson, ApiPath, check_object_id, new_object_id, object_key};
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
 use crate::keys::object_context;
 use crate::state::AppState;
-use crate::store::{NAME_METADATA_KEY, PartEtag, Presigned, StoreError};
+use crate::store::{NAME_METADATA_KEY, PartEtag, Presigned, StoreError, StoredPart};
 use crate::upload_token::UploadClaims;
 
 /// Request of `POST /api/uploads`.
@@ -263,10 +277,7 @@ pub async fn start(
     }
 
     let key = object_key(&caller.owner, &object_id);
-    let mut metadata = BTreeMap::new();
-    if let Some(name) = &req.name {
-        metadata.insert(NAME_METADATA_KEY.to_owned(), name.clone());
-    }
+    let metadata = name_metadata(req.name.as_deref());
     let urls_expire_at = now_secs() + limits.presign_expiry.as_secs();
     let (upload, mpu) = if multipart {
         let parts = plan(&layout, limits.part_size)?;
@@ -304,6 +315,11 @@ pub async fn start(
     let claims = UploadClaims {
         sub: caller.owner.clone(),
         obj: object_id.clone(),
+        nm: if mpu.is_none() {
+            req.name.clone()
+        } else {
+            None
+        },
         mpu,
         pl: req.size,
         hl: header_len,
@@ -333,6 +349,126 @@ pub async fn start(
     ))
 }
 
+fn name_metadata(name: Option<&str>) -> BTreeMap<String, String> {
+    name.map(|n| (NAME_METADATA_KEY.to_owned(), n.to_owned()))
+        .into_iter()
+        .collect()
+}
+
+/// The whole object as the one "part" of a single PUT (for re-signing).
+fn single_part(layout: &Layout) -> Part {
+    Part {
+        number: 1,
+        chunks: 0..layout.chunk_count(),
+        ciphertext: 0..layout.ciphertext_len(),
+        plaintext: 0..layout.plaintext_len(),
+    }
+}
+
+/// The key of a single PUT's upload record (see the module docs).
+fn record_key(owner: &str, object_id: &str) -> String {
+    format!("uploads/{owner}/{object_id}")
+}
+
+/// Upload record states.
+const COMPLETED: &str = "completed";
+const ABORTED: &str = "aborted";
+
+/// The record at `key` after losing a race to create it. S3 answers a create
+/// racing one still in flight with 409 before the winner's record is readable,
+/// so wait for it a little.
+async fn settled_record(state: &AppState, key: &str) -> Result<Option<String>, ApiError> {
+    for _ in 0..20 {
+        if let Some(r) = state.store.read_record(key).await? {
+            return Ok(Some(r));
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    Ok(None)
+}
+
+/// The presigned PUT of a single upload, as "start" signed it.
+async fn presign_single(
+    state: &AppState,
+    key: &str,
+    claims: &UploadClaims,
+    layout: &Layout,
+) -> Result<Presigned, ApiError> {
+    Ok(state
+        .store
+        .presign_put(
+            key,
+            layout.ciphertext_len(),
+            &name_metadata(claims.nm.as_deref()),
+            state.limits.presign_expiry,
+        )
+        .await?)
+}
+
+/// "parts 2, 3 and 5" (at most 10 numbers, then how many more).
+fn part_list(numbers: &[u32]) -> String {
+    let shown: Vec<String> = numbers.iter().take(10).map(u32::to_string).collect();
+    let mut out = if numbers.len() == 1 {
+        format!("part {}", shown[0])
+    } else {
+        format!("parts {}", shown.join(", "))
+    };
+    if numbers.len() > shown.len() {
+        out.push_str(&format!(" and {} more", numbers.len() - shown.len()));
+    }
+    out
+}
+
+fn etag_value(etag: &str) -> &str {
+    etag.trim().trim_matches('"')
+}
+
+/// Checks the browser's part list against what the store holds, before asking
+/// the store to complete: a missing part or a wrong ETag is a 400 naming the
+/// parts, and the upload stays open (s3s-fs used to destroy it; S3 answers only
+/// "InvalidPart").
+fn check_parts_stored(
+    plan: &[Part],
+    given: &[CompletedPartJson],
+    stored: &[StoredPart],
+) -> Result<(), ApiError> {
+    let find = |n: u32| stored.iter().find(|s| s.part_number == n);
+    let missing: Vec<u32> = plan
+        .iter()
+        .filter(|p| find(p.number).is_none_or(|s| s.size != p.len()))
+        .map(|p| p.number)
+        .collect();
+    if !missing.is_empty() {
+        return Err(ApiError::bad_request(
+            "invalid_parts",
+            format!(
+                "{} of this upload {} not been uploaded completely; send {} and complete again",
+                part_list(&missing),
+                if missing.len() == 1 { "has" } else { "have" },
+                if missing.len() == 1 { "it" } else { "them" },
+            ),
+        ));
+    }
+    let wrong: Vec<u32> = given
+        .iter()
+        .filter(|g| {
+            find(g.part_number)
+                .is_some_and(|s| !s.etag.is_empty() && etag_value(&s.etag) != etag_value(&g.etag))
+        })
+        .map(|g| g.part_number)
+        .collect();
+    if !wrong.is_empty() {
+        return Err(ApiError::bad_request(
+            "invalid_parts",
+            format!(
+                "the ETag given for {} does not match the uploaded part; send the ETag header of each part's PUT",
+                part_list(&wrong)
+            ),
+        ));
+    }
+    Ok(())
+}
+
 fn part_number(p: &Part) -> Result<i32, ApiError> {
     i32::try_from(p.number).map_err(|_| internal("part number out of range"))
 }
@@ -356,7 +492,8 @@ pub struct PartsSigned {
     pub urls_expire_at: u64,
 }
 
-/// `POST /api/uploads/{object_id}/parts`: (re-)sign part URLs.
+/// `POST /api/uploads/{object_id}/parts`: (re-)sign part URLs. A single PUT is
+/// part 1 of 1: asking for `[1]` re-signs its request.
 ///
 /// # Errors
 /// 404 for someone else's or an unknown upload, 400 for bad part numbers.
@@ -371,10 +508,19 @@ pub async fn sign_parts(
         .uploads
         .verify(&req.upload_token, &caller.owner, &object_id)?;
     let Some(upload_id) = &claims.mpu else {
-        return Err(ApiError::bad_request(
-            "not_multipart",
-            "this upload is a single PUT; it has no parts",
-        ));
+        if req.part_numbers != [1] {
+            return Err(ApiError::bad_request(
+                "invalid_part_numbers",
+                "this upload is a single PUT: its one part is number 1 (ask for [1])",
+            ));
+        }
+        let layout = layout_of(&claims)?;
+        let key = object_key(&caller.owner, &object_id);
+        let request = presign_single(&state, &key, &claims, &layout).await?;
+        return Ok(Json(PartsSigned {
+            parts: vec![PartJson::new(&single_part(&layout), Some(request))],
+            urls_expire_at: now_secs() + state.limits.presign_expiry.as_secs(),
+        }));
     };
     let max = state.limits.max_part_urls_per_request;
     if req.part_numbers.is_empty() || req.part_numbers.len() > max {
@@ -483,11 +629,17 @@ pub async fn complete(
                 etag: p.etag.clone(),
             });
         }
-        match state
-            .store
-            .complete_multipart(&key, upload_id, &etags)
-            .await
-        {
+        let outcome = match state.store.list_parts(&key, upload_id).await {
+            Ok(stored) => {
+                check_parts_stored(&parts, &req.parts, &stored)?;
+                state
+                    .store
+                    .complete_multipart(&key, upload_id, &etags)
+                    .await
+            }
+            Err(e) => Err(e),
+        };
+        match outcome {
             Ok(()) => {}
             // A retry of a "complete" that went through (its answer was lost, or it
             // timed out while S3 finished): the upload is gone and the object is
@@ -510,6 +662,16 @@ pub async fn complete(
     let meta = match state.store.head(&key).await {
         Ok(m) => m,
         Err(StoreError::NotFound) => {
+            if claims.mpu.is_none()
+                && state
+                    .store
+                    .read_record(&record_key(&caller.owner, &object_id))
+                    .await?
+                    .is_some()
+            {
+                // Aborted (its object deleted).
+                return Err(ApiError::upload_not_found());
+            }
             return Err(ApiError::new(
                 StatusCode::CONFLICT,
                 "not_uploaded",
@@ -529,6 +691,19 @@ pub async fn complete(
             ),
         ));
     }
+    if claims.mpu.is_none() {
+        // Win the race against "abort" (module docs), or find it already won.
+        let record = record_key(&caller.owner, &object_id);
+        match state.store.create_record(&record, COMPLETED).await {
+            Ok(()) => {}
+            Err(StoreError::AlreadyExists) => {
+                if settled_record(&state, &record).await?.as_deref() != Some(COMPLETED) {
+                    return Err(ApiError::upload_not_found());
+                }
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
     tracing::info!(owner = %caller.owner, object = %object_id, "upload completed");
     Ok(Json(ObjectInfo::new(&object_id, &meta)))
 }
@@ -541,7 +716,9 @@ pub struct Abort {
     pub upload_token: String,
 }
 
-/// `POST /api/uploads/{object_id}/abort`: give up; uploaded parts are discarded.
+/// `POST /api/uploads/{object_id}/abort`: give up; uploaded parts (or the
+/// uploaded object of a single PUT) are discarded. Never deletes a completed
+/// upload (module docs).
 ///
 /// # Errors
 /// 404 for someone else's or an unknown (or already finished) upload.
@@ -558,8 +735,205 @@ pub async fn abort(
     let key = object_key(&caller.owner, &object_id);
     match &claims.mpu {
         Some(upload_id) => state.store.abort_multipart(&key, upload_id).await?,
-        // A single PUT may have landed already: remove it.
-        None => state.store.delete(&key).await?,
+        None => {
+            match state
+                .store
+                .create_record(&record_key(&caller.owner, &object_id), ABORTED)
+                .await
+            {
+                Ok(()) => {}
+                // Completed (or aborted) first: leave it alone.
+                Err(StoreError::AlreadyExists) => return Err(ApiError::upload_not_found()),
+                Err(e) => return Err(e.into()),
+            }
+            // The PUT may have landed: remove it.
+            match state.store.delete(&key).await {
+                Ok(()) | Err(StoreError::NotFound) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
     }
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// Request of `POST /api/uploads/{object_id}/resume`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Resume {
+    /// The token from "start upload".
+    pub upload_token: String,
+    /// The wrapped keys "start" returned: when given, the data key is unwrapped
+    /// again (the browser keeps no plaintext key across a reload).
+    #[serde(default)]
+    pub wrapped_keys: Option<Vec<WrappedKeyJson>>,
+}
+
+/// A part the store already holds.
+#[derive(Debug, Serialize)]
+pub struct PartDone {
+    /// Part number.
+    pub part_number: u32,
+    /// Its ETag (pass it to `complete`).
+    pub etag: String,
+    /// Bytes stored.
+    pub size: u64,
+}
+
+/// Response of `POST /api/uploads/{object_id}/resume`.
+#[derive(Debug, Serialize)]
+pub struct UploadResumed {
+    /// The object id.
+    pub object_id: String,
+    /// `single` or `multipart`.
+    pub kind: &'static str,
+    /// The unwrapped data key, base64, when `wrapped_keys` were sent (secret).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub data_key: Option<String>,
+    /// The encryption context of the header.
+    pub encryption_context: BTreeMap<String, String>,
+    /// Chunk size in bytes.
+    pub chunk_size: u32,
+    /// Plaintext size in bytes.
+    pub plaintext_length: u64,
+    /// Exact header length in bytes.
+    pub header_length: u64,
+    /// Exact object length in bytes.
+    pub ciphertext_length: u64,
+    /// When the upload token expires (Unix seconds).
+    pub upload_expires_at: u64,
+    /// When the presigned requests in this response expire (Unix seconds).
+    pub urls_expire_at: u64,
+    /// Multipart: the parts the store holds, complete and of the right size.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub parts_done: Option<Vec<PartDone>>,
+    /// Single: whether the object is stored with the right length.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub uploaded: Option<bool>,
+    /// How to send what is missing.
+    pub upload: UploadPlan,
+}
+
+/// `POST /api/uploads/{object_id}/resume`: what an interrupted upload still
+/// needs, with fresh presigned requests (and, on request, the data key again).
+///
+/// # Errors
+/// 404 `upload_not_found` when the token is expired or not the caller's, or the
+/// upload was completed, aborted or forgotten by the store; key service errors.
+pub async fn resume(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    ApiPath(object_id): ApiPath<String>,
+    ApiJson(req): ApiJson<Resume>,
+) -> ApiResult<Json<UploadResumed>> {
+    check_object_id(&object_id)?;
+    let claims = state
+        .uploads
+        .verify(&req.upload_token, &caller.owner, &object_id)
+        .map_err(|_| ApiError::upload_not_resumable())?;
+    let wrapped = req
+        .wrapped_keys
+        .as_deref()
+        .map(decode_wrapped_keys)
+        .transpose()?;
+    let layout = layout_of(&claims)?;
+    let key = object_key(&caller.owner, &object_id);
+    let gone = |e: StoreError| match e {
+        StoreError::NoSuchUpload => ApiError::upload_not_resumable(),
+        e => e.into(),
+    };
+    let urls_expire_at = now_secs() + state.limits.presign_expiry.as_secs();
+    let (kind, parts_done, uploaded, upload) = if let Some(upload_id) = &claims.mpu {
+        let plan = plan(&layout, claims.ps)?;
+        let stored = state
+            .store
+            .list_parts(&key, upload_id)
+            .await
+            .map_err(gone)?;
+        let done: Vec<PartDone> = stored
+            .into_iter()
+            .filter(|s| {
+                plan.iter()
+                    .any(|p| p.number == s.part_number && p.len() == s.size)
+            })
+            .map(|s| PartDone {
+                part_number: s.part_number,
+                etag: s.etag,
+                size: s.size,
+            })
+            .collect();
+        let mut to_sign = state.limits.initial_part_urls;
+        let mut parts = Vec::with_capacity(plan.len());
+        for p in &plan {
+            let request = if to_sign > 0 && !done.iter().any(|d| d.part_number == p.number) {
+                to_sign -= 1;
+                Some(
+                    state
+                        .store
+                        .presign_part(
+                            &key,
+                            upload_id,
+                            part_number(p)?,
+                            p.len(),
+                            state.limits.presign_expiry,
+                        )
+                        .await?,
+                )
+            } else {
+                None
+            };
+            parts.push(PartJson::new(p, request));
+        }
+        (
+            "multipart",
+            Some(done),
+            None,
+            UploadPlan::Multipart { parts },
+        )
+    } else {
+        if state
+            .store
+            .read_record(&record_key(&caller.owner, &object_id))
+            .await?
+            .is_some()
+        {
+            return Err(ApiError::upload_not_resumable());
+        }
+        let uploaded = match state.store.head(&key).await {
+            Ok(m) => m.size == layout.ciphertext_len(),
+            Err(StoreError::NotFound) => false,
+            Err(e) => return Err(e.into()),
+        };
+        let request = presign_single(&state, &key, &claims, &layout).await?;
+        (
+            "single",
+            None,
+            Some(uploaded),
+            UploadPlan::Single { request },
+        )
+    };
+    let (data_key, encryption_context) = match wrapped {
+        Some(w) => {
+            let k = unwrap_data_key(&state, &caller, &object_id, &w).await?;
+            (Some(k.data_key), k.encryption_context)
+        }
+        None => (
+            None,
+            context_json(&object_context(&caller.owner, &object_id)?),
+        ),
+    };
+    Ok(Json(UploadResumed {
+        object_id,
+        kind,
+        data_key,
+        encryption_context,
+        chunk_size: claims.cs,
+        plaintext_length: claims.pl,
+        header_length: claims.hl,
+        ciphertext_length: layout.ciphertext_len(),
+        upload_expires_at: claims.exp,
+        urls_expire_at,
+        parts_done,
+        uploaded,
+        upload,
+    }))
 }

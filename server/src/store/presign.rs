@@ -335,6 +335,8 @@ impl DirectPresigner {
                     "content-type".to_owned(),
                     "application/octet-stream".to_owned(),
                 ));
+                // Create only: a replay of this URL after the upload cannot replace it.
+                headers.push(("if-none-match".to_owned(), "*".to_owned()));
                 for (k, v) in *metadata {
                     headers.push((format!("x-amz-meta-{k}"), v.clone()));
                 }

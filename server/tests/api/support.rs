@@ -282,10 +282,10 @@ impl TestServer {
             .await;
         assert_eq!(status, StatusCode::OK, "{info}");
         assert_eq!(info["size"].as_u64().unwrap(), ciphertext.len() as u64);
-        if started["upload"]["kind"] == "multipart" && self.backend == Backend::Local {
+        {
             // A repeated "complete" (the browser retries when the answer is lost)
-            // finds the upload gone and the object there: the same answer. (moto
-            // answers an unknown upload with a bare 500, so only the local store.)
+            // finds the upload gone (or its record "completed") and the object
+            // there: the same answer.
             let (status, again) = self
                 .post(
                     &format!("/api/uploads/{object_id}/complete"),

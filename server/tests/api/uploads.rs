@@ -1,0 +1,575 @@
+//! The life of an upload beyond the happy path: replays of old URLs, abort after
+//! complete, incomplete or wrong part lists, re-signing a single PUT, and resume.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use cipherdrop_server::upload_token::{UploadClaims, UploadTokens};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+use crate::support::{Backend, TestServer, encrypt, send_presigned, test_bytes};
+
+/// 11 MiB with 5 MiB parts: 3 parts, the last one short.
+const THREE_PARTS: usize = 11 * 1024 * 1024;
+
+fn id_of(started: &Value) -> &str {
+    started["object_id"].as_str().unwrap()
+}
+
+async fn post_upload(
+    server: &TestServer,
+    token: &str,
+    started: &Value,
+    action: &str,
+    extra: Value,
+) -> (StatusCode, Value) {
+    let mut body = json!({ "upload_token": started["upload_token"] });
+    for (k, v) in extra.as_object().unwrap() {
+        body[k] = v.clone();
+    }
+    server
+        .post(
+            &format!("/api/uploads/{}/{action}", id_of(started)),
+            Some(token),
+            &body,
+        )
+        .await
+}
+
+/// Sends the given parts of `ciphertext` with freshly signed URLs; returns
+/// `{"part_number", "etag"}` for each.
+async fn send_parts(
+    server: &TestServer,
+    token: &str,
+    started: &Value,
+    ciphertext: &[u8],
+    numbers: &[u64],
+) -> Vec<Value> {
+    let (status, signed) = post_upload(
+        server,
+        token,
+        started,
+        "parts",
+        json!({ "part_numbers": numbers }),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{signed}");
+    let mut done = Vec::new();
+    for p in signed["parts"].as_array().unwrap() {
+        done.push(send_part(server, p, ciphertext).await);
+    }
+    done
+}
+
+async fn send_part(server: &TestServer, part: &Value, ciphertext: &[u8]) -> Value {
+    let off = usize::try_from(part["offset"].as_u64().unwrap()).unwrap();
+    let len = usize::try_from(part["length"].as_u64().unwrap()).unwrap();
+    let (status, etag) = send_presigned(
+        &server.http,
+        &part["request"],
+        ciphertext[off..off + len].to_vec(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    json!({ "part_number": part["part_number"], "etag": etag.unwrap() })
+}
+
+fn assert_error(status: StatusCode, body: &Value, want: StatusCode, code: &str) {
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (want, Some(code)),
+        "{body}"
+    );
+}
+
+async fn single_put_replay_cannot_replace(server: &TestServer) {
+    let token = server.login("alice").await;
+    let plaintext = test_bytes(70_000, 1);
+    let started = server
+        .start_upload(&token, &json!({ "size": plaintext.len() }))
+        .await;
+    let request = &started["upload"]["request"];
+    assert_eq!(request["headers"]["if-none-match"], "*", "{request}");
+    let ciphertext = server.upload(&token, &started, &plaintext).await;
+
+    // The same URL, later, with other bytes of the same length.
+    let other = encrypt(&started, &test_bytes(70_000, 99));
+    assert_ne!(other, ciphertext);
+    let (status, _) = send_presigned(&server.http, request, other).await;
+    assert_eq!(
+        status,
+        StatusCode::PRECONDITION_FAILED,
+        "replay after complete"
+    );
+    assert!(server.download(&token, id_of(&started)).await == ciphertext);
+}
+
+async fn multipart_part_replay_cannot_replace(server: &TestServer) {
+    let token = server.login("bob").await;
+    let plaintext = test_bytes(THREE_PARTS, 2);
+    let started = server
+        .start_upload(
+            &token,
+            &json!({ "size": plaintext.len(), "multipart": true }),
+        )
+        .await;
+    let ciphertext = server.upload(&token, &started, &plaintext).await;
+    // A part URL from "start", sent after the upload was completed.
+    let part = &started["upload"]["parts"][0];
+    let len = usize::try_from(part["length"].as_u64().unwrap()).unwrap();
+    let (status, _) = send_presigned(&server.http, &part["request"], vec![7; len]).await;
+    // The upload is gone: s3s-fs answers 403, S3 404 NoSuchUpload, moto a bare 500.
+    assert!(!status.is_success(), "part replay after complete: {status}");
+    assert!(server.download(&token, id_of(&started)).await == ciphertext);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn local_old_urls_cannot_replace_a_finished_upload() {
+    let server = TestServer::local(&[]).await;
+    single_put_replay_cannot_replace(&server).await;
+    multipart_part_replay_cannot_replace(&server).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn moto_old_urls_cannot_replace_a_finished_upload() {
+    let Some(server) = TestServer::moto().await else {
+        return;
+    };
+    single_put_replay_cannot_replace(&server).await;
+    multipart_part_replay_cannot_replace(&server).await;
+}
+
+async fn abort_never_deletes_a_completed_single_put(server: &TestServer) {
+    let token = server.login("carol").await;
+    let plaintext = test_bytes(5000, 3);
+
+    // Completed, then aborted: 404, and the file stays.
+    let started = server
+        .start_upload(&token, &json!({ "size": plaintext.len() }))
+        .await;
+    let ciphertext = server.upload(&token, &started, &plaintext).await;
+    let (status, body) = post_upload(server, &token, &started, "abort", json!({})).await;
+    assert_error(status, &body, StatusCode::NOT_FOUND, "upload_not_found");
+    assert!(server.download(&token, id_of(&started)).await == ciphertext);
+    // Completing again still answers 200 (a retry whose answer was lost).
+    let (status, body) = post_upload(server, &token, &started, "complete", json!({})).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+
+    // Uploaded but not completed, then aborted: the object goes, and the upload
+    // is over (complete and abort answer 404).
+    let started = server
+        .start_upload(&token, &json!({ "size": plaintext.len() }))
+        .await;
+    let ciphertext = encrypt(&started, &plaintext);
+    let (status, _) = send_presigned(&server.http, &started["upload"]["request"], ciphertext).await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, body) = post_upload(server, &token, &started, "abort", json!({})).await;
+    assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
+    let (status, body) = server
+        .get(&format!("/api/objects/{}", id_of(&started)), Some(&token))
+        .await;
+    assert_error(status, &body, StatusCode::NOT_FOUND, "not_found");
+    let (status, body) = post_upload(server, &token, &started, "complete", json!({})).await;
+    assert_error(status, &body, StatusCode::NOT_FOUND, "upload_not_found");
+    let (status, body) = post_upload(server, &token, &started, "abort", json!({})).await;
+    assert_error(status, &body, StatusCode::NOT_FOUND, "upload_not_found");
+
+    // Cancel racing completion: whoever wins, a 200 from complete means the file
+    // is there, and exactly one of the two succeeds.
+    for round in 0..4u8 {
+        let started = server
+            .start_upload(&token, &json!({ "size": plaintext.len() }))
+            .await;
+        let ciphertext = encrypt(&started, &plaintext);
+        let (status, _) =
+            send_presigned(&server.http, &started["upload"]["request"], ciphertext).await;
+        assert_eq!(status, StatusCode::OK);
+        let ((c, cbody), (a, abody)) = tokio::join!(
+            post_upload(server, &token, &started, "complete", json!({})),
+            post_upload(server, &token, &started, "abort", json!({})),
+        );
+        let (shown, _) = server
+            .get(&format!("/api/objects/{}", id_of(&started)), Some(&token))
+            .await;
+        assert!(
+            (c == StatusCode::OK) != (a == StatusCode::NO_CONTENT),
+            "round {round}: complete {c} {cbody}, abort {a} {abody}"
+        );
+        assert_eq!(
+            c == StatusCode::OK,
+            shown == StatusCode::OK,
+            "round {round}: complete {c}, object {shown}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn local_abort_never_deletes_a_completed_single_put() {
+    let server = TestServer::local(&[]).await;
+    abort_never_deletes_a_completed_single_put(&server).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn moto_abort_never_deletes_a_completed_single_put() {
+    let Some(server) = TestServer::moto().await else {
+        return;
+    };
+    abort_never_deletes_a_completed_single_put(&server).await;
+}
+
+async fn complete_checks_parts_and_stays_resumable(server: &TestServer) {
+    let token = server.login("dave").await;
+    let plaintext = test_bytes(THREE_PARTS, 4);
+    let started = server
+        .start_upload(
+            &token,
+            &json!({ "size": plaintext.len(), "multipart": true }),
+        )
+        .await;
+    let ciphertext = encrypt(&started, &plaintext);
+    let mut done = send_parts(server, &token, &started, &ciphertext, &[1, 2]).await;
+
+    // Part 3 was never sent.
+    let mut listed = done.clone();
+    listed.push(json!({ "part_number": 3, "etag": "\"0123456789abcdef0123456789abcdef\"" }));
+    let (status, body) = post_upload(
+        server,
+        &token,
+        &started,
+        "complete",
+        json!({ "parts": listed }),
+    )
+    .await;
+    assert_error(status, &body, StatusCode::BAD_REQUEST, "invalid_parts");
+    let message = body["error"]["message"].as_str().unwrap();
+    assert!(message.contains("part 3 "), "{message}");
+
+    // The upload is still there: send part 3 now.
+    done.extend(send_parts(server, &token, &started, &ciphertext, &[3]).await);
+
+    // A wrong ETag for part 2.
+    let mut wrong = done.clone();
+    wrong[1]["etag"] = json!("\"0123456789abcdef0123456789abcdef\"");
+    let (status, body) = post_upload(
+        server,
+        &token,
+        &started,
+        "complete",
+        json!({ "parts": wrong }),
+    )
+    .await;
+    assert_error(status, &body, StatusCode::BAD_REQUEST, "invalid_parts");
+    let message = body["error"]["message"].as_str().unwrap();
+    assert!(message.contains("part 2 "), "{message}");
+
+    let (status, body) = post_upload(
+        server,
+        &token,
+        &started,
+        "complete",
+        json!({ "parts": done }),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let downloaded = server.download(&token, id_of(&started)).await;
+    assert!(downloaded == ciphertext);
+    assert!(server.decrypt(&token, id_of(&started), &downloaded).await == plaintext);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn local_complete_checks_parts_and_stays_resumable() {
+    let server = TestServer::local(&[]).await;
+    complete_checks_parts_and_stays_resumable(&server).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn moto_complete_checks_parts_and_stays_resumable() {
+    let Some(server) = TestServer::moto().await else {
+        return;
+    };
+    complete_checks_parts_and_stays_resumable(&server).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn local_single_put_url_is_resigned_as_part_1() {
+    let server = TestServer::local(&[]).await;
+    let token = server.login("erin").await;
+    let plaintext = test_bytes(3000, 5);
+    let started = server
+        .start_upload(
+            &token,
+            &json!({ "size": plaintext.len(), "name": "bmFtZQ==" }),
+        )
+        .await;
+    let (status, signed) = post_upload(
+        &server,
+        &token,
+        &started,
+        "parts",
+        json!({ "part_numbers": [1] }),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{signed}");
+    let part = &signed["parts"][0];
+    assert_eq!(part["part_number"], 1);
+    assert_eq!(part["offset"], 0);
+    assert_eq!(part["length"], started["ciphertext_length"]);
+    assert_eq!(part["plaintext_length"], started["plaintext_length"]);
+    assert_eq!(part["request"]["headers"]["x-amz-meta-cd-name"], "bmFtZQ==");
+    let ciphertext = encrypt(&started, &plaintext);
+    let (status, _) = send_presigned(&server.http, &part["request"], ciphertext).await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, info) = post_upload(&server, &token, &started, "complete", json!({})).await;
+    assert_eq!(status, StatusCode::OK, "{info}");
+    assert_eq!(info["name"], "bmFtZQ==");
+
+    let (status, body) = post_upload(
+        &server,
+        &token,
+        &started,
+        "parts",
+        json!({ "part_numbers": [2] }),
+    )
+    .await;
+    assert_error(
+        status,
+        &body,
+        StatusCode::BAD_REQUEST,
+        "invalid_part_numbers",
+    );
+}
+
+async fn resume(
+    server: &TestServer,
+    token: &str,
+    started: &Value,
+    extra: Value,
+) -> (StatusCode, Value) {
+    post_upload(server, token, started, "resume", extra).await
+}
+
+fn assert_not_resumable(status: StatusCode, body: &Value) {
+    assert_error(status, body, StatusCode::NOT_FOUND, "upload_not_found");
+    let message = body["error"]["message"].as_str().unwrap();
+    assert!(
+        message.starts_with("This upload can no longer be resumed"),
+        "{message}"
+    );
+}
+
+async fn resume_multipart(server: &TestServer) {
+    let token = server.login("frank").await;
+    let plaintext = test_bytes(THREE_PARTS, 6);
+    let started = server
+        .start_upload(
+            &token,
+            &json!({ "size": plaintext.len(), "multipart": true }),
+        )
+        .await;
+    let ciphertext = encrypt(&started, &plaintext);
+    let sent = send_parts(server, &token, &started, &ciphertext, &[1, 3]).await;
+
+    let (status, resumed) = resume(
+        server,
+        &token,
+        &started,
+        json!({ "wrapped_keys": started["wrapped_keys"] }),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{resumed}");
+    assert_eq!(resumed["kind"], "multipart");
+    assert_eq!(resumed["object_id"], started["object_id"]);
+    assert_eq!(resumed["data_key"], started["data_key"]);
+    for field in [
+        "encryption_context",
+        "chunk_size",
+        "plaintext_length",
+        "header_length",
+        "ciphertext_length",
+        "upload_expires_at",
+    ] {
+        assert_eq!(resumed[field], started[field], "{field}");
+    }
+    assert!(resumed.get("uploaded").is_none());
+    let parts_done = resumed["parts_done"].as_array().unwrap();
+    let numbers: Vec<u64> = parts_done
+        .iter()
+        .map(|p| p["part_number"].as_u64().unwrap())
+        .collect();
+    assert_eq!(numbers, [1, 3], "{resumed}");
+    let plan = started["upload"]["parts"].as_array().unwrap();
+    for (done, sent) in parts_done.iter().zip(&sent) {
+        assert_eq!(done["etag"], sent["etag"]);
+        let n = usize::try_from(done["part_number"].as_u64().unwrap()).unwrap();
+        assert_eq!(done["size"], plan[n - 1]["length"]);
+    }
+    let parts = resumed["upload"]["parts"].as_array().unwrap();
+    assert_eq!(resumed["upload"]["kind"], "multipart");
+    assert_eq!(parts.len(), 3);
+    let signed: Vec<u64> = parts
+        .iter()
+        .filter(|p| p.get("request").is_some())
+        .map(|p| p["part_number"].as_u64().unwrap())
+        .collect();
+    assert_eq!(signed, [2], "only the missing part is signed");
+
+    // Without wrapped keys: no data key.
+    let (status, again) = resume(server, &token, &started, json!({})).await;
+    assert_eq!(status, StatusCode::OK, "{again}");
+    assert!(again.get("data_key").is_none());
+
+    // Someone else, and another object id: 404.
+    let mallory = server.login("mallory").await;
+    let (status, body) = resume(server, &mallory, &started, json!({})).await;
+    assert_not_resumable(status, &body);
+    let (status, body) = server
+        .post(
+            &format!("/api/uploads/{}/resume", "0".repeat(32)),
+            Some(&token),
+            &json!({ "upload_token": started["upload_token"] }),
+        )
+        .await;
+    assert_not_resumable(status, &body);
+
+    // Finish with the resumed request for part 2.
+    let part2 = send_part(server, &parts[1], &ciphertext).await;
+    let all = json!([sent[0], part2, sent[1]]);
+    let (status, body) = post_upload(
+        server,
+        &token,
+        &started,
+        "complete",
+        json!({ "parts": all }),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let downloaded = server.download(&token, id_of(&started)).await;
+    assert!(server.decrypt(&token, id_of(&started), &downloaded).await == plaintext);
+
+    // Completed: no longer resumable.
+    let (status, body) = resume(server, &token, &started, json!({})).await;
+    assert_not_resumable(status, &body);
+
+    // Aborted: no longer resumable.
+    let started = server
+        .start_upload(
+            &token,
+            &json!({ "size": plaintext.len(), "multipart": true }),
+        )
+        .await;
+    let (status, _) = post_upload(server, &token, &started, "abort", json!({})).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (status, body) = resume(server, &token, &started, json!({})).await;
+    assert_not_resumable(status, &body);
+}
+
+async fn resume_single(server: &TestServer) {
+    let token = server.login("grace").await;
+    let plaintext = test_bytes(4000, 7);
+    let started = server
+        .start_upload(&token, &json!({ "size": plaintext.len() }))
+        .await;
+    let ciphertext = encrypt(&started, &plaintext);
+
+    let (status, resumed) = resume(
+        server,
+        &token,
+        &started,
+        json!({ "wrapped_keys": started["wrapped_keys"] }),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{resumed}");
+    assert_eq!(resumed["kind"], "single");
+    assert_eq!(resumed["uploaded"], false);
+    assert_eq!(resumed["data_key"], started["data_key"]);
+    assert!(resumed.get("parts_done").is_none());
+    assert_eq!(resumed["upload"]["kind"], "single");
+    let (status, _) = send_presigned(&server.http, &resumed["upload"]["request"], ciphertext).await;
+    assert_eq!(status, StatusCode::OK);
+
+    let (status, resumed) = resume(server, &token, &started, json!({})).await;
+    assert_eq!(status, StatusCode::OK, "{resumed}");
+    assert_eq!(resumed["uploaded"], true);
+
+    let (status, body) = post_upload(server, &token, &started, "complete", json!({})).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, body) = resume(server, &token, &started, json!({})).await;
+    assert_not_resumable(status, &body);
+
+    let started = server
+        .start_upload(&token, &json!({ "size": plaintext.len() }))
+        .await;
+    let (status, _) = post_upload(server, &token, &started, "abort", json!({})).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (status, body) = resume(server, &token, &started, json!({})).await;
+    assert_not_resumable(status, &body);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn local_resume() {
+    let server = TestServer::local(&[]).await;
+    resume_multipart(&server).await;
+    resume_single(&server).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn moto_resume() {
+    let Some(server) = TestServer::moto().await else {
+        return;
+    };
+    assert_eq!(server.backend, Backend::Moto);
+    resume_multipart(&server).await;
+    resume_single(&server).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn resume_refuses_an_expired_token() {
+    let server = TestServer::local(&[]).await;
+    let token = server.login("heidi").await;
+    let started = server
+        .start_upload(&token, &json!({ "size": 100, "multipart": false }))
+        .await;
+    let (_, me) = server.get("/api/me", Some(&token)).await;
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let claims = UploadClaims {
+        sub: me["owner"].as_str().unwrap().to_owned(),
+        obj: id_of(&started).to_owned(),
+        mpu: None,
+        nm: None,
+        pl: 100,
+        hl: started["header_length"].as_u64().unwrap(),
+        cs: u32::try_from(started["chunk_size"].as_u64().unwrap()).unwrap(),
+        ps: crate::support::TEST_PART_SIZE,
+        exp: now - 10,
+        aud: UploadTokens::audience(),
+    };
+    let expired = server.state.uploads.sign(&claims).unwrap();
+    let (status, body) = server
+        .post(
+            &format!("/api/uploads/{}/resume", id_of(&started)),
+            Some(&token),
+            &json!({ "upload_token": expired }),
+        )
+        .await;
+    assert_not_resumable(status, &body);
+    // The same claims, still valid, are accepted (so the expiry is what refused).
+    let valid = server
+        .state
+        .uploads
+        .sign(&UploadClaims {
+            exp: now + 600,
+            ..claims
+        })
+        .unwrap();
+    let (status, body) = server
+        .post(
+            &format!("/api/uploads/{}/resume", id_of(&started)),
+            Some(&token),
+            &json!({ "upload_token": valid }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+}
