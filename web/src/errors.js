@@ -17,6 +17,10 @@ const PACKAGE = {
   UNSUPPORTED_SUITE: 'This file was made by a newer version of CipherDrop.',
   LENGTH_MISMATCH: 'This file changed while it was being encrypted. Please try again.',
   WRONG_KEY: 'The key that protects your file names could not be read.',
+  DIFFERENT_FILE:
+    'That is not the file that was being uploaded (its size, date or first bytes differ). Nothing was sent: choose the same file again.',
+  FILE_NEEDED: 'Choose the same file again to continue.',
+  UPLOAD_UNKNOWN: 'This upload can no longer be resumed from this browser. Start it again.',
   NO_WEBCRYPTO: 'This browser cannot encrypt here: open the page over https or on localhost.',
 };
 

@@ -10,6 +10,7 @@ import { showAlert, hideAlert } from './alerts.js';
 import { setClient, onSignOut, signOut } from './session.js';
 import { refreshFiles } from './files.js';
 import { showSaveNote } from './downloads.js';
+import { refreshUnfinished } from './unfinished.js';
 
 const TOKEN_KEY = 'cipherdrop.token';
 
@@ -56,6 +57,7 @@ async function signIn(token) {
   $('app').hidden = false;
   hideAlert();
   showSaveNote();
+  refreshUnfinished();
   await refreshFiles();
 }
 
