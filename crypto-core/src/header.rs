@@ -13,18 +13,20 @@
 //!     59     -  encryption context (canonical encoding)
 //!      -     -  u16 count (1..=16) x wrapped key { u16+provider id, u16+info, u16+blob }
 //!      -    32  key commitment
-//!      -    16  header tag = AES-256-GCM(header_key, nonce 0^12, AAD = all bytes above, "")
+//!      -    32  header tag = HMAC-SHA-256(header_key, all bytes above)
 //! ```
+//!
+//! The tag is a MAC without a nonce, so it can be computed again when the
+//! wrapped-key list changes (re-wrapping) without weakening it; GMAC under a
+//! fixed nonce would give away its GHASH key at the second tag.
 //!
 //! Every length is checked against its cap and the bytes at hand before anything is
 //! allocated.
 
 use alloc::vec::Vec;
 
-use aes_gcm::Nonce;
-use aes_gcm::aead::AeadInOut;
-use aes_gcm::aead::Tag;
-use subtle::ConstantTimeEq;
+use hmac::{Hmac, KeyInit, Mac};
+use sha2::Sha256;
 
 use crate::kdf::{COMMITMENT_LEN, DerivedKeys, MESSAGE_ID_LEN};
 use crate::keyring::{MAX_WRAPPED_KEYS, WrappedKey};
@@ -42,8 +44,8 @@ pub const SUITE: u16 = 0x0001;
 pub const PREFIX_LEN: usize = 15;
 /// Largest header accepted (64 KiB).
 pub const MAX_HEADER_LEN: usize = 64 * 1024;
-/// Length of the header tag.
-pub const HEADER_TAG_LEN: usize = 16;
+/// Length of the header tag (HMAC-SHA-256).
+pub const HEADER_TAG_LEN: usize = 32;
 /// Plaintext-length value meaning "not recorded" (streamed input of unknown size).
 pub const UNKNOWN_LENGTH: u64 = u64::MAX;
 
@@ -246,11 +248,10 @@ impl Header {
     /// Checks the header tag in constant time.
     pub(crate) fn verify_tag(&self, keys: &DerivedKeys) -> Result<()> {
         let (body, tag) = self.bytes.split_at(self.bytes.len() - HEADER_TAG_LEN);
-        if bool::from(header_tag(keys, body).ct_eq(tag)) {
-            Ok(())
-        } else {
-            Err(Error::HeaderAuthFailed)
-        }
+        // `verify_slice` compares in constant time (the `subtle` crate).
+        header_mac(keys, body)
+            .verify_slice(tag)
+            .map_err(|_| Error::HeaderAuthFailed)
     }
 
     /// The encoded header, exactly as it starts the file.
@@ -344,10 +345,14 @@ impl Header {
     }
 }
 
+/// HMAC-SHA-256 under the header key over `body` (every header byte before the tag).
+fn header_mac(keys: &DerivedKeys, body: &[u8]) -> Hmac<Sha256> {
+    let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(keys.header_key())
+        .expect("HMAC takes a key of any length");
+    mac.update(body);
+    mac
+}
+
 fn header_tag(keys: &DerivedKeys, body: &[u8]) -> [u8; HEADER_TAG_LEN] {
-    let tag: Tag<aes_gcm::Aes256Gcm> = keys
-        .header_cipher()
-        .encrypt_inout_detached(&Nonce::default(), body, (&mut [][..]).into())
-        .expect("an empty plaintext with AAD below 64 KiB is within AES-GCM limits");
-    tag.into()
+    header_mac(keys, body).finalize().into_bytes().into()
 }

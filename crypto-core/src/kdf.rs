@@ -85,8 +85,9 @@ impl DerivedKeys {
         Aes256Gcm::new(&self.content_key.into())
     }
 
-    pub(crate) fn header_cipher(&self) -> Aes256Gcm {
-        Aes256Gcm::new(&self.header_key.into())
+    /// The HMAC-SHA-256 key of the header tag (FORMAT.md 4).
+    pub(crate) const fn header_key(&self) -> &[u8; 32] {
+        &self.header_key
     }
 }
 

@@ -7,7 +7,7 @@ mod testkit;
 
 use std::io::Read;
 
-use cipherdrop_core::header::{MAGIC, MAX_HEADER_LEN, PREFIX_LEN, UNKNOWN_LENGTH};
+use cipherdrop_core::header::{HEADER_TAG_LEN, MAGIC, MAX_HEADER_LEN, PREFIX_LEN, UNKNOWN_LENGTH};
 use cipherdrop_core::io::{DecryptingReader, format_error, read_header};
 use cipherdrop_core::{
     ChunkSize, DataKey, EncryptionContext, Header, Layout, Opener, RawAesKeyring, Sealer,
@@ -162,7 +162,7 @@ struct Fields {
 fn fields(file: &[u8]) -> Fields {
     let h = Header::parse(file).unwrap();
     let context = 59..59 + h.context().encoded_len();
-    let wrapped = context.end..h.len() - 48;
+    let wrapped = context.end..h.len() - 32 - HEADER_TAG_LEN;
     Fields {
         context_bytes: h.context().canonical_bytes(),
         context,
@@ -208,7 +208,7 @@ fn expected_code(file: &[u8], original: &Fields) -> &'static str {
         }
         // magic..length, chunk size, plaintext length, message id, empty context,
         // key count, one wrapped key of 1 + 0 + 1 bytes, commitment, tag
-        if len < 15 + 4 + 8 + 32 + 2 + 2 + 8 + 32 + 16 {
+        if len < 15 + 4 + 8 + 32 + 2 + 2 + 8 + 32 + HEADER_TAG_LEN {
             return Err("MALFORMED_HEADER");
         }
         if len > file.len() {
@@ -284,7 +284,7 @@ fn expected_code(file: &[u8], original: &Fields) -> &'static str {
             opens |= id == b"raw-aes" && info == b"master" && blob == original.blob;
         }
         let commitment = r.take(32)?;
-        r.take(16)?;
+        r.take(HEADER_TAG_LEN)?;
         if !r.0.is_empty() {
             return Err("MALFORMED_HEADER");
         }
@@ -315,7 +315,7 @@ fn header_region(at: usize, f: &Fields, len: usize) -> &'static str {
         27..59 => "message id",
         _ if f.context.contains(&at) => "context",
         _ if f.wrapped.contains(&at) => "wrapped keys",
-        _ if at < len - 16 => "commitment",
+        _ if at < len - HEADER_TAG_LEN => "commitment",
         _ => "tag",
     }
 }
@@ -721,7 +721,7 @@ fn commitment_or_wrapped_key_from_another_file() {
     let base = encrypt(3 * CS, true);
     let f = fields(&base);
     let h = header_len(&base);
-    let commitment = h - 48..h - 16;
+    let commitment = h - 32 - HEADER_TAG_LEN..h - HEADER_TAG_LEN;
     // Same master key and context, another data key.
     let other = encrypt_with([0x22; 32], [0xa5; 32], &ctx(), 3 * CS, true);
     let mut swapped = base.clone();
@@ -825,7 +825,7 @@ fn hand_header(rest: &[u8]) -> Vec<u8> {
     let mut h = MAGIC.to_vec();
     h.push(1);
     h.extend_from_slice(&1u16.to_be_bytes());
-    let len = PREFIX_LEN + 4 + 8 + 32 + rest.len().max(16) + 32 + 16;
+    let len = PREFIX_LEN + 4 + 8 + 32 + rest.len().max(16) + 32 + HEADER_TAG_LEN;
     h.extend_from_slice(&(len as u32).to_be_bytes());
     h.extend_from_slice(&4096u32.to_be_bytes());
     h.extend_from_slice(&UNKNOWN_LENGTH.to_be_bytes());
@@ -833,7 +833,7 @@ fn hand_header(rest: &[u8]) -> Vec<u8> {
     h.extend_from_slice(rest);
     // Zero padding up to the smallest valid header length.
     h.resize(h.len() + 16usize.saturating_sub(rest.len()), 0);
-    h.extend_from_slice(&[0; 48]);
+    h.extend_from_slice(&[0; 32 + HEADER_TAG_LEN]);
     h
 }
 

@@ -6,7 +6,7 @@
 #[path = "support/testkit.rs"]
 mod testkit;
 
-use cipherdrop_core::header::{PREFIX_LEN, UNKNOWN_LENGTH};
+use cipherdrop_core::header::{HEADER_TAG_LEN, PREFIX_LEN, UNKNOWN_LENGTH};
 use cipherdrop_core::{
     Argon2idParams, ChunkSize, DataKey, EncryptionContext, PassphraseKeyring, RawAesKeyring,
     Sealer, WrappedKey,
@@ -154,7 +154,7 @@ fn offsets(b: &Built) -> Offsets {
     let wrapped = context + ctx().encoded_len();
     // count(2) + id len(2) + "raw-aes"(7) + info len(2) + "master"(6) + blob len(2)
     let blob = wrapped + 2 + 2 + 7 + 2 + 6 + 2;
-    let tag = b.header_len - 16;
+    let tag = b.header_len - HEADER_TAG_LEN;
     Offsets {
         context,
         wrapped,
@@ -575,8 +575,8 @@ fn known_answer_is_stable() {
         .into_iter()
         .find(|v| v.name == "ok_one_byte")
         .unwrap();
-    assert_eq!(&v.body[..15], b"CIPHDROP\x01\x00\x01\x00\x00\x00\xe8");
-    assert_eq!(v.body.len(), 0xe8 + 1 + 16);
+    assert_eq!(&v.body[..15], b"CIPHDROP\x01\x00\x01\x00\x00\x00\xf8");
+    assert_eq!(v.body.len(), 0xf8 + 1 + 16);
 }
 
 #[test]
@@ -588,4 +588,39 @@ fn the_passphrase_vector_records_its_costs_and_salt() {
     assert_eq!(v.get("master_key"), None);
     let info = b"argon2id$v=19$m=256,t=1,p=1$53535353535353535353535353535353";
     assert!(v.body.windows(info.len()).any(|w| w == info));
+}
+
+/// The worked example of FORMAT.md 10: its header tag is HMAC-SHA-256 under the
+/// header key over the 216 header bytes before it (an independent Python `hmac`
+/// gave the same value), and not the GMAC tag of the earlier draft.
+#[test]
+fn worked_example_header_tag_is_hmac_sha256() {
+    use aes_gcm::aead::{AeadInOut, KeyInit as _};
+    use hmac::Mac;
+
+    let v = load_all()
+        .into_iter()
+        .find(|v| v.name == "ok_one_byte")
+        .unwrap();
+    let h = 0xf8;
+    let (body, tag) = (
+        &v.body[..h - HEADER_TAG_LEN],
+        &v.body[h - HEADER_TAG_LEN..h],
+    );
+    assert_eq!(
+        hex::encode(tag),
+        "05711178de5c444c81df8c55435e09e4746c517597cbe8ceb176670c734d1185"
+    );
+    // header_key of FORMAT.md 10.
+    let header_key =
+        hex::decode("1138fbba03e2d892450fdc1ba248b33420901c178aa6b3f62d6da04ea3613535").unwrap();
+    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(&header_key).unwrap();
+    mac.update(body);
+    assert_eq!(mac.finalize().into_bytes().as_slice(), tag);
+    // The old GMAC tag (AES-256-GCM, zero nonce, AAD = header) is not what is stored.
+    let gmac = aes_gcm::Aes256Gcm::new_from_slice(&header_key)
+        .unwrap()
+        .encrypt_inout_detached(&aes_gcm::Nonce::default(), body, (&mut [][..]).into())
+        .unwrap();
+    assert_ne!(gmac.as_slice(), &tag[..16]);
 }

