@@ -16,6 +16,12 @@ use crate::error::ApiError;
 
 const AUDIENCE: &str = "cipherdrop-upload";
 
+fn now_secs() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
 /// What an upload token says.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct UploadClaims {
@@ -72,10 +78,7 @@ impl UploadTokens {
 
     /// Expiry for a token issued now.
     pub fn expiry(&self) -> u64 {
-        SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs())
-            .saturating_add(self.ttl.as_secs())
+        now_secs().saturating_add(self.ttl.as_secs())
     }
 
     /// Signs `claims`.
@@ -109,6 +112,33 @@ impl UploadTokens {
             return Err(ApiError::upload_not_found());
         }
         Ok(data.claims)
+    }
+
+    /// Verifies a token for `owner` and `object` as [`UploadTokens::verify`] does,
+    /// but also accepts one past its expiry: for `abort` only, so a browser that
+    /// comes back after its upload expired can still discard the parts it sent
+    /// instead of leaving them to the bucket's lifecycle rule. The second value is
+    /// true when the token has expired.
+    ///
+    /// # Errors
+    /// As [`UploadTokens::verify`], except for expiry.
+    pub fn verify_even_expired(
+        &self,
+        token: &str,
+        owner: &str,
+        object: &str,
+    ) -> Result<(UploadClaims, bool), ApiError> {
+        let mut v = Validation::new(Algorithm::HS256);
+        v.set_audience(&[AUDIENCE]);
+        v.set_required_spec_claims(&["exp", "aud", "sub"]);
+        v.validate_exp = false;
+        let data = jsonwebtoken::decode::<UploadClaims>(token, &self.decoding, &v)
+            .map_err(|_| ApiError::upload_not_found())?;
+        if data.claims.sub != owner || data.claims.obj != object {
+            return Err(ApiError::upload_not_found());
+        }
+        let expired = data.claims.exp <= now_secs();
+        Ok((data.claims, expired))
     }
 
     /// The audience every token carries.

@@ -729,12 +729,18 @@ pub async fn abort(
     ApiJson(req): ApiJson<Abort>,
 ) -> ApiResult<StatusCode> {
     check_object_id(&object_id)?;
-    let claims = state
-        .uploads
-        .verify(&req.upload_token, &caller.owner, &object_id)?;
+    let (claims, expired) =
+        state
+            .uploads
+            .verify_even_expired(&req.upload_token, &caller.owner, &object_id)?;
     let key = object_key(&caller.owner, &object_id);
     match &claims.mpu {
+        // An expired multipart upload may still be discarded: aborting an upload id
+        // the store no longer has (completed, aborted) changes nothing.
         Some(upload_id) => state.store.abort_multipart(&key, upload_id).await?,
+        // An expired single PUT is not: its completion record may be gone by then
+        // (lifecycle rule), and deleting would remove a finished file.
+        None if expired => return Err(ApiError::upload_not_found()),
         None => {
             match state
                 .store

@@ -573,3 +573,71 @@ async fn resume_refuses_an_expired_token() {
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
 }
+
+/// An expired multipart upload can still be aborted by its owner (so a browser that
+/// comes back too late leaves no parts behind); an expired single PUT cannot (its
+/// completion record may be gone, and abort would delete a finished file), nor can
+/// anyone else's.
+#[tokio::test]
+async fn abort_accepts_an_expired_multipart_token_only() {
+    let server = TestServer::local(&[]).await;
+    let token = server.login("ivan").await;
+    let (_, me) = server.get("/api/me", Some(&token)).await;
+    let owner = me["owner"].as_str().unwrap().to_owned();
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let resign = |started: &Value, exp: u64| {
+        let token = started["upload_token"].as_str().unwrap();
+        let claims = server
+            .state
+            .uploads
+            .verify(token, &owner, id_of(started))
+            .unwrap();
+        server
+            .state
+            .uploads
+            .sign(&UploadClaims { exp, ..claims })
+            .unwrap()
+    };
+    let multi = server
+        .start_upload(&token, &json!({ "size": 12_000_000, "multipart": true }))
+        .await;
+    let id = id_of(&multi).to_owned();
+    let live = multi["upload_token"].as_str().unwrap().to_owned();
+    let expired = resign(&multi, now - 10);
+    let path = format!("/api/uploads/{id}/abort");
+    let (status, body) = server
+        .post(&path, Some(&token), &json!({ "upload_token": expired }))
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
+    // The upload is gone: even its still-valid token cannot resume it.
+    let (status, body) = server
+        .post(
+            &format!("/api/uploads/{id}/resume"),
+            Some(&token),
+            &json!({ "upload_token": live }),
+        )
+        .await;
+    assert_not_resumable(status, &body);
+    // Another user cannot use it.
+    let other = server.login("judy").await;
+    let (status, _) = server
+        .post(&path, Some(&other), &json!({ "upload_token": expired }))
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+
+    let single = server
+        .start_upload(&token, &json!({ "size": 100, "multipart": false }))
+        .await;
+    let expired = resign(&single, now - 10);
+    let (status, body) = server
+        .post(
+            &format!("/api/uploads/{}/abort", id_of(&single)),
+            Some(&token),
+            &json!({ "upload_token": expired }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
+}
