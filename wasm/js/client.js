@@ -460,7 +460,14 @@ export class CipherDropClient {
                 for (const p of todo) if (batch.length < SIGN_BATCH && p.part_number > part.part_number && !requests.has(p.part_number)) batch.push(p.part_number);
                 await sign(batch, stop);
               }
-              return sealer.send(requests.get(part.part_number), body, stop, onSent);
+              try {
+                return await sealer.send(requests.get(part.part_number), body, stop, onSent);
+              } catch (e) {
+                // A single PUT is signed with If-None-Match: *, so after a lost answer
+                // (or before a resume) the retry is refused with 412: it had landed.
+                if (single && e instanceof StorageError && e.status === 412) return null;
+                throw e;
+              }
             },
             (e, attempt) => onRetry?.({ part: part.part_number, attempt: attempt + 1, error: e }),
           );
