@@ -1,6 +1,7 @@
 // CipherDropClient against a real `cipherdrop serve` (local mode: embedded S3 store
-// that checks presigned signatures, raw-aes keyring), in headless Chromium under the
-// server's own page CSP: a multipart upload with parts in parallel, one part request
+// that checks presigned signatures, raw-aes keyring), in the browser named by
+// CIPHERDROP_BROWSER (tests/lib/browser.mjs) under the server's own page CSP, its
+// requests through a loopback proxy (tests/lib/proxy.mjs) that fails or holds parts: a multipart upload with parts in parallel, one part request
 // failing once (network error) and another refused once (403: re-signed), then
 // list with decrypted names, a verified streaming download, random damage caught,
 // abort, and delete.
@@ -12,7 +13,8 @@ import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { launch, ROOT } from './lib/browser.mjs';
+import { launch, ENGINE, ROOT } from '../lib/browser.mjs';
+import { startProxy } from '../lib/proxy.mjs';
 
 const BIN = process.env.CIPHERDROP_BIN ?? path.join(process.env.CARGO_TARGET_DIR ?? '/root/.cache/cipherdrop-target', 'debug/cipherdrop');
 const MiB = 1024 * 1024;
@@ -23,6 +25,7 @@ let dir;
 let browser;
 let page;
 let token;
+let proxy;
 
 async function freePort() {
   const s = net.createServer();
@@ -41,7 +44,9 @@ before(async () => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cipherdrop-client-'));
   const web = path.join(dir, 'web');
   fs.mkdirSync(web);
-  fs.writeFileSync(path.join(web, 'index.html'), '<!doctype html><title>client test</title><p>client test</p>');
+  // The page loads the package itself (boot.js), so it runs in the page's realm.
+  fs.writeFileSync(path.join(web, 'index.html'), '<!doctype html><title>client test</title><p>client test</p><script type="module" src="/boot.js"></script>');
+  fs.writeFileSync(path.join(web, 'boot.js'), "import * as cd from '/pkg/index.js';\nwindow.cd = cd;\nwindow.cdReady = true;\n");
   fs.symlinkSync(path.join(ROOT, 'wasm/pkg'), path.join(web, 'pkg'));
   const port = await freePort();
   base = `http://127.0.0.1:${port}`;
@@ -72,32 +77,47 @@ before(async () => {
   }
   const login = await fetch(`${base}/auth/dev-login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ user: 'client-test' }) });
   token = (await login.json()).token;
-  browser = await launch();
-  page = browser.page;
+  proxy = await startProxy();
+  browser = await launch({ proxy: proxy.address });
+  page = browser;
   await page.goto(`${base}/`);
   await page.evaluate(PAGE_HELPERS);
+  await page.waitFor(() => window.cdReady);
 });
 
 after(async () => {
   await browser?.close();
+  await proxy?.close();
   server?.kill('SIGTERM');
   if (dir) fs.rmSync(dir, { recursive: true, force: true });
 });
 
-/** Routes the upload's part PUTs (multipart) to `handler(route, partNumber, request)`. */
+/** Sends the upload's part PUTs (multipart) to `handler(ctl, partNumber, request)` (tests/lib/proxy.mjs). */
 function routeParts(handler) {
-  return browser.context.route(
-    (url) => url.searchParams.has('partNumber') && url.searchParams.has('uploadId'),
-    async (route) => {
-      const req = route.request();
-      if (req.method() !== 'PUT') return route.continue();
-      return handler(route, new URL(req.url()).searchParams.get('partNumber'), req);
-    },
+  return proxy.route(
+    (url, method) => method === 'PUT' && url.searchParams.has('partNumber') && url.searchParams.has('uploadId'),
+    (req, ctl) => handler(ctl, req.url.searchParams.get('partNumber'), req),
   );
 }
 
-/** In the page: `size` random bytes, and the SHA-256 hex of bytes. */
+/**
+ * In the page: `size` random bytes, the SHA-256 hex of bytes, and window.__workers:
+ * every Worker the page starts ({ url, closed }: closed once terminated).
+ */
 const PAGE_HELPERS = () => {
+  window.__workers = [];
+  const NativeWorker = window.Worker;
+  window.Worker = class extends NativeWorker {
+    constructor(url, options) {
+      super(url, options);
+      this.entry = { url: new URL(url, location.href).href, closed: false };
+      window.__workers.push(this.entry);
+    }
+    terminate() {
+      this.entry.closed = true;
+      return super.terminate();
+    }
+  };
   window.randomBytes = (size) => {
     const plain = new Uint8Array(size);
     for (let off = 0; off < size; off += 65536) crypto.getRandomValues(plain.subarray(off, Math.min(size, off + 65536)));
@@ -110,12 +130,11 @@ const PAGE_HELPERS = () => {
 test('multipart upload with injected part failures, list, verified download, damage, abort, delete', async () => {
   const size = 17 * MiB + 12345; // 4 parts of ~5 MiB
   const seen = { failed: 0, refused: 0, parts: new Set(), workers: [] };
-  page.on('worker', (w) => seen.workers.push(w.url()));
-  await routeParts(async (route, n) => {
+  routeParts(async (route, n) => {
     seen.parts.add(n);
     if (n === '2' && seen.failed === 0) {
       seen.failed++;
-      return route.abort('connectionreset'); // one part request fails once
+      return route.abort(); // one part request fails once (connection dropped)
     }
     if (n === '3' && seen.refused === 0) {
       seen.refused++;
@@ -125,7 +144,7 @@ test('multipart upload with injected part failures, list, verified download, dam
   });
   const r = await page.evaluate(
     async ({ token, size }) => {
-      const cd = await import('/pkg/index.js');
+      const { cd } = window;
       const hex = window.sha256hex;
       const plain = window.randomBytes(size);
       const client = new cd.CipherDropClient({ baseUrl: location.origin, token, retryDelay: 50 });
@@ -154,7 +173,8 @@ test('multipart upload with injected part failures, list, verified download, dam
     },
     { token, size },
   );
-  await browser.context.unroute(() => true);
+  proxy.unrouteAll();
+  seen.workers = (await page.evaluate(() => window.__workers)).map((w) => w.url);
   assert.equal(r.same, true, 'downloaded plaintext differs');
   assert.equal(r.obj.name, 'quarterly report.pdf');
   assert.ok(seen.parts.size >= 4, `parts seen: ${[...seen.parts]}`);
@@ -185,7 +205,7 @@ test('multipart upload with injected part failures, list, verified download, dam
   bytes[Math.floor(bytes.length / 2)] ^= 1;
   fs.writeFileSync(stored[0], bytes);
   const damaged = await page.evaluate(async ({ token, id }) => {
-    const cd = await import('/pkg/index.js');
+    const { cd } = window;
     const client = new cd.CipherDropClient({ baseUrl: location.origin, token });
     let released = 0;
     try {
@@ -204,7 +224,7 @@ test('multipart upload with injected part failures, list, verified download, dam
 
   // Abort mid-upload: rejects with AbortError and leaves no object.
   const aborted = await page.evaluate(async ({ token }) => {
-    const cd = await import('/pkg/index.js');
+    const { cd } = window;
     const client = new cd.CipherDropClient({ baseUrl: location.origin, token });
     const ac = new AbortController();
     const p = client.upload(new Blob([new Uint8Array(12 * 1024 * 1024)]), {
@@ -221,7 +241,7 @@ test('multipart upload with injected part failures, list, verified download, dam
 
   // Delete: gone from the list, and a download is a clear 404.
   const deleted = await page.evaluate(async ({ token, id }) => {
-    const cd = await import('/pkg/index.js');
+    const { cd } = window;
     const client = new cd.CipherDropClient({ baseUrl: location.origin, token });
     await client.delete(id);
     const after = await client.list();
@@ -229,7 +249,7 @@ test('multipart upload with injected part failures, list, verified download, dam
     return { after: after.length, dl };
   }, { token, id: r.obj.id });
   assert.deepEqual(deleted, { after: 0, dl: 'ApiError 404 not_found' });
-  assert.deepEqual(browser.errors.map(String), []);
+  assert.deepEqual(await browser.collectProblems(), []);
 });
 
 test('a long upload hands its parts to fresh workers and leaves none running', async () => {
@@ -237,18 +257,12 @@ test('a long upload hands its parts to fresh workers and leaves none running', a
   // are sent (that is what frees their Blobs): 11 parts need 3 workers, and a part
   // refused in the second worker's share is resent by that worker.
   const size = 11 * 5 * MiB - 4096;
-  const workers = [];
-  const onWorker = (w) => {
-    const entry = { url: w.url(), closed: false };
-    w.on('close', () => (entry.closed = true));
-    workers.push(entry);
-  };
-  page.on('worker', onWorker);
+  const workersBefore = (await page.evaluate(() => window.__workers)).length;
   let refused = 0;
   const parts = new Map();
-  await routeParts(async (route, n, req) => {
-    const body = req.postDataBuffer();
-    const digest = body ? crypto.createHash('sha256').update(body).digest('hex') : 'none';
+  routeParts(async (route, n, req) => {
+    const body = req.body;
+    const digest = body.length ? crypto.createHash('sha256').update(body).digest('hex') : 'none';
     parts.set(n, [...(parts.get(n) ?? []), digest]);
     if (n === '6' && refused === 0) {
       refused++;
@@ -258,7 +272,7 @@ test('a long upload hands its parts to fresh workers and leaves none running', a
   });
   const r = await page.evaluate(
     async ({ token, size }) => {
-      const cd = await import('/pkg/index.js');
+      const { cd } = window;
       const hex = window.sha256hex;
       const plain = window.randomBytes(size);
       const client = new cd.CipherDropClient({ baseUrl: location.origin, token, retryDelay: 50 });
@@ -269,9 +283,8 @@ test('a long upload hands its parts to fresh workers and leaves none running', a
     },
     { token, size },
   );
-  await browser.context.unroute(() => true);
-  await new Promise((res) => setTimeout(res, 500)); // let the last worker's close event arrive
-  page.off('worker', onWorker);
+  proxy.unrouteAll();
+  const workers = (await page.evaluate(() => window.__workers)).slice(workersBefore);
   assert.equal(r.same, true, 'downloaded plaintext differs');
   assert.equal(parts.size, 11, `parts: ${[...parts.keys()]}`);
   assert.equal(refused, 1);
@@ -282,10 +295,14 @@ test('a long upload hands its parts to fresh workers and leaves none running', a
   const uploadWorkers = workers.filter((w) => w.url.endsWith('/pkg/worker.js'));
   assert.equal(uploadWorkers.length, 3, `workers: ${JSON.stringify(workers)}`);
   assert.ok(uploadWorkers.every((w) => w.closed), `a worker is still running: ${JSON.stringify(uploadWorkers)}`);
-  assert.deepEqual(browser.errors.map(String), []);
+  assert.deepEqual(await browser.collectProblems(), []);
 });
 
-test('a file changed on disk during the upload fails with NotReadableError and leaves nothing', async () => {
+// Firefox reads a File whose file changed on disk without any error (it was seen to
+// upload a mix of the old and the new bytes), so the client has nothing to catch there.
+const READS_CHANGED_FILES = ENGINE === 'firefox' && 'Firefox 140 gives no NotReadableError for a file changed on disk';
+
+test('a file changed on disk during the upload fails with NotReadableError and leaves nothing', { skip: READS_CHANGED_FILES }, async () => {
   // Parts 1-4 are read and sealed, their requests held here; then the file changes on
   // disk, and the worker reading part 5 meets Chromium's NotReadableError (the
   // modification time no longer matches the File the page was given).
@@ -297,21 +314,23 @@ test('a file changed on disk during the upload fails with NotReadableError and l
     input.id = 'changing';
     document.body.append(input);
   });
-  await page.locator('#changing').setInputFiles(file);
+  await (await page.find('#changing', { visible: false })).setFiles(file);
   const held = [];
   let changed = false;
-  await routeParts(async (route) => {
+  routeParts(async (route) => {
     if (changed) return route.continue();
-    held.push(route);
+    const release = new Promise((res) => held.push(res));
     if (held.length === 4) {
       fs.writeFileSync(file, crypto.randomBytes(6 * 5 * MiB + 1));
       fs.utimesSync(file, new Date(), new Date(Date.now() + 5000));
       changed = true;
-      for (const r of held) await r.continue();
+      for (const res of held) res();
     }
+    await release;
+    return route.continue();
   });
   const r = await page.evaluate(async ({ token }) => {
-    const cd = await import('/pkg/index.js');
+    const { cd } = window;
     const client = new cd.CipherDropClient({ baseUrl: location.origin, token, retryDelay: 50 });
     const outcome = await client.upload(document.getElementById('changing').files[0], { concurrency: 4 }).then(
       () => 'finished',
@@ -320,7 +339,7 @@ test('a file changed on disk during the upload fails with NotReadableError and l
     await new Promise((res) => setTimeout(res, 300));
     return { outcome, count: (await client.list()).length };
   }, { token });
-  await browser.context.unroute(() => true);
+  proxy.unrouteAll();
   assert.equal(changed, true, 'the file was changed mid-upload');
   assert.deepEqual(r, { outcome: 'NotReadableError', count: 0 });
 });
@@ -328,13 +347,13 @@ test('a file changed on disk during the upload fails with NotReadableError and l
 test('the first part that fails for good stops the upload: no further part is sealed or sent', async () => {
   const size = 11 * 5 * MiB - 4096; // 11 parts
   const seen = [];
-  await routeParts(async (route, n) => {
+  routeParts(async (route, n) => {
     seen.push(n);
     if (n === '2') return route.fulfill({ status: 403, body: '<Error><Code>AccessDenied</Code></Error>' });
     return route.continue();
   });
   const r = await page.evaluate(async ({ token, size }) => {
-    const cd = await import('/pkg/index.js');
+    const { cd } = window;
     const client = new cd.CipherDropClient({ baseUrl: location.origin, token, retries: 0 });
     const outcome = await client.upload(new Blob([window.randomBytes(size)]), { concurrency: 4 }).then(
       () => 'finished',
@@ -343,7 +362,7 @@ test('the first part that fails for good stops the upload: no further part is se
     await new Promise((res) => setTimeout(res, 300));
     return { outcome, count: (await client.list()).length };
   }, { token, size });
-  await browser.context.unroute(() => true);
+  proxy.unrouteAll();
   assert.deepEqual(r, { outcome: 'StorageError 403', count: 0 });
   // At most the parts already sealed or in flight when part 2 failed (4 sending + 1 sealed ahead).
   assert.ok(seen.length <= 6, `parts sent after the failure: ${seen}`);
@@ -352,18 +371,17 @@ test('the first part that fails for good stops the upload: no further part is se
 test('two uploads at once on one client hold no more parts than its partsInFlight', async () => {
   let inFlight = 0;
   let most = 0;
-  await routeParts(async (route) => {
+  routeParts(async (route) => {
     inFlight++;
     most = Math.max(most, inFlight);
     try {
-      const response = await route.fetch();
-      await route.fulfill({ response });
+      await route.continue();
     } finally {
       inFlight--;
     }
   });
   const r = await page.evaluate(async ({ token, size }) => {
-    const cd = await import('/pkg/index.js');
+    const { cd } = window;
     const client = new cd.CipherDropClient({ baseUrl: location.origin, token, partsInFlight: 2 });
     const files = [new Blob([window.randomBytes(size)]), new Blob([window.randomBytes(size)])];
     const objs = await Promise.all(files.map((f) => client.upload(f, { concurrency: 4 })));
@@ -375,7 +393,7 @@ test('two uploads at once on one client hold no more parts than its partsInFligh
     }
     return same;
   }, { token, size: 4 * 5 * MiB });
-  await browser.context.unroute(() => true);
+  proxy.unrouteAll();
   assert.deepEqual(r, [true, true]);
   assert.equal(most, 2, `at most 2 part requests at once, saw ${most}`);
 });

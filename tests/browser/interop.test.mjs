@@ -1,5 +1,5 @@
-// Interop with the native command line: files encrypted in Chromium decrypt with
-// `cipherdrop decrypt`, and files from `cipherdrop encrypt` decrypt in Chromium —
+// Interop with the native command line: files encrypted in the browser (CIPHERDROP_BROWSER)
+// decrypt with `cipherdrop decrypt`, and files from `cipherdrop encrypt` decrypt there —
 // both engines, several sizes and chunk sizes; damage is refused on both sides.
 // CIPHERDROP_BIN names the binary (scripts/test-browser.sh builds it).
 import { test, before, after } from 'node:test';
@@ -10,7 +10,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { serveStatic } from './lib/server.mjs';
-import { launch, ROOT } from './lib/browser.mjs';
+import { launch, ROOT } from '../lib/browser.mjs';
 
 const BIN = process.env.CIPHERDROP_BIN ?? path.join(process.env.CARGO_TARGET_DIR ?? '/root/.cache/cipherdrop-target', 'debug/cipherdrop');
 const CONTEXT = { owner: 'alice', object: 'interop/report.pdf' };
@@ -30,10 +30,11 @@ before(async () => {
   execFileSync(BIN, ['keygen', '--output', keyFile]);
   key = fs.readFileSync(keyFile);
   assert.equal(key.length, 32);
-  server = await serveStatic({ '/pkg/': path.join(ROOT, 'wasm/pkg') }, { '/': '<!doctype html><title>interop</title>' });
+  server = await serveStatic({ '/pkg/': path.join(ROOT, 'wasm/pkg') }, { '/': '<!doctype html><title>interop</title><script type="module">import * as cd from "/pkg/index.js"; window.cd = cd; window.cdReady = true;</script>' });
   browser = await launch();
-  page = browser.page;
+  page = browser;
   await page.goto(`${server.url}/`);
+  await page.waitFor(() => window.cdReady); // the page loads the package: it runs in the page's realm
 });
 
 after(async () => {
@@ -56,7 +57,7 @@ test('browser-encrypted files decrypt with the native cipherdrop decrypt', async
       const plain = crypto.randomBytes(len);
       const b64 = await page.evaluate(
         async ({ plainB64, keyB64, context, chunkSize, engine }) => {
-          const cd = await import('/pkg/index.js');
+          const { cd } = window;
           const from = (s) => Uint8Array.from(atob(s), (c) => c.charCodeAt(0));
           const keyring = cd.Keyring.fromKey('master', from(keyB64));
           const file = await cd.encrypt(new Blob([from(plainB64)]), { keyring, context, chunkSize, engine });
@@ -93,7 +94,7 @@ test('files from the native cipherdrop encrypt decrypt in the browser', async ()
     const file = fs.readFileSync(enc);
     const r = await page.evaluate(
       async ({ fileB64, keyB64, context, plainHash }) => {
-        const cd = await import('/pkg/index.js');
+        const { cd } = window;
         const from = (s) => Uint8Array.from(atob(s), (c) => c.charCodeAt(0));
         const hex = async (b) => Array.from(new Uint8Array(await crypto.subtle.digest('SHA-256', b)), (x) => x.toString(16).padStart(2, '0')).join('');
         const keyring = cd.Keyring.fromKey('master', from(keyB64));

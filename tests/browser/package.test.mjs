@@ -1,4 +1,5 @@
-// The npm package's public API in headless Chromium: every vector file through the
+// The npm package's public API in the browser named by CIPHERDROP_BROWSER (chromium,
+// firefox, webkit; tests/lib/browser.mjs): every vector file through the
 // streaming decryptor on both engines, round trips at the chunk boundaries,
 // WebCrypto and wasm giving identical ciphertext, random access, self-managed
 // secrets, error codes, and the wasm fallback when crypto.subtle is missing.
@@ -7,7 +8,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { serveStatic } from './lib/server.mjs';
-import { launch, ROOT } from './lib/browser.mjs';
+import { launch, ROOT } from '../lib/browser.mjs';
 
 const PKG = path.join(ROOT, 'wasm/pkg');
 const VECTORS = path.join(ROOT, 'crypto-core/tests/vectors');
@@ -17,6 +18,8 @@ const names = fs
   .map((f) => f.slice(0, -'.vector'.length))
   .sort();
 
+const BOOT = `<script type="module">import * as cd from '/pkg/index.js'; import * as h from '/t/helpers.js'; window.cd = cd; window.h = h; window.cdReady = true;</script>`;
+
 let server;
 let browser;
 let page;
@@ -25,11 +28,20 @@ before(async () => {
   assert.ok(fs.existsSync(path.join(PKG, 'index.js')), 'build the package first: scripts/build-wasm.sh');
   server = await serveStatic(
     { '/pkg/': PKG, '/vectors/': VECTORS, '/t/': path.join(ROOT, 'tests/browser/pages') },
-    { '/': '<!doctype html><title>cipherdrop tests</title>' },
+    {
+      // The package is loaded by the page itself, so it runs in the page's realm (in
+      // Firefox a module imported from a WebDriver script would live in a sandbox).
+      '/': `<!doctype html><title>cipherdrop tests</title>${BOOT}`,
+      // The same without crypto.subtle, hidden before the package loads.
+      '/no-subtle': `<!doctype html><title>no subtle</title><script type="module">
+Object.defineProperty(globalThis.crypto, 'subtle', { value: undefined, configurable: true });
+${BOOT.replace('<script type="module">', '')}`,
+    },
   );
   browser = await launch();
-  page = browser.page;
+  page = browser;
   await page.goto(`${server.url}/`);
+  await page.waitFor(() => window.cdReady);
 });
 
 after(async () => {
@@ -40,8 +52,7 @@ after(async () => {
 test('every vector file decrypts as it says, on both engines and in any piece size', async () => {
   assert.ok(names.length >= 30, `only ${names.length} vector files`);
   const failures = await page.evaluate(async (names) => {
-    const cd = await import('/pkg/index.js');
-    const h = await import('/t/helpers.js');
+    const { cd, h } = window;
     const bad = [];
     for (const name of names) {
       const v = await h.loadVector(name);
@@ -76,8 +87,7 @@ test('every vector file decrypts as it says, on both engines and in any piece si
 
 test('round trips at the chunk boundaries, known and unknown length, both engines', async () => {
   const failures = await page.evaluate(async () => {
-    const cd = await import('/pkg/index.js');
-    const h = await import('/t/helpers.js');
+    const { cd, h } = window;
     const cs = 4096;
     const bad = [];
     const keyring = cd.Keyring.fromKey('k', h.random(32));
@@ -109,8 +119,7 @@ test('round trips at the chunk boundaries, known and unknown length, both engine
 
 test('WebCrypto and wasm seal identical bytes, equal to crypto-core sealChunk', async () => {
   const r = await page.evaluate(async () => {
-    const cd = await import('/pkg/index.js');
-    const h = await import('/t/helpers.js');
+    const { cd, h } = window;
     const cs = 16384;
     const len = 5 * cs + 1234;
     const data = h.random(len);
@@ -148,8 +157,7 @@ test('WebCrypto and wasm seal identical bytes, equal to crypto-core sealChunk', 
 
 test('random access decrypts any range and authenticates only the chunks it reads', async () => {
   const r = await page.evaluate(async () => {
-    const cd = await import('/pkg/index.js');
-    const h = await import('/t/helpers.js');
+    const { cd, h } = window;
     const cs = 4096;
     const len = 25 * cs + 99;
     const data = h.random(len);
@@ -192,8 +200,7 @@ test('random access decrypts any range and authenticates only the chunks it read
 
 test('self-managed secrets: a 32-byte key and a passphrase (Argon2id), refused when wrong', async () => {
   const r = await page.evaluate(async () => {
-    const cd = await import('/pkg/index.js');
-    const h = await import('/t/helpers.js');
+    const { cd, h } = window;
     const data = h.random(70000);
     const context = { owner: 'dave', object: 'notes.txt' };
     const out = {};
@@ -238,7 +245,7 @@ test('self-managed secrets: a 32-byte key and a passphrase (Argon2id), refused w
 
 test('errors are Errors with a stable code and a human message', async () => {
   const r = await page.evaluate(async () => {
-    const cd = await import('/pkg/index.js');
+    const { cd } = window;
     const catchIt = (f) => { try { f(); return null; } catch (e) { return { name: e.name, code: e.code, message: e.message, isError: e instanceof Error, is: cd.isCipherDropError(e) }; } };
     return {
       magic: catchIt(() => cd.readHeader(new TextEncoder().encode('not a cipherdrop file at all'))),
@@ -263,13 +270,13 @@ test('errors are Errors with a stable code and a human message', async () => {
 });
 
 test('without crypto.subtle the package falls back to wasm AES-GCM', async () => {
-  const p2 = await browser.context.newPage();
+  // A fresh document, so that hiding crypto.subtle touches no other test.
+  const p2 = browser;
   try {
-    await p2.goto(`${server.url}/`);
+    await p2.goto(`${server.url}/no-subtle`);
+    await p2.waitFor(() => window.cdReady);
     const r = await p2.evaluate(async () => {
-      Object.defineProperty(globalThis.crypto, 'subtle', { value: undefined, configurable: true });
-      const cd = await import('/pkg/index.js');
-      const h = await import('/t/helpers.js');
+      const { cd, h } = window;
       const data = h.random(100000);
       const keyring = cd.Keyring.fromKey('k', h.random(32));
       const context = { owner: 'eve' };
@@ -281,10 +288,11 @@ test('without crypto.subtle the package falls back to wasm AES-GCM', async () =>
     });
     assert.deepEqual(r, { has: false, engine: 'wasm', ok: true, forced: 'NO_WEBCRYPTO' });
   } finally {
-    await p2.close();
+    await p2.goto(`${server.url}/`);
+    await p2.waitFor(() => window.cdReady);
   }
 });
 
-test('the page raised no uncaught errors', () => {
-  assert.deepEqual(browser.errors.map(String), []);
+test('the page raised no uncaught errors', async () => {
+  assert.deepEqual(await browser.collectProblems(), []);
 });

@@ -19,7 +19,9 @@
 //       every load), close({ keepProfile }), kill() (SIGKILL the driver and the browser:
 //       a crash), and the page methods:
 //     goto(url), reload(), url(), title()
-//     evaluate(fn, arg)          runs `async fn(arg)` in the page; JSON result back
+//     evaluate(fn, arg)          runs `async fn(arg)` in the page's realm (Firefox: over
+//                                WebDriver BiDi, so node needs --experimental-websocket
+//                                on Node 20); JSON in, JSON out
 //     waitFor(fn, arg, { timeout, message })  polls evaluate until truthy; its value
 //     find(css, { text, timeout, visible })   -> Element (waits for it); text: string
 //                                (contained) or RegExp, matched against the element's
@@ -165,6 +167,9 @@ function capabilities(engine, { profile, downloads, width, height, proxy, servic
     }
     return {
       browserName: 'firefox',
+      // BiDi only for evaluate() (see Browser.evaluate): classic WebDriver runs scripts
+      // in a sandbox over the page in Firefox, where the page's classes are other objects.
+      webSocketUrl: true,
       'moz:firefoxOptions': { binary: FIREFOX, args: ['-headless', '-profile', profile, `--width=${width}`, `--height=${height}`], prefs },
     };
   }
@@ -313,17 +318,74 @@ export class Browser {
 
   /** Runs `async fn(arg)` in the page; resolves to its JSON-serialised result. */
   async evaluate(fn, arg) {
-    const script = `const done = arguments[arguments.length - 1];
+    let json;
+    if (this.bidi) {
+      // Firefox: BiDi script.callFunction runs in the page's own realm.
+      const declaration = `async function (argJson) {
+  try {
+    const v = await (${fn.toString()})(JSON.parse(argJson));
+    return JSON.stringify({ ok: true, v: v === undefined ? null : v });
+  } catch (e) {
+    return JSON.stringify({ ok: false, name: e && e.name, message: e && e.message, stack: e && e.stack, s: String(e) });
+  }
+}`;
+      const context = await this.cmd('GET', '/window');
+      const r = await this.bidi.send('script.callFunction', {
+        functionDeclaration: declaration,
+        awaitPromise: true,
+        target: { context },
+        arguments: [{ type: 'string', value: JSON.stringify(arg ?? null) }],
+        resultOwnership: 'none',
+      });
+      if (r.type !== 'success') throw new Error(`in the page (${this.engine}): ${r.exceptionDetails?.text ?? JSON.stringify(r)}`);
+      json = r.result.value;
+    } else {
+      const script = `const done = arguments[arguments.length - 1];
 Promise.resolve().then(() => (${fn.toString()})(arguments[0])).then(
   (v) => done(JSON.stringify({ ok: true, v: v === undefined ? null : v })),
   (e) => done(JSON.stringify({ ok: false, name: e && e.name, message: e && e.message, stack: e && e.stack, s: String(e) })));`;
-    const r = JSON.parse(await this.cmd('POST', '/execute/async', { script, args: [arg ?? null] }));
+      json = await this.cmd('POST', '/execute/async', { script, args: [arg ?? null] });
+    }
+    const r = JSON.parse(json);
     if (!r.ok) {
       const err = new Error(`in the page (${this.engine}): ${r.name}: ${r.message ?? r.s}\n${r.stack ?? ''}`);
       err.pageName = r.name;
       throw err;
     }
     return r.v;
+  }
+
+  /** Opens the session's BiDi WebSocket (Firefox); needs a global WebSocket (node --experimental-websocket on Node 20). */
+  async connectBidi(url) {
+    if (typeof WebSocket !== 'function') throw new Error('Firefox tests need a global WebSocket: run node with --experimental-websocket (Node 20) or Node 22+');
+    const ws = new WebSocket(url);
+    await new Promise((resolve, reject) => {
+      ws.onopen = resolve;
+      ws.onerror = () => reject(new Error(`${this.engine}: cannot open ${url}`));
+    });
+    const pending = new Map();
+    let next = 0;
+    ws.onmessage = (m) => {
+      const msg = JSON.parse(m.data);
+      const p = msg.id !== undefined && pending.get(msg.id);
+      if (!p) return;
+      pending.delete(msg.id);
+      if (msg.type === 'error') p.reject(new WebDriverError(`${this.engine} ${p.method}: ${msg.error}: ${msg.message}`));
+      else p.resolve(msg.result);
+    };
+    ws.onclose = () => {
+      for (const p of pending.values()) p.reject(new WebDriverError(`${this.engine}: the BiDi connection closed`));
+      pending.clear();
+    };
+    this.bidi = {
+      ws,
+      send: (method, params) =>
+        new Promise((resolve, reject) => {
+          const id = ++next;
+          pending.set(id, { resolve, reject, method });
+          ws.send(JSON.stringify({ id, method, params }));
+        }),
+    };
   }
 
   /** Polls `fn(arg)` in the page until it returns something truthy; returns that. */
@@ -397,6 +459,7 @@ Promise.resolve().then(() => (${fn.toString()})(arguments[0])).then(
 
   async close({ keepProfile = false } = {}) {
     await this.collectProblems();
+    this.bidi?.ws.close();
     try {
       await fetch(`${this.driver.base}/session/${this.session}`, { method: 'DELETE' });
     } catch {
@@ -408,6 +471,7 @@ Promise.resolve().then(() => (${fn.toString()})(arguments[0])).then(
   }
   /** Kills the browser and its driver at once (SIGKILL), as a crash would; the profile stays. */
   async kill() {
+    this.bidi?.ws.close();
     await this.#stopDriver('SIGKILL');
   }
   async #stopDriver(signal) {
@@ -448,6 +512,7 @@ export async function launch({ engine = ENGINE, width = 1280, height = 900, prof
   const driver = await startDriver(engine, env);
   const caps = capabilities(engine, { profile, downloads, width, height, proxy, serviceWorkers });
   let session;
+  let wsUrl;
   try {
     const res = await fetch(`${driver.base}/session`, {
       method: 'POST',
@@ -457,6 +522,7 @@ export async function launch({ engine = ENGINE, width = 1280, height = 900, prof
     const json = await res.json();
     if (!res.ok || json.value?.error) throw new Error(`${engine}: new session: ${json.value?.error}: ${json.value?.message}\n${driver.log()}`);
     session = json.value.sessionId;
+    wsUrl = json.value.capabilities?.webSocketUrl;
   } catch (e) {
     try {
       process.kill(-driver.child.pid, 'SIGKILL');
@@ -466,6 +532,7 @@ export async function launch({ engine = ENGINE, width = 1280, height = 900, prof
     throw e;
   }
   const b = new Browser(engine, driver, session, { profile, downloads, ownProfile, hideFilePicker, serviceWorkers });
+  if (wsUrl) await b.connectBidi(wsUrl);
   await b.cmd('POST', '/timeouts', { script: 600_000, pageLoad: 120_000, implicit: 0 });
   if (engine !== 'chromium') await b.cmd('POST', '/window/rect', { width, height }).catch(() => {});
   return b;

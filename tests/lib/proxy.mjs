@@ -10,7 +10,7 @@
 //   // ctl.continue()       send it on, answer with the real response
 //   // ctl.fetch()          send it on, get { status, headers, body } back to inspect
 //   // ctl.fulfill({ status, headers, body })   answer here (CORS headers added when missing)
-//   // ctl.abort()          drop the connection (the page sees a network error)
+//   // ctl.abort()          drop the connection mid-answer (the page sees a network error)
 //   unroute(); proxy.unrouteAll(); proxy.requests (every request seen: { method, url });
 //   await proxy.close();
 // Requests no route matches are streamed through untouched. Only plain http (the
@@ -78,8 +78,13 @@ export async function startProxy() {
           res.end(out);
         },
         abort: () => {
+          // The connection drops in the middle of the answer: a reset before any answer
+          // is retried by Firefox and WebKit on their own (idempotent PUT/GET), so the
+          // page would never see it.
           once();
-          req.socket.destroy();
+          res.writeHead(200, { 'access-control-allow-origin': req.headers.origin ?? '*', 'content-length': '1000' });
+          res.write('x');
+          setTimeout(() => req.socket.destroy(), 20);
         },
       };
       await route.handler({ method: req.method, url, headers: req.headers, body }, ctl);
