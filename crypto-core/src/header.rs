@@ -49,6 +49,10 @@ pub const HEADER_TAG_LEN: usize = 32;
 /// Plaintext-length value meaning "not recorded" (streamed input of unknown size).
 pub const UNKNOWN_LENGTH: u64 = u64::MAX;
 
+/// Provider id of passphrase-wrapped keys (FORMAT.md 2.4); also known without the
+/// `passphrase` feature, so every writer keeps to one such entry per header.
+pub const PASSPHRASE_ARGON2ID: &str = "passphrase-argon2id";
+
 /// Smallest possible header: no context entries, one wrapped key of 1+0+1 bytes.
 const MIN_HEADER_LEN: usize =
     PREFIX_LEN + 4 + 8 + MESSAGE_ID_LEN + 2 + 2 + 8 + COMMITMENT_LEN + HEADER_TAG_LEN;
@@ -125,6 +129,17 @@ pub fn encoded_len(context: &EncryptionContext, wrapped_keys: &[WrappedKey]) -> 
     }
     for w in wrapped_keys {
         w.validate()?;
+    }
+    // A reader runs Argon2id for one passphrase entry only (FORMAT.md 2.4).
+    if wrapped_keys
+        .iter()
+        .filter(|w| w.provider_id == PASSPHRASE_ARGON2ID)
+        .count()
+        > 1
+    {
+        return Err(Error::InvalidWrappedKey(
+            "a header holds at most one passphrase-argon2id key",
+        ));
     }
     let len = PREFIX_LEN
         + 4

@@ -100,9 +100,14 @@ impl WrappedKey {
 
     pub(crate) fn decode(r: &mut Reader<'_>) -> Result<Self> {
         let id_len = usize::from(r.u16()?);
-        if id_len == 0 || id_len > MAX_PROVIDER_ID_LEN {
+        if id_len > MAX_PROVIDER_ID_LEN {
             return Err(Error::LimitExceeded(
-                "a wrapped key's provider id must be 1 to 64 bytes",
+                "a wrapped key's provider id is longer than 64 bytes",
+            ));
+        }
+        if id_len == 0 {
+            return Err(Error::MalformedHeader(
+                "a wrapped key's provider id is empty",
             ));
         }
         let id = r.bytes(id_len)?;
@@ -119,10 +124,13 @@ impl WrappedKey {
         }
         let info = r.bytes(info_len)?;
         let blob_len = usize::from(r.u16()?);
-        if blob_len == 0 || blob_len > MAX_BLOB_LEN {
+        if blob_len > MAX_BLOB_LEN {
             return Err(Error::LimitExceeded(
-                "a wrapped key's blob must be 1 to 4096 bytes",
+                "a wrapped key's blob is longer than 4096 bytes",
             ));
+        }
+        if blob_len == 0 {
+            return Err(Error::MalformedHeader("a wrapped key's blob is empty"));
         }
         let blob = r.bytes(blob_len)?;
         Ok(Self {
@@ -147,6 +155,14 @@ pub trait Keyring {
     /// [`Error::WrongKey`] when none of them opens (not ours, or changed, or a
     /// different context).
     fn unwrap(&self, wrapped: &[WrappedKey], context: &EncryptionContext) -> Result<DataKey>;
+
+    /// True for a key a person can guess (a passphrase). Then a data key it unwraps
+    /// that fails the key commitment is reported as [`Error::WrongKey`], like a blob
+    /// that does not open, so a crafted header cannot tell a reader's guesses apart
+    /// by the error (FORMAT.md 2.4).
+    fn is_guessable(&self) -> bool {
+        false
+    }
 }
 
 /// `raw-aes`: a 256-bit master key wraps each data key with AES-256-GCM.

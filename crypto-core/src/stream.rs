@@ -263,7 +263,9 @@ impl Opener {
     /// [`Opener::new`].
     ///
     /// # Errors
-    /// [`Error::ContextMismatch`], [`Error::WrongKey`], or as [`Opener::new`].
+    /// [`Error::ContextMismatch`], [`Error::WrongKey`], or as [`Opener::new`]; with a
+    /// guessable keyring (a passphrase), a data key that fails the commitment is
+    /// [`Error::WrongKey`] too.
     pub fn with_keyring(
         header: Header,
         keyring: &dyn Keyring,
@@ -273,7 +275,12 @@ impl Opener {
             return Err(Error::ContextMismatch);
         }
         let data_key = keyring.unwrap(header.wrapped_keys(), expected)?;
-        Self::new(header, &data_key, expected)
+        Self::new(header, &data_key, expected).map_err(|e| match e {
+            // A guessable key (a passphrase) gets one answer for every wrong guess
+            // (FORMAT.md 2.4): no error may tell a crafted header which guess opened.
+            Error::CommitmentMismatch if keyring.is_guessable() => Error::WrongKey,
+            e => e,
+        })
     }
 
     /// The verified header.
@@ -334,7 +341,9 @@ fn open(
             "a chunk is longer than the chunk size",
         ));
     }
-    if index >= MAX_CHUNKS {
+    // Indexes run 0 ..= 2^32 - 1, so a chunk at the last index must be the final
+    // one: a non-final chunk there means the input holds more than 2^32 chunks.
+    if index >= MAX_CHUNKS || (index == MAX_CHUNKS - 1 && !is_final) {
         return Err(Error::TooLarge);
     }
     let (body, tag) = chunk.split_at_mut(n);

@@ -263,8 +263,11 @@ fn expected_code(file: &[u8], original: &Fields) -> &'static str {
         let mut opens = false;
         for _ in 0..wcount {
             let idlen = r.u16()?;
-            if idlen == 0 || idlen > 64 {
+            if idlen > 64 {
                 return Err("LIMIT_EXCEEDED");
+            }
+            if idlen == 0 {
+                return Err("MALFORMED_HEADER");
             }
             let id = r.take(idlen)?;
             if !id.iter().all(|b| (0x21..=0x7e).contains(b)) {
@@ -276,8 +279,11 @@ fn expected_code(file: &[u8], original: &Fields) -> &'static str {
             }
             let info = r.take(infolen)?;
             let bloblen = r.u16()?;
-            if bloblen == 0 || bloblen > 4096 {
+            if bloblen > 4096 {
                 return Err("LIMIT_EXCEEDED");
+            }
+            if bloblen == 0 {
+                return Err("MALFORMED_HEADER");
             }
             let blob = r.take(bloblen)?;
             // Only the original blob opens (AES-GCM), and only under our name.
@@ -939,9 +945,55 @@ fn oversized_header_fields_are_refused_before_reading() {
         "blob of 65535 bytes",
         &hand_header(&ctx_and_key(b"k", b"v", b"raw-aes", b"master", 65535)),
     );
-    assert_limit(
-        "empty blob",
-        &hand_header(&ctx_and_key(b"k", b"v", b"raw-aes", b"master", 0)),
+    // Below a minimum is MALFORMED_HEADER, not LIMIT_EXCEEDED (FORMAT.md 2).
+    for (what, header) in [
+        (
+            "empty blob",
+            hand_header(&ctx_and_key(b"k", b"v", b"raw-aes", b"master", 0)),
+        ),
+        (
+            "empty provider id",
+            hand_header(&ctx_and_key(b"k", b"v", b"", b"master", 60)),
+        ),
+        (
+            "empty context key",
+            hand_header(&ctx_and_key(b"", b"v", b"raw-aes", b"master", 60)),
+        ),
+    ] {
+        assert_eq!(
+            Header::parse(&header).map_err(|e| e.code()),
+            Err("MALFORMED_HEADER"),
+            "{what}"
+        );
+    }
+}
+
+#[test]
+fn a_stream_of_more_than_2_pow_32_chunks_is_too_large() {
+    // Index 2^32 - 1 may only hold the final chunk (FORMAT.md 5); checked before
+    // any AEAD call, so no 16 TiB file is needed.
+    let base = encrypt(10, false);
+    let header = Header::parse(&base).unwrap();
+    let opener = Opener::with_keyring(header, &keyring(), &ctx()).unwrap();
+    let last = (1u64 << 32) - 1;
+    let mut chunk = vec![0u8; SEALED];
+    assert_eq!(
+        opener
+            .open_chunk(last, false, &mut chunk)
+            .map_err(|e| e.code()),
+        Err("TOO_LARGE")
+    );
+    assert_eq!(
+        opener
+            .open_chunk(last + 1, true, &mut chunk)
+            .map_err(|e| e.code()),
+        Err("TOO_LARGE")
+    );
+    assert_eq!(
+        opener
+            .open_chunk(last, true, &mut chunk)
+            .map_err(|e| e.code()),
+        Err("DECRYPTION_FAILED")
     );
 }
 

@@ -33,6 +33,8 @@ struct Built {
     file: Vec<u8>,
     header_len: usize,
     plaintext_len: usize,
+    chunk_size: u32,
+    recorded: bool,
 }
 
 fn encrypt(
@@ -62,7 +64,18 @@ fn encrypt(
         file,
         header_len,
         plaintext_len: len,
+        chunk_size: cs,
+        recorded: record_len,
     }
+}
+
+/// The `wrap` field of a `raw-aes` key: `raw-aes NAME KEY NONCE`.
+fn raw_wrap_field(name: &str, key: [u8; 32]) -> String {
+    format!(
+        "raw-aes {name} {} {}",
+        hex::encode(key),
+        hex::encode(WRAP_NONCE)
+    )
 }
 
 fn master_wrap(data_key: [u8; 32]) -> WrappedKey {
@@ -93,11 +106,19 @@ fn fields(
     f
 }
 
-fn positive(name: &str, description: &str, b: &Built) -> Vector {
+/// A vector that decrypts, with every input a writer needs to make the same bytes
+/// (tests/vectors/README.md): `wraps` are the `wrap` fields, in header order.
+fn positive(name: &str, description: &str, b: &Built, wraps: &[String]) -> Vector {
     let mut f = fields("success", description, b.plaintext_len, None);
+    f.push(("chunk_size".to_owned(), b.chunk_size.to_string()));
+    let length = if b.recorded { "recorded" } else { "streamed" };
+    f.push(("length".to_owned(), length.to_owned()));
     f.push(("data_key".to_owned(), hex::encode(DATA_KEY)));
     f.push(("message_id".to_owned(), hex::encode(MESSAGE_ID)));
     f.push(("wrap_nonce".to_owned(), hex::encode(WRAP_NONCE)));
+    for w in wraps {
+        f.push(("wrap".to_owned(), w.clone()));
+    }
     Vector {
         name: name.to_owned(),
         fields: f,
@@ -129,15 +150,57 @@ fn passphrase_vector() -> Vector {
         "ok_passphrase",
         "data key wrapped under a passphrase (passphrase-argon2id, m=256 KiB, t=1, p=1); chunk size 4096",
         &encrypt(DATA_KEY, MESSAGE_ID, 4097, CS, true, &[wrapped]),
+        &[passphrase_wrap_field()],
     );
+    open_with_passphrase(&mut v, PASSPHRASE);
+    v
+}
+
+/// The `wrap` field of the passphrase key: `passphrase-argon2id M T P SALT NONCE`
+/// (the passphrase itself is the `passphrase` field).
+fn passphrase_wrap_field() -> String {
+    format!(
+        "passphrase-argon2id 256 1 1 {} {}",
+        hex::encode(PASSPHRASE_SALT),
+        hex::encode(WRAP_NONCE)
+    )
+}
+
+fn passphrase_wrap(passphrase: &str, data_key: [u8; 32]) -> WrappedKey {
+    PassphraseKeyring::new(
+        passphrase.as_bytes(),
+        Argon2idParams::new(256, 1, 1).unwrap(),
+    )
+    .wrap_with(
+        &DataKey::from_bytes(data_key),
+        &ctx(),
+        PASSPHRASE_SALT,
+        WRAP_NONCE,
+    )
+    .unwrap()
+}
+
+/// A vector opened with `passphrase` instead of the master key.
+fn open_with_passphrase(v: &mut Vector, passphrase: &str) {
     v.fields.retain(|(k, _)| k != "key_name");
     for (k, val) in &mut v.fields {
         if k == "master_key" {
             *k = "passphrase".to_owned();
-            *val = PASSPHRASE.to_owned();
+            *val = passphrase.to_owned();
         }
     }
-    v
+}
+
+/// `file` with the header bytes `at` replaced by `with`, and the header length
+/// field fixed to match (the tag is not: these headers fail before it is checked).
+fn splice_header(file: &[u8], at: std::ops::Range<usize>, with: &[u8]) -> Vec<u8> {
+    let mut f = file[..at.start].to_vec();
+    f.extend_from_slice(with);
+    f.extend_from_slice(&file[at.end..]);
+    let h = u32::from_be_bytes(file[11..15].try_into().unwrap()) as usize;
+    let new_h = u32::try_from(h - at.len() + with.len()).unwrap();
+    f[11..15].copy_from_slice(&new_h.to_be_bytes());
+    f
 }
 
 /// Offsets of the fields of the 3-chunk base file's header.
@@ -192,17 +255,20 @@ fn all_vectors() -> Vec<Vector> {
             name,
             &format!("{desc}; chunk size 4096"),
             &encrypt(DATA_KEY, MESSAGE_ID, len, CS, true, &w),
+            &[raw_wrap_field("master", MASTER)],
         ));
     }
     v.push(positive(
         "ok_unknown_length",
         "streamed without a recorded plaintext length; chunk size 4096",
         &encrypt(DATA_KEY, MESSAGE_ID, 5000, CS, false, &w),
+        &[raw_wrap_field("master", MASTER)],
     ));
     v.push(positive(
         "ok_default_chunk_size",
         "the default chunk size, 262144",
         &encrypt(DATA_KEY, MESSAGE_ID, 300_000, 262_144, true, &w),
+        &[raw_wrap_field("master", MASTER)],
     ));
     let backup = RawAesKeyring::new("backup", BACKUP)
         .wrap_with_nonce(&DataKey::from_bytes(DATA_KEY), &ctx(), WRAP_NONCE)
@@ -218,6 +284,10 @@ fn all_vectors() -> Vec<Vector> {
             true,
             &[w[0].clone(), backup],
         ),
+        &[
+            raw_wrap_field("master", MASTER),
+            raw_wrap_field("backup", BACKUP),
+        ],
     );
     for (k, val) in &mut two.fields {
         match k.as_str() {
@@ -501,6 +571,137 @@ fn all_vectors() -> Vec<Vector> {
     }
     v.push(trunc);
     assert!(base.file[19..27] != UNKNOWN_LENGTH.to_be_bytes());
+    v.extend(decided_cases(&base, &o));
+    v
+}
+
+/// The cases FORMAT.md decides explicitly (issue 11): short inputs, the chunk size
+/// exception, empty fields, and the passphrase rules of 2.4.
+fn decided_cases(base: &Built, o: &Offsets) -> Vec<Vector> {
+    let mut v = Vec::new();
+    v.push(negative(
+        "err_short_magic",
+        "TRUNCATED",
+        "10 bytes: the magic, the version and one suite byte (fewer than 15 bytes that agree with the magic)",
+        base.file[..10].to_vec(),
+        0,
+    ));
+    v.push(negative(
+        "err_short_foreign",
+        "NOT_CIPHERDROP",
+        "10 bytes that are not a prefix of the magic",
+        b"CIPHDRAP\x01\x00".to_vec(),
+        0,
+    ));
+    v.push(negative(
+        "err_chunk_size_pow2_over",
+        "INVALID_CHUNK_SIZE",
+        "chunk size 2^25: a power of two above the maximum is INVALID_CHUNK_SIZE, not LIMIT_EXCEEDED",
+        {
+            let mut f = base.file.clone();
+            f[15..19].copy_from_slice(&(1u32 << 25).to_be_bytes());
+            f
+        },
+        0,
+    ));
+    // count(2), then id len(2) + "raw-aes"(7)
+    let id = o.wrapped + 2..o.wrapped + 2 + 2 + 7;
+    v.push(negative(
+        "err_provider_id_empty",
+        "MALFORMED_HEADER",
+        "a zero-length provider id (below the minimum of 1)",
+        splice_header(&base.file, id, &[0, 0]),
+        0,
+    ));
+    v.push(negative(
+        "err_blob_empty",
+        "MALFORMED_HEADER",
+        "a zero-length wrapped key blob (below the minimum of 1)",
+        splice_header(&base.file, o.blob - 2..o.blob + 60, &[0, 0]),
+        0,
+    ));
+
+    let pw = |name: &str, code: &str, description: &str, file: Vec<u8>, passphrase: &str| {
+        let mut n = negative(name, code, description, file, 0);
+        n.fields.retain(|(k, _)| k != "plaintext_len");
+        n.fields
+            .push(("plaintext_len".to_owned(), "4097".to_owned()));
+        n.fields.retain(|(k, _)| k != "released");
+        n.fields.push(("released".to_owned(), "0".to_owned()));
+        open_with_passphrase(&mut n, passphrase);
+        n
+    };
+    let good = encrypt(
+        DATA_KEY,
+        MESSAGE_ID,
+        4097,
+        CS,
+        true,
+        &[passphrase_wrap(PASSPHRASE, DATA_KEY)],
+    );
+    v.push(pw(
+        "err_passphrase_wrong",
+        "WRONG_KEY",
+        "ok_passphrase opened with another passphrase",
+        good.file.clone(),
+        "correct horse battery staple",
+    ));
+    // A crafted header: the passphrase entry opens, but to another data key than
+    // the one the commitment was made with. Same answer as a wrong passphrase.
+    let crafted = encrypt(
+        DATA_KEY,
+        MESSAGE_ID,
+        4097,
+        CS,
+        true,
+        &[passphrase_wrap(PASSPHRASE, OTHER_DATA_KEY)],
+    );
+    v.push(pw(
+        "err_passphrase_commitment",
+        "WRONG_KEY",
+        "the passphrase opens the blob, but to a data key that fails the commitment: WRONG_KEY, not COMMITMENT_MISMATCH (FORMAT.md 2.4)",
+        crafted.file,
+        PASSPHRASE,
+    ));
+    // Two passphrase entries (no writer makes this; the second provider id was
+    // changed after writing): only the first, of another passphrase, is tried.
+    let two = encrypt(
+        DATA_KEY,
+        MESSAGE_ID,
+        4097,
+        CS,
+        true,
+        &[
+            passphrase_wrap("another passphrase", DATA_KEY),
+            WrappedKey {
+                provider_id: "passphrase-argon2iX".to_owned(),
+                ..passphrase_wrap(PASSPHRASE, DATA_KEY)
+            },
+        ],
+    );
+    let mut file = two.file;
+    let at = file
+        .windows(19)
+        .position(|w| w == b"passphrase-argon2iX")
+        .unwrap();
+    file[at + 18] = b'd';
+    v.push(pw(
+        "err_passphrase_second_entry",
+        "WRONG_KEY",
+        "two passphrase entries, the right passphrase in the second: a reader runs Argon2id for the first only",
+        file,
+        PASSPHRASE,
+    ));
+    let mut file = good.file;
+    let at = file.windows(4).position(|w| w == b",t=1").unwrap();
+    file[at + 3] = b'5';
+    v.push(pw(
+        "err_passphrase_costs_over_cap",
+        "LIMIT_EXCEEDED",
+        "Argon2id passes 5, over the reader's cap of 4 (checked before Argon2id runs)",
+        file,
+        PASSPHRASE,
+    ));
     v
 }
 
@@ -623,4 +824,71 @@ fn worked_example_header_tag_is_hmac_sha256() {
         .encrypt_inout_detached(&aes_gcm::Nonce::default(), body, (&mut [][..]).into())
         .unwrap();
     assert_ne!(gmac.as_slice(), &tag[..16]);
+}
+
+/// Every `ok_*` vector can be written again byte for byte from its fields alone
+/// (tests/vectors/README.md), not from this file's constants.
+#[test]
+fn positive_vectors_rebuild_from_their_fields() {
+    for v in load_all().into_iter().filter(|v| v.name.starts_with("ok_")) {
+        let h = |k: &str| hex::decode(v.get(k).unwrap()).unwrap();
+        let wrapped: Vec<WrappedKey> = v
+            .all("wrap")
+            .into_iter()
+            .map(|w| {
+                let f: Vec<&str> = w.split(' ').collect();
+                let dk = DataKey::try_from_slice(&h("data_key")).unwrap();
+                match f[..] {
+                    ["raw-aes", name, key, nonce] => {
+                        let key: [u8; 32] = hex::decode(key).unwrap().try_into().unwrap();
+                        RawAesKeyring::new(name, key)
+                            .wrap_with_nonce(
+                                &dk,
+                                &v.context(),
+                                hex::decode(nonce).unwrap().try_into().unwrap(),
+                            )
+                            .unwrap()
+                    }
+                    ["passphrase-argon2id", m, t, p, salt, nonce] => {
+                        let costs = Argon2idParams::new(
+                            m.parse().unwrap(),
+                            t.parse().unwrap(),
+                            p.parse().unwrap(),
+                        )
+                        .unwrap();
+                        PassphraseKeyring::new(v.get("passphrase").unwrap().as_bytes(), costs)
+                            .wrap_with(
+                                &dk,
+                                &v.context(),
+                                hex::decode(salt).unwrap().try_into().unwrap(),
+                                hex::decode(nonce).unwrap().try_into().unwrap(),
+                            )
+                            .unwrap()
+                    }
+                    _ => panic!("{}: unknown wrap {w}", v.name),
+                }
+            })
+            .collect();
+        assert!(!wrapped.is_empty(), "{}: no wrap field", v.name);
+        let len = v.usize_field("plaintext_len");
+        let recorded = match v.get("length").unwrap() {
+            "recorded" => true,
+            "streamed" => false,
+            other => panic!("{}: length {other}", v.name),
+        };
+        let sealer = Sealer::with_message_id(
+            &DataKey::try_from_slice(&h("data_key")).unwrap(),
+            &v.context(),
+            &wrapped,
+            ChunkSize::new(v.get("chunk_size").unwrap().parse().unwrap()).unwrap(),
+            recorded.then_some(len as u64),
+            h("message_id").try_into().unwrap(),
+        )
+        .unwrap();
+        let mut file = Vec::new();
+        let mut s = sealer.into_stream();
+        s.push(&pattern(len), &mut file).unwrap();
+        s.finish(&mut file).unwrap();
+        assert!(file == v.body, "{}: rebuilt bytes differ", v.name);
+    }
 }

@@ -71,9 +71,9 @@ RAW_AES_NONCE_LEN = 12
 RAW_AES_BLOB_LEN = RAW_AES_NONCE_LEN + 32 + TAG_LEN
 
 PASSPHRASE = b"passphrase-argon2id"
-ARGON2_MAX_MEMORY_KIB = 1024 * 1024
-ARGON2_MAX_PASSES = 16
-ARGON2_MAX_LANES = 16
+ARGON2_MAX_MEMORY_KIB = 64 * 1024
+ARGON2_MAX_PASSES = 4
+ARGON2_MAX_LANES = 4
 # Section 2.4: decimals without sign or leading zeros, 16-byte salt in lowercase hex.
 _DECIMAL = rb"(0|[1-9][0-9]*)"
 PASSPHRASE_INFO = re.compile(
@@ -155,7 +155,10 @@ def _check_utf8(raw: bytes, what: str) -> None:
 def parse_header(data: bytes) -> Header:
     """Parse and limit-check the header at the start of `data` (section 2, 7)."""
     if len(data) < PREFIX_LEN:
-        raise FormatError("TRUNCATED", "input shorter than the 15-byte prefix")
+        # Section 2: judged by the magic alone (empty input is not a prefix).
+        if data and MAGIC.startswith(data[:8]):
+            raise FormatError("TRUNCATED", "input shorter than the 15-byte prefix")
+        raise FormatError("NOT_CIPHERDROP", "bad magic")
     if data[0:8] != MAGIC:
         raise FormatError("NOT_CIPHERDROP", "bad magic")
     if data[8] != VERSION:
@@ -178,7 +181,7 @@ def parse_header(data: bytes) -> Header:
     length_field = int.from_bytes(r.take(8, "plaintext length"), "big")
     plaintext_length = None if length_field == LENGTH_NOT_RECORDED else length_field
     if plaintext_length is not None and -(-plaintext_length // chunk_size) > MAX_CHUNKS:
-        raise FormatError("TOO_LARGE", f"plaintext length {plaintext_length}")
+        raise FormatError("LIMIT_EXCEEDED", f"plaintext length {plaintext_length}")
     message_id = r.take(32, "message id")
 
     context_start = r.pos
@@ -274,25 +277,24 @@ def _parse_passphrase_info(info: bytes) -> tuple[int, int, int, bytes]:
 
 
 def _unwrap_passphrase(header: Header, passphrase: bytes) -> bytes:
-    """Section 2.4: the first passphrase-argon2id entry that opens."""
-    for wk in header.wrapped_keys:
-        if wk.provider_id != PASSPHRASE:
-            continue
-        memory, passes, lanes, salt = _parse_passphrase_info(wk.provider_info)
-        if len(wk.blob) != RAW_AES_BLOB_LEN:
-            continue
-        reason = argon2id_unavailable()
-        if reason:
-            raise RuntimeError(reason)
-        kek = Argon2id(
-            salt=salt, length=32, iterations=passes, lanes=lanes, memory_cost=memory
-        ).derive(passphrase)
-        nonce, sealed = wk.blob[:RAW_AES_NONCE_LEN], wk.blob[RAW_AES_NONCE_LEN:]
-        try:
-            return AESGCM(kek).decrypt(nonce, sealed, header.canonical_context)
-        except InvalidTag:
-            continue
-    raise FormatError("WRONG_KEY", "no passphrase-argon2id entry opens with this passphrase")
+    """Section 2.4: the first passphrase-argon2id entry only (one Argon2id run)."""
+    wk = next((w for w in header.wrapped_keys if w.provider_id == PASSPHRASE), None)
+    if wk is None:
+        raise FormatError("WRONG_KEY", "no passphrase-argon2id entry")
+    memory, passes, lanes, salt = _parse_passphrase_info(wk.provider_info)
+    if len(wk.blob) != RAW_AES_BLOB_LEN:
+        raise FormatError("WRONG_KEY", "the passphrase entry's blob is not 60 bytes")
+    reason = argon2id_unavailable()
+    if reason:
+        raise RuntimeError(reason)
+    kek = Argon2id(
+        salt=salt, length=32, iterations=passes, lanes=lanes, memory_cost=memory
+    ).derive(passphrase)
+    nonce, sealed = wk.blob[:RAW_AES_NONCE_LEN], wk.blob[RAW_AES_NONCE_LEN:]
+    try:
+        return AESGCM(kek).decrypt(nonce, sealed, header.canonical_context)
+    except InvalidTag:
+        raise FormatError("WRONG_KEY", "the passphrase does not open this file") from None
 
 
 def _hkdf_expand(prk: bytes, label: bytes) -> bytes:
@@ -328,17 +330,22 @@ def _open_chunk(aead: AESGCM, index: int, final: bool, chunk: bytes) -> bytes:
     raise FormatError("TRAILING_DATA", f"chunk {index} was sealed as final")
 
 
-Unwrap = Callable[[Header], bytes]
+@dataclass(frozen=True)
+class Unwrap:
+    """How to get the data key; `guessable` for a passphrase (section 2.4)."""
+
+    unwrap: Callable[[Header], bytes]
+    guessable: bool
 
 
 def raw_aes_key(master_key: bytes, key_name: str) -> Unwrap:
     if len(master_key) != 32:
         raise ValueError("the master key must be 32 bytes")
-    return lambda header: _unwrap_raw_aes(header, master_key, key_name)
+    return Unwrap(lambda header: _unwrap_raw_aes(header, master_key, key_name), False)
 
 
 def passphrase_key(passphrase: bytes) -> Unwrap:
-    return lambda header: _unwrap_passphrase(header, passphrase)
+    return Unwrap(lambda header: _unwrap_passphrase(header, passphrase), True)
 
 
 def _verified_chunks(
@@ -352,10 +359,11 @@ def _verified_chunks(
     header = parse_header(data)
     if header.context != _expected_entries(expected_context):
         raise FormatError("CONTEXT_MISMATCH")
-    data_key = unwrap(header)
+    data_key = unwrap.unwrap(header)
     content_key, header_key, commitment = derive_keys(data_key, header.message_id)
     if not hmac.compare_digest(commitment, header.commitment):
-        raise FormatError("COMMITMENT_MISMATCH")
+        # Section 2.4: with a passphrase, the same answer as a blob that does not open.
+        raise FormatError("WRONG_KEY" if unwrap.guessable else "COMMITMENT_MISMATCH")
     expected_tag = hmac.new(header_key, header.raw[:-HEADER_TAG_LEN], hashlib.sha256).digest()
     if not hmac.compare_digest(expected_tag, header.tag):
         raise FormatError("HEADER_AUTH_FAILED")
@@ -383,6 +391,8 @@ def _verified_chunks(
         if i >= MAX_CHUNKS:
             raise FormatError("TOO_LARGE", "more than 2^32 chunks")
         remaining = len(data) - pos
+        if i == MAX_CHUNKS - 1 and remaining > full:
+            raise FormatError("TOO_LARGE", "a non-final chunk at index 2^32 - 1")
         if remaining == 0:
             raise FormatError("TRUNCATED", f"input ends before chunk {i} without a final chunk")
         if remaining > full:
@@ -428,7 +438,18 @@ class Vector:
         return values[0]
 
     def context(self) -> dict[str, str]:
-        return dict(_split_context(entry) for entry in self.fields.get("context", []))
+        return _context(self.fields.get("context", []))
+
+
+def _context(entries: list[str]) -> dict[str, str]:
+    """Section 2.1: an expected context names each key once, never empty."""
+    out: dict[str, str] = {}
+    for entry in entries:
+        key, value = _split_context(entry)
+        if not key or key in out:
+            raise ValueError(f"INVALID_CONTEXT: key {key!r} empty or given twice")
+        out[key] = value
+    return out
 
 
 def _split_context(entry: str) -> tuple[str, str]:
@@ -524,15 +545,20 @@ def replay_vectors(directory: Path) -> int:
 
 def decrypt_file(args: argparse.Namespace) -> int:
     if args.passphrase_file:
-        lines = Path(args.passphrase_file).read_bytes().splitlines()
-        unwrap = passphrase_key(lines[0] if lines else b"")
+        # Section 2.4: the bytes before the first LF, one CR before it dropped.
+        line = Path(args.passphrase_file).read_bytes()[: 64 * 1024 + 1].split(b"\n", 1)[0]
+        line = line.removesuffix(b"\r")
+        if not line:
+            print("the passphrase file's first line is empty", file=sys.stderr)
+            return 2
+        unwrap = passphrase_key(line)
     else:
         master_key = Path(args.key_file).read_bytes()
         if len(master_key) != 32:
             print(f"{args.key_file}: expected 32 raw bytes, got {len(master_key)}", file=sys.stderr)
             return 2
         unwrap = raw_aes_key(master_key, args.key_name)
-    context = dict(_split_context(entry) for entry in args.context)
+    context = _context(args.context)
     try:
         plaintext = b"".join(_verified_chunks(Path(args.input).read_bytes(), unwrap, context))
     except FormatError as e:

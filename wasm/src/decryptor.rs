@@ -92,7 +92,14 @@ impl Decryptor {
         let dk = keyring
             .unwrap_key(h.wrapped_keys(), &ctx)
             .map_err(core_error)?;
-        let opener = Opener::new(h, &dk, &ctx).map_err(core_error)?;
+        let opener = Opener::new(h, &dk, &ctx)
+            .map_err(|e| match e {
+                cipherdrop_core::Error::CommitmentMismatch if keyring.is_guessable() => {
+                    cipherdrop_core::Error::WrongKey
+                }
+                e => e,
+            })
+            .map_err(core_error)?;
         Ok(Self { opener, layout })
     }
 

@@ -25,11 +25,11 @@ pub const PASSPHRASE_PROVIDER: &str = cipherdrop_core::passphrase::PASSPHRASE_AR
 const PARAMS_TS: &str = r#"
 /** Argon2id costs for a passphrase keyring (defaults: 65536 KiB, 3 passes, 1 lane). */
 export interface PassphraseParams {
-  /** Memory in KiB (8 per lane ..= 1048576). */
+  /** Memory in KiB (8 per lane ..= 65536). */
   memoryKib?: number;
-  /** Passes (1 ..= 16). */
+  /** Passes (1 ..= 4). */
   iterations?: number;
-  /** Lanes (1 ..= 16). */
+  /** Lanes (1 ..= 4). */
   parallelism?: number;
 }
 "#;
@@ -69,6 +69,12 @@ impl Keyring {
             Secret::Key(k) => k.wrap(data_key, context),
             Secret::Passphrase(p) => p.wrap(data_key, context),
         }
+    }
+
+    /// A passphrase: a data key it unwraps that fails the commitment is
+    /// `WRONG_KEY` (FORMAT.md 2.4), as crypto-core's `Opener::with_keyring` does.
+    pub(crate) const fn is_guessable(&self) -> bool {
+        matches!(self.secret, Secret::Passphrase(_))
     }
 
     pub(crate) fn unwrap_key(

@@ -629,11 +629,10 @@ async fn download(
         let header = read_header(&mut input.reader)
             .map_err(super::decrypt::io_to_format)
             .with_context(what)?;
-        let layout = header.layout_for_ciphertext_len(total).with_context(what)?;
         let opener = handle
             .block_on(keys.opener(header, &context))
             .with_context(what)?;
-        super::decrypt::decrypt_chunks(&opener, &layout, &mut input, &mut output, threads)
+        super::decrypt::decrypt_body(opener, &mut input, &mut output, threads)
             .with_context(what)?;
         output.commit()
     })

@@ -53,22 +53,29 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let header = read_header(&mut input.reader)
         .map_err(io_to_format)
         .with_context(what)?;
-    let layout = match input.len {
-        Some(total) => Some(header.layout_for_ciphertext_len(total).with_context(what)?),
-        None => header.layout(),
-    };
     let opener = args
         .key
         .opener_blocking(header, &context)
         .with_context(what)?;
     let mut output = Output::create(&args.output, args.force)?;
-    match layout {
-        Some(layout) => {
-            decrypt_chunks(&opener, &layout, &mut input, &mut output, threads).with_context(what)?
-        }
-        None => decrypt_stream(opener, &mut input, &mut output).with_context(what)?,
-    }
+    decrypt_body(opener, &mut input, &mut output, threads).with_context(what)?;
     output.commit()
+}
+
+/// The chunks after a verified header, judged only by what the header says and
+/// the bytes as they come (FORMAT.md 5): the file's length on disk (or an HTTP
+/// Content-Length) decides nothing, so a file and a pipe give the same error. A
+/// recorded length is opened in parallel; an unrecorded one as a stream.
+pub(crate) fn decrypt_body(
+    opener: Opener,
+    input: &mut Input,
+    output: &mut Output,
+    threads: usize,
+) -> anyhow::Result<()> {
+    match opener.header().layout() {
+        Some(layout) => decrypt_chunks(&opener, &layout, input, output, threads),
+        None => decrypt_stream(opener, input, output),
+    }
 }
 
 /// The format error inside an I/O error from the header reader, as the error itself.
