@@ -25,6 +25,46 @@ ensure_chromium() {
   ensure_apt chromedriver chromium chromium-driver
 }
 
+GECKODRIVER_VERSION=0.37.1
+ensure_firefox() {
+  ensure_apt firefox-esr firefox-esr
+  # geckodriver (the W3C WebDriver server for Firefox) is a crate; Debian has none.
+  if [ "$(geckodriver --version 2>/dev/null | head -n1)" != "geckodriver $GECKODRIVER_VERSION" ]; then
+    say "installing geckodriver $GECKODRIVER_VERSION (cargo install, a few minutes)"
+    # Not --locked: tried without it (about 3 min of CPU on 2 cores).
+    cargo install geckodriver --version "$GECKODRIVER_VERSION"
+  fi
+}
+
+# WebKit: WebKitGTK's WebKitWebDriver drives its MiniBrowser; both need a display (Xvfb).
+ensure_webkit() {
+  ensure_apt WebKitWebDriver webkit2gtk-driver
+  ensure_apt xvfb-run xvfb xauth
+}
+
+# Browser engines the tests run in: CIPHERDROP_BROWSERS (comma-separated, default
+# all three), or one given with --browser ENGINE. Sets BROWSERS (space-separated).
+select_browsers() { # select_browsers [ENGINE]
+  local list="${1:-${CIPHERDROP_BROWSERS:-chromium,firefox,webkit}}" e
+  BROWSERS=""
+  for e in ${list//,/ }; do
+    case "$e" in
+      chromium | firefox | webkit) BROWSERS="$BROWSERS $e" ;;
+      *) echo "unknown browser '$e' (chromium, firefox, webkit)" >&2; return 1 ;;
+    esac
+  done
+  BROWSERS="${BROWSERS# }"
+  [ -n "$BROWSERS" ] || { echo "no browser selected" >&2; return 1; }
+}
+
+ensure_browsers() { # ensure_browsers ENGINE...
+  local e
+  for e in "$@"; do "ensure_$e"; done
+}
+
+# Node 20 has a global WebSocket only behind this flag (the Firefox driver talks BiDi).
+NODE_TEST=(node --experimental-websocket --test --test-concurrency=1)
+
 ensure_moto() {
   if ! moto_server --help >/dev/null 2>&1; then
     say "installing moto[server] (PyPI): an independent S3 + KMS server for the tests"

@@ -1,46 +1,74 @@
 #!/usr/bin/env bash
-# The browser package's tests, all in headless Chromium (Debian's chromium +
-# chromium-driver, installed when missing):
+# The browser package's tests, in Chromium, Firefox and WebKit (each installed when
+# missing: Debian's chromium + chromium-driver, firefox-esr + geckodriver from
+# crates.io, webkit2gtk-driver + xvfb; see scripts/lib.sh):
 #   1. wasm-bindgen-test: every crypto-core vector file through the wasm bindings,
-#      positive vectors re-encrypted to the same bytes, WebCrypto == wasm AES-GCM;
+#      positive vectors re-encrypted to the same bytes, WebCrypto == wasm AES-GCM
+#      (wasm-bindgen-test-runner: CHROMEDRIVER, GECKODRIVER, and SAFARIDRIVER set to
+#      WebKitGTK's WebKitWebDriver under Xvfb, which opens its MiniBrowser);
 #   2. tests/browser: the npm package's public API (streams on both engines,
 #      vectors, random access, keyrings, errors, fallback), interop both ways with
 #      the native `cipherdrop encrypt/decrypt`, and the high-level client against a
-#      real `cipherdrop serve` (local mode) with an injected part failure;
+#      real `cipherdrop serve` (local mode) with injected part failures — through
+#      tests/lib/browser.mjs (classic W3C WebDriver) in each engine;
 #   3. tests/npm-consumer: a fresh Vite app installs the packed tarball,
-#      type-checks, builds, and encrypts/decrypts in Chromium.
-# Takes about 5 minutes on 2 cores from a warm target directory.
+#      type-checks, builds once, and encrypts/decrypts in each engine.
+#
+#   scripts/test-browser.sh                      # every engine of CIPHERDROP_BROWSERS
+#   scripts/test-browser.sh --browser firefox    # one engine
+#   CIPHERDROP_BROWSERS=chromium,webkit scripts/test-browser.sh
+# CIPHERDROP_BROWSERS defaults to chromium,firefox,webkit. Prints the time per engine.
+# Takes about 6 minutes on 2 cores from a warm target directory (all three engines).
 set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-export PATH="$HOME/.cargo/bin:$PATH"
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-/root/.cache/cipherdrop-target}"
-say() { printf '\n==> %s\n' "$*" >&2; }
-as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+ONLY=""
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --browser) ONLY="${2:?--browser needs chromium, firefox or webkit}"; shift 2 ;;
+    --browser=*) ONLY="${1#--browser=}"; shift ;;
+    *) echo "usage: scripts/test-browser.sh [--browser chromium|firefox|webkit]" >&2; exit 2 ;;
+  esac
+done
+select_browsers "$ONLY"
+ensure_browsers $BROWSERS
+export CHROMIUM="${CHROMIUM:-$(command -v chromium || true)}"
 
-if ! command -v chromium >/dev/null 2>&1 || ! command -v chromedriver >/dev/null 2>&1; then
-  say "installing chromium and chromium-driver (Debian packages)"
-  as_root apt-get install -y chromium chromium-driver ||
-    { as_root apt-get update && as_root apt-get install -y chromium chromium-driver; }
-fi
-export CHROMEDRIVER="${CHROMEDRIVER:-$(command -v chromedriver)}"
-export CHROMIUM="${CHROMIUM:-$(command -v chromium)}"
+declare -A SPENT=()
+timed() { # timed ENGINE COMMAND...: runs it, adds its seconds to ENGINE's total
+  local engine="$1" t0=$SECONDS; shift
+  "$@"
+  SPENT[$engine]=$(( ${SPENT[$engine]:-0} + SECONDS - t0 ))
+}
 
 say "building the npm package (scripts/build-wasm.sh --pack)"
 "$ROOT/scripts/build-wasm.sh" --pack
 TARBALL="$(ls "$ROOT"/wasm/pkg/cipherdrop-*.tgz)"
 
-say "wasm-bindgen-test in headless Chromium"
-(cd "$ROOT/wasm" && cargo test --target wasm32-unknown-unknown --locked)
+# wasm-bindgen-test-runner picks the driver from these variables (one at a time).
+wasm_tests() {
+  local engine="$1"
+  say "wasm-bindgen-test in $engine"
+  case "$engine" in
+    chromium) (cd "$ROOT/wasm" && CHROMEDRIVER="$(command -v chromedriver)" cargo test --target wasm32-unknown-unknown --locked) ;;
+    firefox) (cd "$ROOT/wasm" && GECKODRIVER="$(command -v geckodriver)" cargo test --target wasm32-unknown-unknown --locked) ;;
+    # The runner sends Safari empty capabilities (it reads no webdriver.json for
+    # Safari): WebKitWebDriver then starts its default browser, MiniBrowser.
+    webkit) (cd "$ROOT/wasm" && SAFARIDRIVER="$(command -v WebKitWebDriver)" xvfb-run -a cargo test --target wasm32-unknown-unknown --locked) ;;
+  esac
+}
+for engine in $BROWSERS; do timed "$engine" wasm_tests "$engine"; done
 
 say "building the cipherdrop binary (interop and client tests)"
 (cd "$ROOT" && cargo build -p cipherdrop-server --bin cipherdrop --locked)
 export CIPHERDROP_BIN="$CARGO_TARGET_DIR/debug/cipherdrop"
 
-say "package, interop and client tests (tests/browser)"
 cd "$ROOT/tests/browser"
 npm ci --no-audit --no-fund --loglevel=error
-node --test --test-concurrency=1 ./*.test.mjs
+for engine in $BROWSERS; do
+  say "package, interop and client tests (tests/browser) in $engine"
+  timed "$engine" env CIPHERDROP_BROWSER="$engine" "${NODE_TEST[@]}" ./*.test.mjs
+done
 
 say "npm consumer: a Vite app installing $(basename "$TARBALL")"
 cd "$ROOT/tests/npm-consumer"
@@ -48,7 +76,12 @@ npm ci --no-audit --no-fund --loglevel=error
 npm install --no-save --no-audit --no-fund --loglevel=error "$TARBALL"
 npx tsc --noEmit
 npx vite build --logLevel warn
-node run.mjs
+for engine in $BROWSERS; do
+  timed "$engine" env CIPHERDROP_BROWSER="$engine" node --experimental-websocket run.mjs
+done
+
+say "browser package tests passed; seconds per engine (wasm-bindgen-test + tests/browser + npm consumer):"
+for engine in $BROWSERS; do printf '    %-9s %4d s\n' "$engine" "${SPENT[$engine]}" >&2; done
 
 # --- node package test ---
 # tests/node: the package in Node (20+) with no bundler, imported as 'cipherdrop'

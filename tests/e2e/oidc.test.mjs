@@ -1,5 +1,5 @@
 // End-to-end: signing in to the page through OIDC (authorization code + PKCE) with a
-// tiny fake issuer served here on loopback. Starts its own `cipherdrop serve`
+// tiny fake issuer served here on loopback, in the browser named by CIPHERDROP_BROWSER. Starts its own `cipherdrop serve`
 // (local mode, development login off, --oidc-issuer = the fake issuer):
 //   CIPHERDROP_BIN      the cipherdrop binary
 //   CIPHERDROP_WEB_DIR  the built page (web/dist)
@@ -11,11 +11,10 @@ import fs from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
-import { launch } from './lib/browser.mjs';
+import { launch, ENGINE } from '../lib/browser.mjs';
 
 const BIN = process.env.CIPHERDROP_BIN;
 const WEB_DIR = process.env.CIPHERDROP_WEB_DIR;
-const WAIT = { timeout: 60_000 };
 const ARTIFACTS = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../artifacts');
 if (!BIN || !WEB_DIR) throw new Error('set CIPHERDROP_BIN and CIPHERDROP_WEB_DIR (scripts/test-e2e.sh does)');
 
@@ -146,15 +145,14 @@ describe('OIDC sign-in (authorization code + PKCE)', () => {
   });
 
   it('redirects to the issuer with an S256 challenge and signs in with the exchanged token', async () => {
-    const { page } = browser;
+    const page = browser;
     await page.goto(server.url);
-    await page.getByRole('button', { name: 'Sign in with your organization' }).waitFor(WAIT);
-    assert.equal(await page.getByLabel('Your name').isVisible(), false, 'no development login');
-    fs.mkdirSync(ARTIFACTS, { recursive: true });
-    await page.screenshot({ path: path.join(ARTIFACTS, 'page-sign-in-oidc.png') });
-    await page.getByRole('button', { name: 'Sign in with your organization' }).click();
-    await page.getByText('Signed in as carol').waitFor(WAIT);
-    await page.getByRole('heading', { name: 'Your files' }).waitFor(WAIT);
+    await page.find('button', { text: 'Sign in with your organization' });
+    assert.equal(await page.exists('input', { text: 'Your name' }), false, 'no development login');
+    await page.screenshot(path.join(ARTIFACTS, `page-sign-in-oidc-${ENGINE}.png`));
+    await page.click('button', { text: 'Sign in with your organization' });
+    await page.waitForText('Signed in as carol', { within: '#account' });
+    await page.find('h2', { text: 'Your files' });
 
     const [a] = issuer.seen.authorize;
     const [t] = issuer.seen.token;
@@ -165,7 +163,7 @@ describe('OIDC sign-in (authorization code + PKCE)', () => {
     assert.equal(t.code_verifier.length, 43, 'a 256-bit verifier');
     assert.notEqual(a.code_challenge, t.code_verifier, 'the challenge is not the verifier itself');
     // The address bar no longer holds the code; the token is kept for this tab only.
-    assert.equal(page.url(), server.url);
+    assert.equal(await page.url(), server.url);
     const stored = await page.evaluate(() => ({
       token: sessionStorage.getItem('cipherdrop.token'),
       pending: sessionStorage.getItem('cipherdrop.oidc'),
@@ -176,23 +174,23 @@ describe('OIDC sign-in (authorization code + PKCE)', () => {
     assert.equal(stored.local, 0);
     // The token works against the API and survives a reload.
     await page.reload();
-    await page.getByText('Signed in as carol').waitFor(WAIT);
+    await page.waitForText('Signed in as carol', { within: '#account' });
   });
 
   it('refuses a return whose state does not match (no code exchange)', async () => {
-    const { page } = browser;
-    await page.getByRole('button', { name: 'Sign out' }).click();
-    await page.getByRole('button', { name: 'Sign in with your organization' }).waitFor(WAIT);
+    const page = browser;
+    await page.click('button', { text: 'Sign out' });
+    await page.find('button', { text: 'Sign in with your organization' });
     // A forged return: no sign-in started with this state.
     await page.goto(`${server.url}?code=forged&state=not-ours`);
-    await page.getByText(/its state does not match/).waitFor(WAIT);
-    assert.equal(await page.locator('#account').isVisible(), false, 'not signed in');
+    await page.waitForText(/its state does not match/);
+    assert.equal(await page.exists('#account'), false, 'not signed in');
     assert.equal(await page.evaluate(() => sessionStorage.getItem('cipherdrop.token')), null);
-    assert.equal(page.url(), server.url);
+    assert.equal(await page.url(), server.url);
     assert.equal(issuer.seen.token.length, 1, 'no code exchange was attempted');
   });
 
-  it('had no script errors and no CSP violations', () => {
-    assert.deepEqual(browser.problems, []);
+  it('had no script errors and no CSP violations', async () => {
+    assert.deepEqual(await browser.collectProblems(), []);
   });
 });

@@ -26,14 +26,16 @@
 //     find(css, { text, timeout, visible })   -> Element (waits for it); text: string
 //                                (contained) or RegExp, matched against the element's
 //                                text, aria-label, value or label text
+//     click(css, { text })       find + click, again if the page redrew the element meanwhile
 //     exists(css, { text })      boolean, no wait
-//     waitGone(css, { text, timeout })
+//     waitGone(css, { text, timeout })   until no visible element matches (hidden or removed)
 //     waitForText(text|RegExp, { within: css, timeout })
 //     Element: click(), type(text) (clears first), setFiles(paths), text(), attr(name),
 //       visible(), evaluate(fn, arg) (fn(element, arg) in the page)
 //     screenshot(path)           viewport PNG
 //     setViewport(width, height)
-//     dialog() -> { text } | null; acceptDialog(); dismissDialog()   user prompts
+//     dialog() -> { text } | null; waitForDialog({ timeout }) -> { text };
+//       acceptDialog(); dismissDialog()   user prompts (confirm, alert)
 //     sleep(ms)
 //   Engine features: HAS (per engine: fileSystemAccess, downloadsDir, ...).
 import { spawn } from 'node:child_process';
@@ -98,7 +100,8 @@ async function startDriver(engine, env) {
   let cmd;
   let args;
   if (engine === 'chromium') [cmd, args] = [CHROMEDRIVER, [`--port=${port}`]];
-  else if (engine === 'firefox') [cmd, args] = [GECKODRIVER, ['--port', String(port), '--host', '127.0.0.1']];
+  // Firefox's BiDi WebSocket defaults to port 9222: a second browser needs its own.
+  else if (engine === 'firefox') [cmd, args] = [GECKODRIVER, ['--port', String(port), '--host', '127.0.0.1', '--websocket-port', String(await freePort())]];
   else [cmd, args] = ['xvfb-run', ['-a', '-s', '-screen 0 1600x1200x24', WEBKIT_DRIVER, `--port=${port}`]];
   const child = spawn(cmd, args, { detached: true, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
   let log = '';
@@ -412,16 +415,35 @@ Promise.resolve().then(() => (${fn.toString()})(arguments[0])).then(
 
   /** Waits for an element matching css (and text); returns it. */
   async find(css, { text, timeout = 60_000, visible = true } = {}) {
-    const mark = `m${++this.marks}`;
-    await this.waitFor(FIND, { ...this.#findArg(css, text), mark, visible }, { timeout, message: `${css}${text === undefined ? '' : ` with text ${text}`}` });
-    const el = await this.cmd('POST', '/element', { using: 'css selector', value: `[data-cd-test="${mark}"]` });
-    return new Element(this, el['element-6066-11e4-a52e-4f735466cecf'], css);
+    const end = Date.now() + timeout;
+    for (;;) {
+      const mark = `m${++this.marks}`;
+      await this.waitFor(FIND, { ...this.#findArg(css, text), mark, visible }, { timeout: Math.max(1, end - Date.now()), message: `${css}${text === undefined ? '' : ` with text ${text}`}` });
+      try {
+        const el = await this.cmd('POST', '/element', { using: 'css selector', value: `[data-cd-test="${mark}"]` });
+        return new Element(this, el['element-6066-11e4-a52e-4f735466cecf'], css);
+      } catch (e) {
+        // The page replaced the element in between (a list redrawn): look again.
+        if (!/no such element/.test(e.message) || Date.now() > end) throw e;
+      }
+    }
+  }
+  /** find() then click(), looking again when the page replaced the element in between. */
+  async click(css, opts = {}) {
+    for (let i = 0; ; i++) {
+      const el = await this.find(css, opts);
+      try {
+        return await el.click();
+      } catch (e) {
+        if (!/stale element|no such element/.test(e.message) || i > 20) throw e;
+      }
+    }
   }
   async exists(css, { text, visible = true } = {}) {
     return this.evaluate(FIND, { ...this.#findArg(css, text), visible, mark: null });
   }
   async waitGone(css, { text, timeout = 60_000 } = {}) {
-    const arg = { ...this.#findArg(css, text), visible: false, mark: null };
+    const arg = { ...this.#findArg(css, text), visible: true, mark: null };
     await this.waitFor(NOT_FOUND, arg, { timeout, message: `${css}${text === undefined ? '' : ` with text ${text}`} gone` });
   }
   async waitForText(text, { within = 'body', timeout = 60_000 } = {}) {
@@ -445,6 +467,16 @@ Promise.resolve().then(() => (${fn.toString()})(arguments[0])).then(
     } catch (e) {
       if (/no such alert/.test(e.message)) return null;
       throw e;
+    }
+  }
+  /** Waits for a user prompt (confirm, alert) to open; returns { text }. */
+  async waitForDialog({ timeout = 10_000 } = {}) {
+    const end = Date.now() + timeout;
+    for (;;) {
+      const d = await this.dialog();
+      if (d) return d;
+      if (Date.now() > end) throw new Error(`${this.engine}: no dialog opened within ${timeout} ms`);
+      await sleep(50);
     }
   }
   async acceptDialog() {
@@ -504,11 +536,16 @@ export async function launch({ engine = ENGINE, width = 1280, height = 900, prof
   profile ??= fs.mkdtempSync(path.join(os.tmpdir(), `cipherdrop-${engine}-profile-`));
   fs.mkdirSync(profile, { recursive: true });
   const downloads = fs.mkdtempSync(path.join(os.tmpdir(), `cipherdrop-${engine}-downloads-`));
-  // WebKitGTK keeps its data under XDG_DATA_HOME/XDG_CACHE_HOME and saves downloads to
-  // XDG_DOWNLOAD_DIR: point them all into the profile / downloads directories.
+  // WebKitGTK keeps its data under XDG_DATA_HOME/XDG_CACHE_HOME: point them into the
+  // profile directory (HOME too, where GLib falls back for the download directory).
   const env = engine === 'webkit'
-    ? { XDG_DATA_HOME: path.join(profile, 'data'), XDG_CACHE_HOME: path.join(profile, 'cache'), XDG_CONFIG_HOME: path.join(profile, 'config'), XDG_DOWNLOAD_DIR: downloads, HOME: profile }
+    ? { XDG_DATA_HOME: path.join(profile, 'data'), XDG_CACHE_HOME: path.join(profile, 'cache'), XDG_CONFIG_HOME: path.join(profile, 'config'), HOME: profile }
     : {};
+  if (engine === 'webkit') {
+    // MiniBrowser saves downloads to GLib's download directory, read from user-dirs.dirs.
+    fs.mkdirSync(env.XDG_CONFIG_HOME, { recursive: true });
+    fs.writeFileSync(path.join(env.XDG_CONFIG_HOME, 'user-dirs.dirs'), `XDG_DOWNLOAD_DIR="${downloads}"\n`);
+  }
   const driver = await startDriver(engine, env);
   const caps = capabilities(engine, { profile, downloads, width, height, proxy, serviceWorkers });
   let session;
