@@ -52,6 +52,7 @@ function item(u) {
   li.className = 'unfinished-item';
   li.dataset.unfinishedId = u.id;
   const name = u.name ?? `Encrypted file ${u.id.slice(0, 8)}`;
+  li.dataset.name = name;
   const nameId = `unfinished-${u.id}`;
 
   const head = document.createElement('div');
