@@ -17,6 +17,19 @@ const queue = [];
 let running = 0;
 let transferCount = 0;
 let resumable = true; // false where the browser cannot keep upload records
+
+// IndexedDB can be there and still refuse to open (some private modes, storage turned
+// off): then uploads go without a resume record rather than fail.
+try {
+  const probe = indexedDB.open('cipherdrop-probe');
+  probe.onsuccess = () => {
+    probe.result.close();
+    indexedDB.deleteDatabase('cipherdrop-probe');
+  };
+  probe.onerror = () => disableResume();
+} catch {
+  disableResume();
+}
 const idleHandlers = [];
 
 /** Uploads without a resume record from now on (IndexedDB does not work here). */
@@ -46,7 +59,9 @@ export function addFiles(list) {
 export function resumeFile(u, source, onEnd) {
   if (!currentClient()) return;
   const name = u.name ?? `Encrypted file ${u.id.slice(0, 8)}`;
-  queue.push(createTransfer({ name, size: u.size, file: source instanceof Blob ? source : null, resumeId: u.id, source, onEnd }));
+  queue.push(
+    createTransfer({ name, size: u.size, file: source instanceof Blob ? source : null, handle: u.fileHandle ?? null, resumeId: u.id, source, onEnd }),
+  );
   pump();
 }
 
@@ -134,7 +149,7 @@ function createTransfer({ name, size, file, handle = null, resumeId = null, sour
         cancel.setAttribute('aria-label', `Dismiss ${name}`);
         cancel.onclick = () => li.remove();
         // An expired resume of a file we hold: offer to send it again from the start.
-        const again = expired && (file ?? (typeof source?.getFile === 'function' ? source : null));
+        const again = expired && (file ?? (typeof source?.getFile === 'function' ? source : handle));
         if (again) {
           const restart = document.createElement('button');
           restart.type = 'button';
