@@ -77,7 +77,9 @@ async function savedFile(b, name, { timeout = 60_000 } = {}) {
   const end = Date.now() + timeout;
   for (;;) {
     const names = fs.readdirSync(b.downloads);
-    const partial = names.some((n) => /\.(crdownload|part|download)$/.test(n) || n.startsWith('.'));
+    // Chromium: "<name>.crdownload"; Firefox: "<stem>.<random>.<ext>.part".
+    const stem = name.replace(/\.[^.]*$/, '');
+    const partial = names.some((n) => n.startsWith(stem) && /\.(crdownload|part|download)$/.test(n));
     if (names.includes(name) && !partial) return fs.readFileSync(file);
     if (Date.now() > end) throw new Error(`${ENGINE}: ${name} was not saved in ${b.downloads} (there: ${names.join(', ')})`);
     await b.sleep(100);
@@ -340,7 +342,11 @@ describe(`CipherDrop page (${MODE} mode)`, () => {
     assert.deepEqual(fs.readdirSync(page.downloads), before, 'no download was offered');
   });
 
-  it('refuses a file changed near its end: the streamed download fails and no complete file is saved', async () => {
+  // WebKit (MiniBrowser 2.50) ends a service-worker download whose stream errors as if
+  // it had finished: the truncated file stays under its own name, while the page says
+  // "Nothing was saved". Reported; kept as a todo there so the run shows it.
+  const TRUNCATED_SAVES = ENGINE === 'webkit' && 'WebKit keeps a failed streamed download, truncated, under its name';
+  it('refuses a file changed near its end: the streamed download fails and no complete file is saved', { todo: TRUNCATED_SAVES }, async () => {
     const page = alice;
     const f = files[2];
     const stored = await storage.find(ids[f.name]);
@@ -358,10 +364,14 @@ describe(`CipherDrop page (${MODE} mode)`, () => {
     // the browser keeps for a failed download must not be the whole file).
     await page.sleep(1500);
     const left = fs.readdirSync(page.downloads).map((n) => ({ n, size: fs.statSync(path.join(page.downloads, n)).size }));
-    assert.ok(!left.some(({ n }) => n === f.name), `nothing saved as ${f.name}: ${JSON.stringify(left)}`);
     assert.ok(!left.some(({ n }) => sha256(fs.readFileSync(path.join(page.downloads, n))) === intact), 'no complete file');
+    // Firefox leaves an empty placeholder under the name (and the partial data in a
+    // .part file beside it); nothing of the file may be under its name.
+    assert.ok(!left.some(({ n, size }) => n === f.name && size > 0), `nothing saved as ${f.name}: ${JSON.stringify(left)}`);
+  });
 
-    // The same file where the page saves from memory: refused, nothing offered at all.
+  it('refuses the same file where the page saves from memory: nothing is offered at all', async () => {
+    const f = files[2]; // changed near its end by the test before
     const unroute = proxy.route((url) => url.href === new URL('sw.js', URL_).href, (req, ctl) => ctl.fulfill({ status: 404, body: 'not here' }));
     const blocked = await launch();
     try {
@@ -417,7 +427,8 @@ describe(`CipherDrop page (${MODE} mode)`, () => {
     await page.acceptDialog();
     await page.waitGone(rowCss(f.name));
     await page.waitForText(`Deleted “${f.name}”.`);
-    const objects = await storage.objects();
+    // uploads/<owner>/<id> is the server's record of the finished upload, not the object.
+    const objects = (await storage.objects()).filter((o) => !/(^|\/)uploads\//.test(o.key));
     assert.ok(!objects.some((o) => o.key.endsWith(ids[f.name])), 'the object is gone from storage');
   });
 
@@ -429,8 +440,9 @@ describe(`CipherDrop page (${MODE} mode)`, () => {
     // The first part PUT is answered 403, as S3 answers an expired presigned URL.
     let refused = 0;
     const unroute = proxy.route(
-      (url, method) => method === 'PUT' && url.searchParams.has('partNumber') && refused === 0,
+      (url, method) => method === 'PUT' && url.searchParams.has('partNumber'),
       (req, ctl) => {
+        if (refused > 0) return ctl.continue(); // parts run in parallel: refuse only one
         refused++;
         return ctl.fulfill({
           status: 403,

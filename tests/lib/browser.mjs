@@ -307,9 +307,18 @@ export class Browser {
     await this.cmd('POST', '/url', { url });
     await this.afterLoad();
   }
+  /**
+   * Reloads as the page's own location.reload() does (a normal reload). WebDriver's
+   * Refresh in Firefox reloads bypassing service workers, and the page's frames then
+   * bypass them too, which no user's reload does.
+   */
   async reload() {
     await this.collectProblems();
-    await this.cmd('POST', '/refresh', {});
+    await this.evaluate(() => {
+      window.__cdReloading = true;
+      setTimeout(() => location.reload(), 0);
+    });
+    await this.waitFor(() => !window.__cdReloading && document.readyState === 'complete', null, { message: 'the reloaded page' });
     await this.afterLoad();
   }
   async url() {
@@ -401,7 +410,9 @@ Promise.resolve().then(() => (${fn.toString()})(arguments[0])).then(
         if (last) return last;
       } catch (e) {
         last = e.message;
-        if (!/JavaScript|javascript|navigat|context|detached|unload|frame/i.test(String(e.message))) throw e;
+        // An exception thrown by fn is a failure; the driver failing to run a script
+        // (a page loading, a context going away) is waited out.
+        if (e.pageName !== undefined) throw e;
       }
       if (Date.now() > end) throw new Error(`${this.engine}: timed out after ${timeout} ms waiting for ${message ?? fn.toString()} (last: ${JSON.stringify(last)})`);
       await sleep(interval);

@@ -25,6 +25,7 @@ export async function startProxy() {
   const forward = (req, url, body, res) =>
     new Promise((resolve, reject) => {
       const up = http.request(url, { method: req.method, headers: req.headers, agent: false }, (upRes) => {
+        upRes.on('error', () => {});
         if (res) {
           res.writeHead(upRes.statusCode, upRes.rawHeaders);
           upRes.pipe(res);
@@ -51,6 +52,9 @@ export async function startProxy() {
       return;
     }
     requests.push({ method: req.method, url: url.href });
+    // A browser closing a connection (a cancelled upload) is no test failure.
+    req.on('error', () => {});
+    res.on('error', () => {});
     const route = [...routes].reverse().find((r) => r.match(url, req.method));
     try {
       if (!route) {
@@ -95,10 +99,14 @@ export async function startProxy() {
     }
   });
   server.on('connection', (s) => {
+    s.on('error', () => {});
     sockets.add(s);
     s.on('close', () => sockets.delete(s));
   });
   server.on('connect', (req, socket) => socket.end('HTTP/1.1 501 Not Implemented\r\n\r\n'));
+  // A browser that went away mid-request: Node's default answer (a 400) would be
+  // written to a closed socket (EPIPE, an uncaught error in the test).
+  server.on('clientError', (err, socket) => socket.destroy());
   await new Promise((r) => server.listen(0, '127.0.0.1', r));
   const address = `127.0.0.1:${server.address().port}`;
   return {
