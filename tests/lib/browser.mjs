@@ -37,7 +37,12 @@
 //     dialog() -> { text } | null; waitForDialog({ timeout }) -> { text };
 //       acceptDialog(); dismissDialog()   user prompts (confirm, alert)
 //     sleep(ms)
-//   Engine features: HAS (per engine: fileSystemAccess, downloadsDir, ...).
+//   Engine features: HAS (this engine's: fileSystemAccess, downloadsDir, persistentProfile).
+//   Downloads: saved without asking into Browser.downloads in all three (WebKit: GLib's
+//   download directory, pointed there); check the bytes there.
+//   Not in classic WebDriver, replaced: request interception -> ./proxy.mjs; console
+//   errors -> the probe (problems); init scripts -> evaluate() after load (or serve the
+//   page what it needs); beforeunload prompts are accepted by the driver itself.
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
@@ -52,10 +57,15 @@ if (!ENGINES.includes(ENGINE)) throw new Error(`CIPHERDROP_BROWSER=${ENGINE}: no
 export const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../..');
 
 /** What each engine offers that the tests need to know about. */
+// persistentProfile: storage (IndexedDB) survives a relaunch on the same profile,
+// even after kill(). Tried: Chromium and Firefox keep IndexedDB after a SIGKILL and
+// relaunch; WebKitGTK's MiniBrowser in --automation mode keeps nothing (its website
+// data is ephemeral: nothing is written under the profile), so a "browser restarted"
+// test cannot run there. localStorage written just before a kill() was lost in all three.
 export const HAS = {
-  chromium: { fileSystemAccess: true, downloadsDir: true },
-  firefox: { fileSystemAccess: false, downloadsDir: true },
-  webkit: { fileSystemAccess: false, downloadsDir: true },
+  chromium: { fileSystemAccess: true, downloadsDir: true, persistentProfile: true },
+  firefox: { fileSystemAccess: false, downloadsDir: true, persistentProfile: true },
+  webkit: { fileSystemAccess: false, downloadsDir: true, persistentProfile: false },
 }[ENGINE];
 
 const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';

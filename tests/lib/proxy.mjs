@@ -39,6 +39,9 @@ export async function startProxy() {
         }
       });
       up.on('error', reject);
+      // The store may answer before the body is all written (a cancelled upload's part)
+      // and close: the rest of the write then fails on the socket itself.
+      up.on('socket', (sock) => sock.on('error', () => {}));
       if (body === null) req.pipe(up);
       else up.end(body);
     });
