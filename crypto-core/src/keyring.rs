@@ -3,7 +3,8 @@
 //! A header carries a list of wrapped data keys, each `(provider id, provider info,
 //! blob)`, so one object can be opened by several keys (KMS and a recovery key, say).
 //! This crate implements the `raw-aes` provider (and, with the `passphrase`
-//! feature, `passphrase-argon2id` in [`crate::passphrase`]); the `aws-kms` provider
+//! feature, `passphrase-argon2id` in [`crate::passphrase`]; with `x25519-hpke`, HPKE to
+//! an X25519 public key in [`crate::x25519`]); the `aws-kms` provider
 //! (info = key ARN, blob = KMS `CiphertextBlob`) is produced and opened by the
 //! server, which records it the same way.
 

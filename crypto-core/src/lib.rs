@@ -20,6 +20,8 @@ pub mod passphrase;
 pub mod sizes;
 pub mod stream;
 mod wire;
+#[cfg(feature = "x25519-hpke")]
+pub mod x25519;
 
 pub use context::EncryptionContext;
 pub use error::{Error, Result};
@@ -30,6 +32,8 @@ pub use keyring::{Keyring, RawAesKeyring, WrappedKey};
 pub use passphrase::{Argon2idParams, PassphraseKeyring};
 pub use sizes::{ChunkSize, Layout, Part};
 pub use stream::{Opener, Sealer, StreamOpener, StreamSealer};
+#[cfg(feature = "x25519-hpke")]
+pub use x25519::{X25519Identity, X25519Recipient};
 
 /// Fills `buf` from the operating system's (or the browser's) CSPRNG.
 ///

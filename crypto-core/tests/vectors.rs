@@ -9,7 +9,7 @@ mod testkit;
 use cipherdrop_core::header::{HEADER_TAG_LEN, PREFIX_LEN, UNKNOWN_LENGTH};
 use cipherdrop_core::{
     Argon2idParams, ChunkSize, DataKey, EncryptionContext, PassphraseKeyring, RawAesKeyring,
-    Sealer, WrappedKey,
+    Sealer, WrappedKey, X25519Identity, X25519Recipient,
 };
 use testkit::{Vector, load_all, pattern, stream_decrypt, vectors_dir};
 
@@ -24,6 +24,12 @@ const WRAP_NONCE: [u8; 12] = [0x01; 12];
 const PASSPHRASE: &str = "correct horse battery st\u{e4}ple";
 const PASSPHRASE_SALT: [u8; 16] = [0x53; 16];
 const CS: u32 = 4096;
+/// The x25519-hpke recipient's private key (FORMAT.md 2.5's worked example).
+const IDENTITY: [u8; 32] = [0x72; 32];
+/// Another private key, for the wrong-identity vector.
+const OTHER_IDENTITY: [u8; 32] = [0x73; 32];
+/// The seed of the ephemeral key pair (RFC 9180's `ikmE`).
+const IKM_E: [u8; 32] = [0x65; 32];
 
 fn ctx() -> EncryptionContext {
     EncryptionContext::from_pairs([("owner", "alice"), ("object", "vectors/report.pdf")]).unwrap()
@@ -572,6 +578,142 @@ fn all_vectors() -> Vec<Vector> {
     v.push(trunc);
     assert!(base.file[19..27] != UNKNOWN_LENGTH.to_be_bytes());
     v.extend(decided_cases(&base, &o));
+    v.extend(x25519_hpke_cases());
+    v
+}
+
+fn hpke_wrap(data_key: [u8; 32]) -> WrappedKey {
+    X25519Identity::from_bytes(IDENTITY)
+        .recipient()
+        .wrap_with_seed(&DataKey::from_bytes(data_key), &ctx(), IKM_E)
+        .unwrap()
+}
+
+/// The `wrap` field of an x25519-hpke key: `x25519-hpke PUBLIC IKM_E` (the
+/// recipient's public key and the ephemeral seed, hex).
+fn hpke_wrap_field() -> String {
+    format!(
+        "x25519-hpke {} {}",
+        hex::encode(X25519Identity::from_bytes(IDENTITY).recipient().as_bytes()),
+        hex::encode(IKM_E)
+    )
+}
+
+/// A vector opened with the x25519-hpke private key `identity` instead of the
+/// master key.
+fn open_with_identity(v: &mut Vector, identity: [u8; 32]) {
+    v.fields.retain(|(k, _)| k != "key_name");
+    for (k, val) in &mut v.fields {
+        if k == "master_key" {
+            *k = "identity".to_owned();
+            *val = hex::encode(identity);
+        }
+    }
+}
+
+/// `x25519-hpke` (FORMAT.md 2.5): the worked example, the server's layout (a
+/// master-key entry, then the recovery recipient), and what a reader refuses.
+fn x25519_hpke_cases() -> Vec<Vector> {
+    let mut v = Vec::new();
+    let alone = encrypt(DATA_KEY, MESSAGE_ID, 4097, CS, true, &[hpke_wrap(DATA_KEY)]);
+    let mut ok = positive(
+        "ok_x25519_hpke",
+        "data key wrapped to an X25519 public key with HPKE (x25519-hpke, FORMAT.md 2.5's worked example); chunk size 4096",
+        &alone,
+        &[hpke_wrap_field()],
+    );
+    open_with_identity(&mut ok, IDENTITY);
+    v.push(ok);
+    let beside = encrypt(
+        DATA_KEY,
+        MESSAGE_ID,
+        4097,
+        CS,
+        true,
+        &[master_wrap(DATA_KEY), hpke_wrap(DATA_KEY)],
+    );
+    let mut ok = positive(
+        "ok_x25519_hpke_recovery",
+        "a master-key entry and a recovery recipient (the server's layout with --recovery-recipient); opened with the recovery identity",
+        &beside,
+        &[raw_wrap_field("master", MASTER), hpke_wrap_field()],
+    );
+    open_with_identity(&mut ok, IDENTITY);
+    v.push(ok);
+
+    // Offsets in `alone`: count(2) + id(2+11) + info(2+32) + blob len(2).
+    let wrapped = PREFIX_LEN + 4 + 8 + 32 + ctx().encoded_len();
+    let blob = wrapped + 2 + 2 + 11 + 2 + 32 + 2;
+    let hpke = |name: &str, code: &str, description: &str, file: Vec<u8>, identity: [u8; 32]| {
+        let mut n = negative(name, code, description, file, 0);
+        n.fields
+            .retain(|(k, _)| k != "plaintext_len" && k != "released");
+        n.fields
+            .push(("plaintext_len".to_owned(), "4097".to_owned()));
+        n.fields.push(("released".to_owned(), "0".to_owned()));
+        open_with_identity(&mut n, identity);
+        n
+    };
+    let flip = |at: usize| {
+        let mut f = alone.file.clone();
+        f[at] ^= 0x01;
+        f
+    };
+    v.push(hpke(
+        "err_x25519_hpke_wrong_identity",
+        "WRONG_KEY",
+        "ok_x25519_hpke opened with another private key (no entry names its public key)",
+        alone.file.clone(),
+        OTHER_IDENTITY,
+    ));
+    v.push(hpke(
+        "err_x25519_hpke_enc",
+        "WRONG_KEY",
+        "a bit of the blob's enc (the ephemeral public key) flipped",
+        flip(blob + 5),
+        IDENTITY,
+    ));
+    v.push(hpke(
+        "err_x25519_hpke_ciphertext",
+        "WRONG_KEY",
+        "a bit of the blob's wrapped data key flipped",
+        flip(blob + 40),
+        IDENTITY,
+    ));
+    v.push(hpke(
+        "err_x25519_hpke_blob_length",
+        "WRONG_KEY",
+        "the blob is 81 bytes (one zero byte appended): not 80, so the entry is skipped",
+        {
+            let mut with = vec![0, 81];
+            with.extend_from_slice(&alone.file[blob..blob + 80]);
+            with.push(0);
+            splice_header(&alone.file, blob - 2..blob + 80, &with)
+        },
+        IDENTITY,
+    ));
+    v.push(hpke(
+        "err_x25519_hpke_recipient",
+        "WRONG_KEY",
+        "a bit of the provider info (the recipient's public key) flipped: the entry names another key",
+        flip(blob - 2 - 32),
+        IDENTITY,
+    ));
+    let crafted = encrypt(
+        DATA_KEY,
+        MESSAGE_ID,
+        4097,
+        CS,
+        true,
+        &[hpke_wrap(OTHER_DATA_KEY)],
+    );
+    v.push(hpke(
+        "err_x25519_hpke_commitment",
+        "COMMITMENT_MISMATCH",
+        "the entry opens, but to a data key that fails the commitment (a private key is not guessable: COMMITMENT_MISMATCH, unlike a passphrase)",
+        crafted.file,
+        IDENTITY,
+    ));
     v
 }
 
@@ -865,6 +1007,15 @@ fn positive_vectors_rebuild_from_their_fields() {
                             )
                             .unwrap()
                     }
+                    ["x25519-hpke", public, ikm_e] => X25519Recipient::from_bytes(
+                        hex::decode(public).unwrap().try_into().unwrap(),
+                    )
+                    .wrap_with_seed(
+                        &dk,
+                        &v.context(),
+                        hex::decode(ikm_e).unwrap().try_into().unwrap(),
+                    )
+                    .unwrap(),
                     _ => panic!("{}: unknown wrap {w}", v.name),
                 }
             })
@@ -891,4 +1042,42 @@ fn positive_vectors_rebuild_from_their_fields() {
         s.finish(&mut file).unwrap();
         assert!(file == v.body, "{}: rebuilt bytes differ", v.name);
     }
+}
+
+/// The worked example of FORMAT.md 2.5: the recipient, the ephemeral key and the
+/// blob, as `pyhpke` 0.6.5 (an independent HPKE in Python) computed them from the
+/// same inputs (`tests/interop/decrypt.py` re-seals every `ok_x25519_hpke*` wrap).
+#[test]
+fn worked_example_x25519_hpke() {
+    let v = load_all()
+        .into_iter()
+        .find(|v| v.name == "ok_x25519_hpke")
+        .unwrap();
+    let id = X25519Identity::from_bytes(IDENTITY);
+    assert_eq!(
+        hex::encode(id.recipient().as_bytes()),
+        "cd48d0681ea73f09a00f83859bd10880df56822019cda3c883e0d1514e35b106"
+    );
+    assert_eq!(
+        id.recipient().to_text(),
+        "cdpub1e4ydq6q75ulsngq0swzeh5ggsr04dq3qr8x68jyrurg4zn34kyrqyxyl7p"
+    );
+    let info = cipherdrop_core::x25519::hpke_info(&ctx());
+    assert_eq!(
+        hex::encode(&info),
+        "43697068657244726f70207631207832353531392d68706b6500\
+         0002\
+         00066f626a656374\
+         0012766563746f72732f7265706f72742e706466\
+         00056f776e6572\
+         0005616c696365"
+    );
+    let blob = "5e5ac6728c564f1e3f515d65e4e6a0f13937c35a1c8026a5108a20bab3abfb10\
+                9c95362c89917ffc1b5fcae06a453a6eafc081febedd6404fec4a9c1f31ee75b\
+                83d0663953ddc39b1812d5d09a0feb5b";
+    let header = cipherdrop_core::Header::parse(&v.body).unwrap();
+    let w = &header.wrapped_keys()[0];
+    assert_eq!(w.provider_id, "x25519-hpke");
+    assert_eq!(hex::encode(&w.blob), blob);
+    assert_eq!(hex::encode(&hpke_wrap(DATA_KEY).blob), blob);
 }

@@ -84,6 +84,10 @@ impl Vector {
     /// The key to open it with: `passphrase` (FORMAT.md 2.4; the costs come from
     /// the file) or `master_key` + `key_name` (`raw-aes`).
     pub fn keyring(&self) -> Box<dyn Keyring> {
+        if let Some(identity) = self.get("identity") {
+            let secret: [u8; 32] = hex::decode(identity).unwrap().try_into().unwrap();
+            return Box::new(cipherdrop_core::X25519Identity::from_bytes(secret));
+        }
         if let Some(passphrase) = self.get("passphrase") {
             return Box::new(PassphraseKeyring::new(
                 passphrase.as_bytes(),
