@@ -4,11 +4,16 @@
 No Rust source was consulted: this file exists to show that the specification is
 sufficient to interoperate with the reference implementation byte for byte.
 Dependencies: the Python 3.11 standard library and `cryptography` (its Argon2id,
-which needs OpenSSL 3.2 or later, only for passphrase-protected files).
+which needs OpenSSL 3.2 or later, only for passphrase-protected files), and
+`pyhpke` (tests/interop/requirements.txt) for x25519-hpke keys (section 2.5): an
+HPKE (RFC 9180) written apart from the Rust `hpke` crate the reference uses, so
+it checks the Rust side rather than repeating it. Without pyhpke those vectors
+are skipped with a message saying how to install it.
 
 Library use:
     decrypt(file_bytes, master_key, key_name, expected_context) -> plaintext
     decrypt_with_passphrase(file_bytes, passphrase, expected_context) -> plaintext
+    decrypt_with_identity(file_bytes, x25519_private_key, expected_context) -> plaintext
 raise FormatError(code) with the codes of FORMAT.md section 9 and never return
 plaintext that did not verify.
 
@@ -21,6 +26,9 @@ Command line:
     decrypt.py --passphrase-file P [--context k=v]... IN OUT
         decrypt one file with the passphrase on P's first line
         (passphrase-argon2id, section 2.4)
+    decrypt.py --identity F [--context k=v]... IN OUT
+        decrypt one file with the X25519 private key in F (a CDSECRET1... line,
+        as `cipherdrop keygen --x25519` writes; x25519-hpke, section 2.5)
 """
 
 from __future__ import annotations
@@ -39,10 +47,17 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDFExpand
 
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
+
 try:
     from cryptography.hazmat.primitives.kdf.argon2 import Argon2id
 except ImportError:  # cryptography < 44
     Argon2id = None
+
+try:
+    import pyhpke
+except ImportError:
+    pyhpke = None
 
 MAGIC = b"CIPHDROP"
 VERSION = 0x01
@@ -80,6 +95,11 @@ PASSPHRASE_INFO = re.compile(
     rb"argon2id\$v=19\$m=" + _DECIMAL + rb",t=" + _DECIMAL + rb",p=" + _DECIMAL
     + rb"\$([0-9a-f]{32})"
 )
+
+X25519_HPKE = b"x25519-hpke"
+X25519_KEY_LEN = 32
+X25519_HPKE_BLOB_LEN = X25519_KEY_LEN + 32 + TAG_LEN  # enc || sealed data key || tag
+X25519_HPKE_INFO_LABEL = b"CipherDrop v1 x25519-hpke"
 
 SUITE_SUFFIX = bytes([VERSION]) + SUITE.to_bytes(2, "big")
 LABEL_CONTENT = b"CipherDrop v1 content key"
@@ -297,6 +317,108 @@ def _unwrap_passphrase(header: Header, passphrase: bytes) -> bytes:
         raise FormatError("WRONG_KEY", "the passphrase does not open this file") from None
 
 
+def hpke_unavailable() -> str | None:
+    """Why x25519-hpke files cannot be opened here, or None when they can."""
+    if pyhpke is None:
+        return (
+            "pyhpke is not installed (pip install -r tests/interop/requirements.txt)"
+        )
+    return None
+
+
+def _hpke_suite():
+    # Section 2.5: DHKEM(X25519, HKDF-SHA256), HKDF-SHA256, AES-256-GCM, base mode.
+    return pyhpke.CipherSuite.new(
+        pyhpke.KEMId.DHKEM_X25519_HKDF_SHA256, pyhpke.KDFId.HKDF_SHA256, pyhpke.AEADId.AES256_GCM
+    )
+
+
+def hpke_info(canonical_context: bytes) -> bytes:
+    """Section 2.5: the label, a zero byte, the canonical context."""
+    return X25519_HPKE_INFO_LABEL + b"\x00" + canonical_context
+
+
+def x25519_public_key(private_key: bytes) -> bytes:
+    return X25519PrivateKey.from_private_bytes(private_key).public_key().public_bytes_raw()
+
+
+def _unwrap_x25519(header: Header, private_key: bytes) -> bytes:
+    """Section 2.5: the first x25519-hpke entry for our public key that opens."""
+    reason = hpke_unavailable()
+    if reason:
+        raise RuntimeError(reason)
+    suite = _hpke_suite()
+    public_key = x25519_public_key(private_key)
+    skr = suite.kem.deserialize_private_key(private_key)
+    info = hpke_info(header.canonical_context)
+    for wk in header.wrapped_keys:
+        if wk.provider_id != X25519_HPKE or wk.provider_info != public_key:
+            continue
+        if len(wk.blob) != X25519_HPKE_BLOB_LEN:
+            continue
+        enc, sealed = wk.blob[:X25519_KEY_LEN], wk.blob[X25519_KEY_LEN:]
+        try:
+            # pyhpke 0.6.5's single-shot open is not implemented: a context, then open.
+            return suite.create_recipient_context(enc, skr, info).open(sealed, b"")
+        except (pyhpke.PyHPKEError, ValueError):
+            # OpenError; a low-order enc (all-zero X25519 result) is a ValueError
+            # from `cryptography` or a PyHPKEError, depending on where it is caught.
+            continue
+    raise FormatError("WRONG_KEY", "no x25519-hpke entry for this identity opens")
+
+
+def hpke_reseal(
+    public_key: bytes, ikm_e: bytes, data_key: bytes, canonical_context: bytes
+) -> bytes:
+    """Section 2.5's writer with the ephemeral key DeriveKeyPair(ikmE): enc || ct."""
+    suite = _hpke_suite()
+    eks = suite.kem.derive_key_pair(ikm_e)
+    enc, ctx = suite.create_sender_context(
+        suite.kem.deserialize_public_key(public_key), hpke_info(canonical_context), eks=eks
+    )
+    return enc + ctx.seal(data_key, b"")
+
+
+_BECH32_CHARSET = "qpzry9x8gf2tvdw0s3jn54khce6mua7l"
+_BECH32M_CONST = 0x2BC830A3
+
+
+def _bech32_polymod(values: list[int]) -> int:
+    gen = [0x3B6A57B2, 0x26508E6D, 0x1EA119FA, 0x3D4233DD, 0x2A1462B3]
+    chk = 1
+    for v in values:
+        top = chk >> 25
+        chk = (chk & 0x1FFFFFF) << 5 ^ v
+        for i in range(5):
+            chk ^= gen[i] if (top >> i) & 1 else 0
+    return chk
+
+
+def decode_key_text(text: str, hrp: str) -> bytes:
+    """Section 2.5's text forms: bech32m (BIP 350) with `hrp`, 32 bytes."""
+    if text != text.lower() and text != text.upper():
+        raise ValueError("mixed case")
+    text = text.lower()
+    got_hrp, sep, rest = text.rpartition("1")
+    if not sep or got_hrp != hrp or len(rest) < 6 or any(c not in _BECH32_CHARSET for c in rest):
+        raise ValueError(f"not a {hrp}1... key")
+    data = [_BECH32_CHARSET.index(c) for c in rest]
+    expanded = [ord(c) >> 5 for c in hrp] + [0] + [ord(c) & 31 for c in hrp]
+    if _bech32_polymod(expanded + data) != _BECH32M_CONST:
+        raise ValueError("bad checksum")
+    acc = bits = 0
+    out = bytearray()
+    for v in data[:-6]:
+        acc = acc << 5 | v
+        bits += 5
+        if bits >= 8:
+            bits -= 8
+            out.append(acc >> bits & 0xFF)
+    if bits >= 5 or acc & ((1 << bits) - 1) or len(out) != X25519_KEY_LEN:
+        raise ValueError("not 32 bytes")
+    return bytes(out)
+
+
 def _hkdf_expand(prk: bytes, label: bytes) -> bytes:
     return HKDFExpand(hashes.SHA512(), 32, label + SUITE_SUFFIX).derive(prk)
 
@@ -346,6 +468,12 @@ def raw_aes_key(master_key: bytes, key_name: str) -> Unwrap:
 
 def passphrase_key(passphrase: bytes) -> Unwrap:
     return Unwrap(lambda header: _unwrap_passphrase(header, passphrase), True)
+
+
+def identity_key(private_key: bytes) -> Unwrap:
+    if len(private_key) != X25519_KEY_LEN:
+        raise ValueError("an X25519 private key is 32 bytes")
+    return Unwrap(lambda header: _unwrap_x25519(header, private_key), False)
 
 
 def _verified_chunks(
@@ -423,6 +551,13 @@ def decrypt_with_passphrase(
     return b"".join(_verified_chunks(file_bytes, passphrase_key(passphrase), expected_context))
 
 
+def decrypt_with_identity(
+    file_bytes: bytes, private_key: bytes, expected_context: dict[str, str]
+) -> bytes:
+    """As decrypt(), for an x25519-hpke entry (section 2.5)."""
+    return b"".join(_verified_chunks(file_bytes, identity_key(private_key), expected_context))
+
+
 # --------------------------------------------------------------------------- CLI
 
 
@@ -495,6 +630,11 @@ def _check_vector(path: Path) -> tuple[bool | None, str]:
         if reason:
             return None, f"passphrase vector not replayed: {reason}"
         unwrap = passphrase_key(v.one("passphrase").encode("utf-8"))
+    elif "identity" in v.fields:
+        reason = hpke_unavailable()
+        if reason:
+            return None, f"x25519-hpke vector not replayed: {reason}"
+        unwrap = identity_key(bytes.fromhex(v.one("identity")))
     else:
         unwrap = raw_aes_key(bytes.fromhex(v.one("master_key")), v.one("key_name"))
     released = 0
@@ -520,7 +660,30 @@ def _check_vector(path: Path) -> tuple[bool | None, str]:
         return False, f"MISMATCH expected {expect}, but it decrypted ({len(plaintext)} bytes)"
     if plaintext != pattern(int(v.one("plaintext_len"))):
         return False, f"MISMATCH decrypted {len(plaintext)} bytes that differ from the pattern"
+    resealed = _reseal_hpke_wraps(v)
+    if resealed is not None:
+        return False, resealed
     return True, f"success ({len(plaintext)} bytes)"
+
+
+def _reseal_hpke_wraps(v: Vector) -> str | None:
+    """Writer check: every `wrap: x25519-hpke PUBLIC IKME` line sealed again here
+    gives the blob in the header (section 2.5). None when all agree."""
+    header = parse_header(v.body)
+    for i, line in enumerate(v.fields.get("wrap", [])):
+        fields = line.split(" ")
+        if fields[0] != "x25519-hpke":
+            continue
+        if hpke_unavailable():
+            return None
+        public_key, ikm_e = bytes.fromhex(fields[1]), bytes.fromhex(fields[2])
+        blob = hpke_reseal(
+            public_key, ikm_e, bytes.fromhex(v.one("data_key")), header.canonical_context
+        )
+        wk = header.wrapped_keys[i]
+        if (wk.provider_id, wk.provider_info, wk.blob) != (X25519_HPKE, public_key, blob):
+            return f"MISMATCH wrap {i}: x25519-hpke entry resealed here differs"
+    return None
 
 
 def replay_vectors(directory: Path) -> int:
@@ -544,7 +707,17 @@ def replay_vectors(directory: Path) -> int:
 
 
 def decrypt_file(args: argparse.Namespace) -> int:
-    if args.passphrase_file:
+    if args.identity:
+        text = [
+            line.strip()
+            for line in Path(args.identity).read_text("ascii").splitlines()
+            if line.strip() and not line.startswith("#")
+        ]
+        if len(text) != 1:
+            print(f"{args.identity}: expected one CDSECRET1... line", file=sys.stderr)
+            return 2
+        unwrap = identity_key(decode_key_text(text[0], "cdsecret"))
+    elif args.passphrase_file:
         # Section 2.4: the bytes before the first LF, one CR before it dropped.
         line = Path(args.passphrase_file).read_bytes()[: 64 * 1024 + 1].split(b"\n", 1)[0]
         line = line.removesuffix(b"\r")
@@ -577,6 +750,9 @@ def main(argv: list[str] | None = None) -> int:
         "--passphrase-file", metavar="P", help="file whose first line is the passphrase"
     )
     p.add_argument(
+        "--identity", metavar="F", help="file holding an X25519 private key (CDSECRET1...)"
+    )
+    p.add_argument(
         "--context", action="append", default=[], metavar="K=V",
         help="an expected context entry; repeat for each entry",
     )
@@ -584,11 +760,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("output", nargs="?", metavar="OUT")
     args = p.parse_args(argv)
     if args.vectors:
-        if args.key_file or args.passphrase_file or args.input:
+        if args.key_file or args.passphrase_file or args.identity or args.input:
             p.error("--vectors takes no other arguments")
         return replay_vectors(Path(args.vectors))
-    if bool(args.key_file) == bool(args.passphrase_file) or not (args.input and args.output):
-        p.error("give --vectors DIR, or --key-file K IN OUT, or --passphrase-file P IN OUT")
+    keys = [k for k in (args.key_file, args.passphrase_file, args.identity) if k]
+    if len(keys) != 1 or not (args.input and args.output):
+        p.error(
+            "give --vectors DIR, or --key-file K IN OUT, or --passphrase-file P IN OUT, "
+            "or --identity F IN OUT"
+        )
     return decrypt_file(args)
 
 
