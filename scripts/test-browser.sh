@@ -35,9 +35,12 @@ ensure_browsers $BROWSERS
 export CHROMIUM="${CHROMIUM:-$(command -v chromium || true)}"
 
 declare -A SPENT=()
-timed() { # timed ENGINE COMMAND...: runs it, adds its seconds to ENGINE's total
+FAILED=()
+# timed ENGINE COMMAND...: runs it, adds its seconds to ENGINE's total; a failure is
+# recorded (the other engines still run) and fails the script at the end.
+timed() {
   local engine="$1" t0=$SECONDS; shift
-  "$@"
+  "$@" || FAILED+=("$engine: $*")
   SPENT[$engine]=$(( ${SPENT[$engine]:-0} + SECONDS - t0 ))
 }
 
@@ -80,8 +83,18 @@ for engine in $BROWSERS; do
   timed "$engine" env CIPHERDROP_BROWSER="$engine" node --experimental-websocket run.mjs
 done
 
-say "browser package tests passed; seconds per engine (wasm-bindgen-test + tests/browser + npm consumer):"
+say "browser package tests: seconds per engine (wasm-bindgen-test + tests/browser + npm consumer):"
 for engine in $BROWSERS; do printf '    %-9s %4d s\n' "$engine" "${SPENT[$engine]}" >&2; done
+# Failures are reported (and fail the script) at its very end, after the blocks below.
+report_failures() {
+  local rc=$?
+  if [ ${#FAILED[@]} -gt 0 ]; then
+    for f in "${FAILED[@]}"; do echo "FAILED: $f" >&2; done
+    exit 1
+  fi
+  exit $rc
+}
+trap report_failures EXIT
 
 # --- node package test ---
 # tests/node: the package in Node (20+) with no bundler, imported as 'cipherdrop'

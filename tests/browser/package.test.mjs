@@ -54,14 +54,22 @@ test('every vector file decrypts as it says, on both engines and in any piece si
   const failures = await page.evaluate(async (names) => {
     const { cd, h } = window;
     const bad = [];
+    const skipped = [];
     for (const name of names) {
       const v = await h.loadVector(name);
+      // An X25519 recipient's vectors need a keyring the package may not have yet.
+      if (v.identity !== undefined && typeof cd.Keyring.fromIdentity !== 'function') {
+        skipped.push(name);
+        continue;
+      }
       const want = h.pattern(v.plaintextLength);
       for (const engine of ['webcrypto', 'wasm']) {
         for (const piece of [7, 1000, 4112, 1 << 20]) {
-          const keyring = v.passphrase !== undefined
-            ? cd.Keyring.fromPassphrase(v.passphrase)
-            : cd.Keyring.fromKey(v.keyName, v.masterKey);
+          const keyring = v.identity !== undefined
+            ? cd.Keyring.fromIdentity(v.identity)
+            : v.passphrase !== undefined
+              ? cd.Keyring.fromPassphrase(v.passphrase)
+              : cd.Keyring.fromKey(v.keyName, v.masterKey);
           const ds = new cd.DecryptStream({ keyring, context: v.context, engine });
           const { out, error } = await h.drainStream(h.piecewise(v.body, piece).pipeThrough(ds));
           const where = `${name} ${engine} piece ${piece}`;
@@ -80,9 +88,12 @@ test('every vector file decrypts as it says, on both engines and in any piece si
         }
       }
     }
-    return bad;
+    return { bad, skipped };
   }, names);
-  assert.deepEqual(failures, []);
+  if (failures.skipped.length) {
+    console.log(`# SKIPPED ${failures.skipped.length} x25519 vectors: the package has no Keyring.fromIdentity (${failures.skipped.join(', ')})`);
+  }
+  assert.deepEqual(failures.bad, []);
 });
 
 test('round trips at the chunk boundaries, known and unknown length, both engines', async () => {

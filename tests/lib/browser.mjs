@@ -6,15 +6,14 @@
 //
 // API (all methods async unless marked):
 //   ENGINE                       the engine this process tests (CIPHERDROP_BROWSER, default chromium)
-//   launch({ engine, width, height, profile, proxy, serviceWorkers, hideFilePicker })
+//   launch({ engine, width, height, profile, proxy, hideFilePicker })
 //       -> Browser. profile: a directory to keep the browser's storage in (reuse it in
 //       a second launch to test what survives a restart); default a fresh temporary one.
 //       proxy: 'host:port' of an HTTP proxy for every request, loopback included
-//       (see ./proxy.mjs). serviceWorkers: false turns them off (Chromium, Firefox: a
-//       flag/pref; WebKit: navigator.serviceWorker hidden after each load).
+//       (see ./proxy.mjs; e.g. fail a service worker's script there to test a page
+//       without one, the same way in every engine).
 //       hideFilePicker: delete window.showSaveFilePicker after each load (Chromium has it).
-//   Browser: engine, profile, downloads (directory or null where the engine saves
-//       nowhere we choose), problems (string[]: uncaught errors, unhandled rejections,
+//   Browser: engine, profile, downloads (the directory it saves downloads in), problems (string[]: uncaught errors, unhandled rejections,
 //       console.error, CSP violations, collected by a probe the harness installs after
 //       every load), close({ keepProfile }), kill() (SIGKILL the driver and the browser:
 //       a crash), and the page methods:
@@ -135,11 +134,10 @@ async function startDriver(engine, env) {
   return { child, base, log: () => log };
 }
 
-function capabilities(engine, { profile, downloads, width, height, proxy, serviceWorkers }) {
+function capabilities(engine, { profile, downloads, width, height, proxy }) {
   if (engine === 'chromium') {
     const args = [...CHROMIUM_ARGS, `--user-data-dir=${profile}`, `--window-size=${width},${height}`];
     if (proxy) args.push(`--proxy-server=http://${proxy}`, '--proxy-bypass-list=<-loopback>');
-    if (serviceWorkers === false) args.push('--disable-features=ServiceWorker');
     return {
       browserName: 'chrome',
       'goog:chromeOptions': {
@@ -162,7 +160,6 @@ function capabilities(engine, { profile, downloads, width, height, proxy, servic
       'browser.download.always_ask_before_handling_new_types': false,
       'browser.download.manager.showWhenStarting': false,
       'browser.download.alwaysOpenPanel': false,
-      'dom.serviceWorkers.enabled': serviceWorkers !== false,
       'dom.disable_beforeunload': false,
       'network.proxy.allow_hijacking_localhost': true,
       'browser.shell.checkDefaultBrowser': false,
@@ -273,7 +270,6 @@ export class Browser {
     this.downloads = opts.downloads;
     this.ownProfile = opts.ownProfile;
     this.hideFilePicker = opts.hideFilePicker;
-    this.serviceWorkers = opts.serviceWorkers;
     this.problems = [];
     this.marks = 0;
   }
@@ -295,9 +291,8 @@ export class Browser {
   async afterLoad() {
     await this.collectProblems();
     const hide = this.hideFilePicker;
-    const noSw = this.serviceWorkers === false && this.engine === 'webkit';
     await this.cmd('POST', '/execute/sync', {
-      script: `${PROBE}; if (${hide}) delete window.showSaveFilePicker; if (${noSw}) Object.defineProperty(Navigator.prototype, 'serviceWorker', { get: () => undefined, configurable: true });`,
+      script: `${PROBE}; if (${hide}) delete window.showSaveFilePicker;`,
       args: [],
     });
   }
@@ -550,9 +545,9 @@ Promise.resolve().then(() => (${fn.toString()})(arguments[0])).then(
 /**
  * Starts the engine with a profile directory; returns a Browser on a blank page.
  * @param {{ engine?: string, width?: number, height?: number, profile?: string, proxy?: string,
- *   serviceWorkers?: boolean, hideFilePicker?: boolean }} [opts]
+ *   hideFilePicker?: boolean }} [opts]
  */
-export async function launch({ engine = ENGINE, width = 1280, height = 900, profile, proxy, serviceWorkers = true, hideFilePicker = false } = {}) {
+export async function launch({ engine = ENGINE, width = 1280, height = 900, profile, proxy, hideFilePicker = false } = {}) {
   const ownProfile = !profile;
   profile ??= fs.mkdtempSync(path.join(os.tmpdir(), `cipherdrop-${engine}-profile-`));
   fs.mkdirSync(profile, { recursive: true });
@@ -568,7 +563,7 @@ export async function launch({ engine = ENGINE, width = 1280, height = 900, prof
     fs.writeFileSync(path.join(env.XDG_CONFIG_HOME, 'user-dirs.dirs'), `XDG_DOWNLOAD_DIR="${downloads}"\n`);
   }
   const driver = await startDriver(engine, env);
-  const caps = capabilities(engine, { profile, downloads, width, height, proxy, serviceWorkers });
+  const caps = capabilities(engine, { profile, downloads, width, height, proxy });
   let session;
   let wsUrl;
   try {
@@ -589,7 +584,7 @@ export async function launch({ engine = ENGINE, width = 1280, height = 900, prof
     }
     throw e;
   }
-  const b = new Browser(engine, driver, session, { profile, downloads, ownProfile, hideFilePicker, serviceWorkers });
+  const b = new Browser(engine, driver, session, { profile, downloads, ownProfile, hideFilePicker });
   if (wsUrl) await b.connectBidi(wsUrl);
   await b.cmd('POST', '/timeouts', { script: 600_000, pageLoad: 120_000, implicit: 0 });
   if (engine !== 'chromium') await b.cmd('POST', '/window/rect', { width, height }).catch(() => {});

@@ -43,6 +43,8 @@ export async function loadVector(name) {
     masterKey: get('master_key') === undefined ? undefined : hex(get('master_key')),
     keyName: get('key_name'),
     passphrase: get('passphrase'),
+    // x25519-hpke vectors name the recipient's private key (the "identity").
+    identity: get('identity') === undefined ? undefined : hex(get('identity')),
     context,
     plaintextLength: Number(get('plaintext_len')),
     released: get('released') === undefined ? undefined : Number(get('released')),
