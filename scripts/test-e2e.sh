@@ -90,7 +90,7 @@ run_tests() {
   [ "$engine" = "$FIRST" ] && heavy=1
   local resume_mib="${CIPHERDROP_RESUME_MIB:-}"
   [ "$heavy" = 0 ] && resume_mib="${CIPHERDROP_RESUME_MIB:-64}"
-  (cd "$ROOT/tests/e2e" && CIPHERDROP_BROWSER="$engine" CIPHERDROP_HEAVY="$heavy" \
+  (cd "$ROOT/tests/e2e" && env CIPHERDROP_BROWSER="$engine" CIPHERDROP_HEAVY="$heavy" \
     ${resume_mib:+CIPHERDROP_RESUME_MIB=$resume_mib} timeout 1500 "${NODE_TEST[@]}" "$@") ||
     { status=1; failed+=("$engine: $*"); }
   SPENT[$engine]=$(( ${SPENT[$engine]:-0} + SECONDS - t0 ))

@@ -53,7 +53,8 @@ export class S3Inspector {
     return (await this.keys()).map((k) => this.object(k));
   }
   async find(id) {
-    const key = (await this.keys()).find((k) => k.endsWith(`/${id}`));
+    // uploads/<owner>/<id> is the server's record of a finished upload, not the object.
+    const key = (await this.keys()).find((k) => k.endsWith(`/${id}`) && !k.startsWith('uploads/'));
     if (!key) throw new Error(`no stored object ${id}`);
     const o = this.object(key);
     return { read: o.readBody, write: o.write };
