@@ -4,8 +4,9 @@
 //! They read and write the CipherDrop format with `cipherdrop-core`, byte-compatible
 //! with the browser. Files are processed chunk by chunk, so memory stays flat
 //! whatever the file size; regular files are sealed and opened on every core. Data
-//! keys are wrapped by a master key file, a passphrase (Argon2id) or AWS KMS
-//! ([`kms`]).
+//! keys are wrapped by a master key file, a passphrase (Argon2id), an X25519
+//! identity (HPKE, `x25519-hpke`) or AWS KMS ([`kms`]), and `encrypt` can add
+//! wrapped keys for X25519 recipients (`--recipient`, e.g. a recovery key).
 
 pub mod cp;
 pub mod decrypt;
@@ -20,16 +21,19 @@ use std::io::Read as _;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
-use cipherdrop_core::{Argon2idParams, EncryptionContext, PassphraseKeyring, RawAesKeyring};
+use cipherdrop_core::{
+    Argon2idParams, EncryptionContext, PassphraseKeyring, RawAesKeyring, X25519Identity,
+    X25519Recipient,
+};
 use zeroize::Zeroizing;
 
 /// How the data key is protected: shared by `encrypt`, `decrypt` and `cp`.
-/// Exactly one of `--key-file`, `--passphrase-file` and `--kms-key-id`.
+/// Exactly one of `--key-file`, `--passphrase-file`, `--identity` and `--kms-key-id`.
 #[derive(Debug, Clone, clap::Args)]
 #[command(group(
     clap::ArgGroup::new("key_source")
         .required(true)
-        .args(["key_file", "passphrase_file", "kms_key_id"])
+        .args(["key_file", "passphrase_file", "identity", "kms_key_id"])
 ))]
 pub struct KeyArgs {
     /// Master key file (32 bytes, made by `cipherdrop keygen`) that wraps the data key.
@@ -42,6 +46,13 @@ pub struct KeyArgs {
     /// the file). Not `-`: standard input may be the data.
     #[arg(long, value_name = "PATH", value_parser = parse_passphrase_path)]
     pub passphrase_file: Option<PathBuf>,
+
+    /// X25519 identity file (made by `cipherdrop keygen --x25519`: a CDSECRET1...
+    /// line) whose private key opens the file's `x25519-hpke` wrapped key: a
+    /// recovery key opens any object the server wrapped to it, with neither the
+    /// backend nor KMS. Encrypting with it wraps to its own public key.
+    #[arg(long, value_name = "PATH")]
+    pub identity: Option<PathBuf>,
 
     /// AWS KMS key (key id, key ARN, alias/NAME or alias ARN) that makes and unwraps
     /// the data key, with the standard AWS credentials. Every --context entry is
@@ -95,6 +106,16 @@ impl KeyArgs {
         Ok(PassphraseKeyring::new(&passphrase, Argon2idParams::DEFAULT))
     }
 
+    /// Loads the X25519 identity of `--identity`.
+    ///
+    /// # Errors
+    /// When no identity file was given, or it cannot be read or holds no valid key.
+    pub fn identity_keyring(&self) -> anyhow::Result<X25519Identity> {
+        let path = self.identity.as_ref().context("this needs --identity")?;
+        load_identity(path)
+            .with_context(|| format!("cannot use the identity file {}", path.display()))
+    }
+
     /// The encryption context from the `--context` entries.
     ///
     /// # Errors
@@ -102,6 +123,44 @@ impl KeyArgs {
     pub fn context(&self) -> anyhow::Result<EncryptionContext> {
         EncryptionContext::from_pairs(self.context.iter().cloned()).context("bad --context")
     }
+}
+
+/// Largest identity file read (a few comment lines and one key).
+const MAX_IDENTITY_FILE_LEN: u64 = 64 * 1024;
+
+/// Reads an identity file: lines starting with `#` and empty lines are ignored,
+/// exactly one `CDSECRET1...` line remains (FORMAT.md 2.5's text form).
+///
+/// # Errors
+/// When it cannot be read, or does not hold exactly one valid private key.
+pub fn load_identity(path: &Path) -> anyhow::Result<X25519Identity> {
+    let mut text = Zeroizing::new(String::new());
+    std::fs::File::open(path)
+        .and_then(|f| f.take(MAX_IDENTITY_FILE_LEN).read_to_string(&mut text))
+        .with_context(|| format!("cannot read {}", path.display()))?;
+    let mut keys = text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'));
+    let (Some(line), None) = (keys.next(), keys.next()) else {
+        bail!(
+            "an identity file holds exactly one CDSECRET1... line (made by `cipherdrop keygen --x25519`)"
+        );
+    };
+    X25519Identity::from_text(line).map_err(|e| anyhow::anyhow!("{e}"))
+}
+
+/// Parses a recipient's public key (`cdpub1...`) for `--recipient` and
+/// `--recovery-recipient`.
+///
+/// # Errors
+/// When it is not a `cdpub1` key with a valid checksum.
+pub fn parse_recipient(s: &str) -> Result<X25519Recipient, String> {
+    X25519Recipient::from_text(s).map_err(|_| {
+        format!(
+            "'{s}' is not an X25519 public key (cdpub1..., as `cipherdrop keygen --x25519` prints)"
+        )
+    })
 }
 
 /// Longest passphrase line read from a file.
@@ -211,6 +270,32 @@ mod tests {
         std::fs::write(&long, vec![b'a'; MAX_PASSPHRASE_LEN + 1]).expect("writable");
         assert!(read_first_line(&long).is_err());
         assert!(parse_passphrase_path("-").is_err());
+    }
+
+    #[test]
+    fn identity_files() {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let id = X25519Identity::from_bytes([5; 32]);
+        let good = format!(
+            "# a comment\n# public key: {}\n\n{}\n",
+            id.recipient(),
+            id.to_text().as_str()
+        );
+        let path = dir.path().join("id");
+        std::fs::write(&path, good).expect("writable");
+        let loaded = load_identity(&path).expect("loads");
+        assert_eq!(loaded.recipient(), id.recipient());
+        for bad in [
+            String::new(),
+            "# only a comment\n".to_owned(),
+            format!("{}\n{}\n", id.to_text().as_str(), id.to_text().as_str()),
+            id.recipient().to_string(),
+        ] {
+            std::fs::write(&path, bad).expect("writable");
+            assert!(load_identity(&path).is_err());
+        }
+        assert!(parse_recipient(&id.recipient().to_string()).is_ok());
+        assert!(parse_recipient("cdpub1qqqq").is_err());
     }
 
     #[test]

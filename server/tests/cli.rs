@@ -474,3 +474,91 @@ fn the_vector_files_decrypt_through_the_command() {
     }
     assert!(checked >= 30);
 }
+
+/// `keygen --x25519` makes a recovery identity: the private key file (0600, never
+/// overwritten) and the public key on stdout; `encrypt --recipient` adds a wrapped
+/// key for it beside the master key, and `decrypt --identity` opens the file with
+/// neither the master key nor KMS.
+#[test]
+fn recovery_identity_opens_what_was_wrapped_to_it() {
+    let e = Env::new();
+    let o = e.run(&["keygen", "--x25519", "-o", "rec.key"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let public = String::from_utf8(o.stdout).unwrap().trim().to_owned();
+    assert!(public.starts_with("cdpub1"), "{public}");
+    let id = String::from_utf8(e.read("rec.key")).unwrap();
+    assert!(id.contains(&format!("# public key: {public}")), "{id}");
+    assert!(id.lines().any(|l| l.starts_with("CDSECRET1")));
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = std::fs::metadata(e.path("rec.key"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+    let again = e.run(&["keygen", "--x25519", "-o", "rec.key"]);
+    assert!(!again.status.success());
+    assert!(
+        String::from_utf8(e.read("rec.key")).unwrap() == id,
+        "overwritten"
+    );
+
+    let p = data(300_000);
+    e.write("p", &p);
+    let o = e.encrypt("p", "c", &["--recipient", &public]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = e.run(&["inspect", "--json", "c"]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["wrapped_keys"][0]["provider_id"], "raw-aes");
+    assert_eq!(v["wrapped_keys"][1]["provider_id"], "x25519-hpke");
+    assert_eq!(v["wrapped_keys"][1]["provider_info"], public.as_str());
+    let o = e.run(&[
+        "decrypt",
+        "--identity",
+        "rec.key",
+        "--context",
+        "owner=ann",
+        "c",
+        "out",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(e.read("out") == p);
+
+    // Another identity: wrong key, nothing written.
+    assert!(
+        e.run(&["keygen", "--x25519", "-o", "other.key"])
+            .status
+            .success()
+    );
+    let o = e.run(&[
+        "decrypt",
+        "--identity",
+        "other.key",
+        "--context",
+        "owner=ann",
+        "c",
+        "out2",
+    ]);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("wrong key"), "{}", stderr(&o));
+    assert!(!e.path("out2").exists());
+
+    // A mistyped public key is refused before anything is written.
+    let mut typo = public.into_bytes();
+    let last = typo.len() - 1;
+    typo[last] = if typo[last] == b'q' { b'p' } else { b'q' };
+    let o = e.encrypt(
+        "p",
+        "c3",
+        &["--recipient", std::str::from_utf8(&typo).unwrap()],
+    );
+    assert!(!o.status.success());
+    assert!(
+        stderr(&o).contains("not an X25519 public key"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(!e.path("c3").exists());
+}

@@ -76,6 +76,16 @@ fn every_vector_gives_the_same_code_from_a_file_and_from_stdin() {
         if let Some(passphrase) = get("passphrase").first() {
             std::fs::write(tmp.path().join("pass"), format!("{passphrase}\n")).unwrap();
             args.extend(["--passphrase-file".into(), "pass".into()]);
+        } else if let Some(identity) = get("identity").first() {
+            // The identity file as `keygen --x25519` writes it (FORMAT.md 2.5).
+            let secret: [u8; 32] = hex::decode(identity).unwrap().try_into().unwrap();
+            let text = cipherdrop_core::X25519Identity::from_bytes(secret).to_text();
+            std::fs::write(
+                tmp.path().join("id"),
+                format!("# test\n{}\n", text.as_str()),
+            )
+            .unwrap();
+            args.extend(["--identity".into(), "id".into()]);
         } else {
             std::fs::write(
                 tmp.path().join("key"),

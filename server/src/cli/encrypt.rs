@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use anyhow::{Context, bail};
 use cipherdrop_core::sizes::TAG_LEN;
-use cipherdrop_core::{ChunkSize, Sealer};
+use cipherdrop_core::{ChunkSize, Keyring as _, Sealer, X25519Recipient};
 
 use cipherdrop_core::io::read_up_to;
 
@@ -19,12 +19,19 @@ use super::{KeyArgs, default_threads, parse_size};
     after_help = "A fresh data key encrypts each file: random and wrapped by the master key \
 (--key-file) or by a key stretched from a passphrase with Argon2id (--passphrase-file), or made \
 and wrapped by KMS GenerateDataKey (--kms-key-id, with every --context \
-entry as the KMS encryption context). The output appears only once it is complete. Use - for \
+entry as the KMS encryption context), or wrapped to an X25519 identity's own public key \
+(--identity). Each --recipient adds one more wrapped copy for that public key (x25519-hpke), \
+which its private key alone opens: `cipherdrop decrypt --identity`. The output appears only once it is complete. Use - for \
 standard input or output."
 )]
 pub struct Args {
     #[command(flatten)]
     pub key: KeyArgs,
+
+    /// Also wrap the data key to this X25519 public key (cdpub1..., from
+    /// `cipherdrop keygen --x25519`), besides the key above; repeat for several.
+    #[arg(long, value_name = "PUBKEY", value_parser = super::parse_recipient)]
+    pub recipient: Vec<X25519Recipient>,
 
     /// Plaintext bytes per chunk: a power of two from 4K to 16M (K, M, G are binary:
     /// KiB, MiB, GiB).
@@ -56,7 +63,11 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let mut input = open_input(&args.input)?;
     let mut output = Output::create(&args.output, args.force)?;
     let (data_key, wrapped) = args.key.new_data_key_blocking(&context, input.len)?;
-    let sealer = Sealer::new(&data_key, &context, &[wrapped], chunk_size, input.len)?;
+    let mut all = vec![wrapped];
+    for r in &args.recipient {
+        all.push(r.wrap(&data_key, &context)?);
+    }
+    let sealer = Sealer::new(&data_key, &context, &all, chunk_size, input.len)?;
     drop(data_key);
     let threads = args.threads.unwrap_or_else(default_threads).max(1);
     let name = input.name.clone();

@@ -56,8 +56,7 @@ pub fn describe(header: &Header, file_len: Option<u64>) -> serde_json::Value {
         .map(|w| {
             json!({
                 "provider_id": w.provider_id,
-                "provider_info": String::from_utf8(w.provider_info.clone())
-                    .unwrap_or_else(|_| format!("hex:{}", hex::encode(&w.provider_info))),
+                "provider_info": provider_info_text(w),
                 "blob_len": w.blob.len(),
             })
         })
@@ -171,6 +170,18 @@ fn binary_size(n: u64) -> String {
         n if n >= 1 << 10 && n % (1 << 10) == 0 => format!("{} KiB", n >> 10),
         n => format!("{n} B"),
     }
+}
+
+/// Provider info as text: an `x25519-hpke` recipient in its `cdpub1...` form (what
+/// `keygen --x25519` printed), UTF-8 as it is, anything else as `hex:...`.
+fn provider_info_text(w: &cipherdrop_core::WrappedKey) -> String {
+    if w.provider_id == cipherdrop_core::x25519::X25519_HPKE
+        && let Ok(public) = <[u8; 32]>::try_from(w.provider_info.as_slice())
+    {
+        return cipherdrop_core::X25519Recipient::from_bytes(public).to_string();
+    }
+    String::from_utf8(w.provider_info.clone())
+        .unwrap_or_else(|_| format!("hex:{}", hex::encode(&w.provider_info)))
 }
 
 #[cfg(test)]

@@ -1,6 +1,7 @@
 //! Where the command line's data keys come from: a local master key file
 //! (`--key-file`, crypto-core's `raw-aes` keyring), a passphrase
-//! (`--passphrase-file`, crypto-core's `passphrase-argon2id` keyring) or AWS KMS
+//! (`--passphrase-file`, crypto-core's `passphrase-argon2id` keyring), an X25519
+//! identity (`--identity`, crypto-core's `x25519-hpke` keyring) or AWS KMS
 //! (`--kms-key-id`, through the server's [`KmsKeyService`] with the whole
 //! `--context` sent to KMS).
 
@@ -10,7 +11,7 @@ use aws_sdk_kms::config::ProvideCredentials as _;
 use aws_sdk_s3::config::Region;
 use cipherdrop_core::{
     DataKey, EncryptionContext, Header, Keyring, Opener, PassphraseKeyring, RawAesKeyring,
-    WrappedKey,
+    WrappedKey, X25519Identity,
 };
 
 use super::KeyArgs;
@@ -71,6 +72,8 @@ pub enum KeySource {
     File(RawAesKeyring),
     /// `--passphrase-file`: the `passphrase-argon2id` keyring.
     Passphrase(PassphraseKeyring),
+    /// `--identity`: the `x25519-hpke` keyring (an X25519 private key).
+    Identity(X25519Identity),
     /// `--kms-key-id`: AWS KMS.
     Kms {
         /// The key service, sending the whole context to KMS.
@@ -95,10 +98,16 @@ impl KeyArgs {
     /// # Errors
     /// As [`KeyArgs::key_source`].
     pub async fn key_source_in(&self, sdk: Option<&SdkConfig>) -> anyhow::Result<KeySource> {
-        match (&self.key_file, &self.passphrase_file, &self.kms_key_id) {
-            (Some(_), None, None) => Ok(KeySource::File(self.keyring()?)),
-            (None, Some(_), None) => Ok(KeySource::Passphrase(self.passphrase_keyring()?)),
-            (None, None, Some(key_id)) => {
+        match (
+            &self.key_file,
+            &self.passphrase_file,
+            &self.identity,
+            &self.kms_key_id,
+        ) {
+            (Some(_), None, None, None) => Ok(KeySource::File(self.keyring()?)),
+            (None, Some(_), None, None) => Ok(KeySource::Passphrase(self.passphrase_keyring()?)),
+            (None, None, Some(_), None) => Ok(KeySource::Identity(self.identity_keyring()?)),
+            (None, None, None, Some(key_id)) => {
                 let client = match sdk {
                     Some(sdk) => aws_sdk_kms::Client::new(sdk),
                     None => aws_sdk_kms::Client::new(&self.aws.load().await?),
@@ -110,7 +119,9 @@ impl KeyArgs {
                     key_id: key_id.clone(),
                 })
             }
-            _ => bail!("give exactly one of --key-file, --passphrase-file and --kms-key-id"),
+            _ => bail!(
+                "give exactly one of --key-file, --passphrase-file, --identity and --kms-key-id"
+            ),
         }
     }
 
@@ -170,6 +181,7 @@ impl KeySource {
         match self {
             Self::File(keyring) => wrap_fresh_data_key(keyring, context),
             Self::Passphrase(keyring) => wrap_fresh_data_key(keyring, context),
+            Self::Identity(keyring) => wrap_fresh_data_key(keyring, context),
             Self::Kms { service, key_id } => {
                 let generated = service
                     .generate(context, plaintext_len.unwrap_or(0))
@@ -195,6 +207,7 @@ impl KeySource {
         match self {
             Self::File(keyring) => Ok(Opener::with_keyring(header, keyring, context)?),
             Self::Passphrase(keyring) => Ok(Opener::with_keyring(header, keyring, context)?),
+            Self::Identity(keyring) => Ok(Opener::with_keyring(header, keyring, context)?),
             Self::Kms { service, key_id } => {
                 let data_key = service
                     .unwrap(header.wrapped_keys(), context)
