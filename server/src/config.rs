@@ -173,6 +173,14 @@ pub struct ServeArgs {
     #[arg(long, env = "CIPHERDROP_KEY_CACHE_CAPACITY", default_value_t = 10_000)]
     pub key_cache_capacity: usize,
 
+    /// Recovery recipient: an X25519 public key (cdpub1..., from `cipherdrop keygen
+    /// --x25519`) that every new object is also wrapped to (provider x25519-hpke).
+    /// Its private key, kept offline, opens those objects with neither this server
+    /// nor KMS (`cipherdrop decrypt --identity`) — so disabling or deleting the KMS
+    /// key no longer shreds them. Off by default.
+    #[arg(long, env = "CIPHERDROP_RECOVERY_RECIPIENT", value_name = "PUBKEY", value_parser = crate::cli::parse_recipient)]
+    pub recovery_recipient: Option<cipherdrop_core::X25519Recipient>,
+
     /// Log format.
     #[arg(
         long,

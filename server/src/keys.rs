@@ -17,10 +17,11 @@
 pub mod cache;
 pub mod kms;
 pub mod local;
+pub mod recovery;
 
 use async_trait::async_trait;
 use axum::http::StatusCode;
-use cipherdrop_core::{DataKey, EncryptionContext, WrappedKey};
+use cipherdrop_core::{DataKey, EncryptionContext, WrappedKey, X25519Recipient};
 
 use crate::error::ApiError;
 
@@ -127,6 +128,13 @@ pub trait KeyService: Send + Sync + std::fmt::Debug {
     /// Counters for `/metrics` and the benchmark.
     fn stats(&self) -> KeyStats {
         KeyStats::default()
+    }
+
+    /// The recovery recipient (`--recovery-recipient`) every new object is also
+    /// wrapped to, if one is configured ([`recovery::WithRecovery`]). The server only
+    /// ever wraps to it: it holds no private key, so `unwrap` never opens that entry.
+    fn recovery_recipient(&self) -> Option<&X25519Recipient> {
+        None
     }
 }
 

@@ -19,6 +19,7 @@ use crate::keys::KeyService;
 use crate::keys::cache::CachingKeyService;
 use crate::keys::kms::KmsKeyService;
 use crate::keys::local::LocalKeyService;
+use crate::keys::recovery::WithRecovery;
 use crate::state::AppState;
 use crate::store::{ObjectStore, S3Store, ServerSideEncryptionMode, SseCustomerKey};
 use crate::upload_token::UploadTokens;
@@ -206,6 +207,17 @@ pub async fn prepare(
         _ => Arc::new(LocalKeyService::load_or_create(
             &data_dir.join("master.key"),
         )?),
+    };
+    let keys: Arc<dyn KeyService> = match args.recovery_recipient {
+        Some(recipient) => {
+            tracing::warn!(
+                %recipient,
+                "every new object is also wrapped to the recovery recipient: its private key \
+                 opens them without this server or KMS (crypto-shredding no longer covers them)"
+            );
+            Arc::new(WithRecovery::new(keys, recipient))
+        }
+        None => keys,
     };
 
     let secret = match (&args.server_secret_file, embedded.is_some()) {

@@ -16,6 +16,8 @@ mod keys;
 mod logs;
 #[path = "api/presigned.rs"]
 mod presigned;
+#[path = "api/recovery.rs"]
+mod recovery;
 #[path = "api/support.rs"]
 mod support;
 #[path = "api/uploads.rs"]

@@ -24,7 +24,7 @@ use axum::http::StatusCode;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
 use cipherdrop_core::sizes::{Layout, MAX_PART_SIZE, Part};
-use cipherdrop_core::{ChunkSize, EncryptionContext, WrappedKey};
+use cipherdrop_core::{ChunkSize, EncryptionContext, Keyring as _, WrappedKey};
 use serde::{Deserialize, Serialize};
 
 use super::objects::{ObjectInfo, decode_wrapped_keys, unwrap_data_key};
@@ -262,7 +262,15 @@ pub async fn start(
     let object_id = new_object_id()?;
     let context = object_context(&caller.owner, &object_id)?;
     let generated = state.keys.generate(&context, req.size).await?;
-    let wrapped = [generated.wrapped];
+    let mut wrapped = vec![generated.wrapped];
+    // The recovery recipient (FORMAT.md 2.5), wrapped under this object's whole
+    // context; the data-key and resume endpoints never open this entry.
+    if let Some(recipient) = state.keys.recovery_recipient() {
+        let entry = recipient
+            .wrap(&generated.data_key, &context)
+            .map_err(|e| internal(format!("recovery wrap: {e}")))?;
+        wrapped.push(entry);
+    }
     let header_len = cipherdrop_core::header::encoded_len(&context, &wrapped)
         .map_err(|e| internal(format!("header length: {e}")))?;
     let header_len = u64::try_from(header_len).map_err(|_| internal("header length"))?;
