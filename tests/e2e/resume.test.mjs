@@ -15,7 +15,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { ENGINE, ROOT, launch } from '../lib/browser.mjs';
+import { ENGINE, HAS, ROOT, launch } from '../lib/browser.mjs';
 import { startProxy } from '../lib/proxy.mjs';
 
 const BIN = process.env.CIPHERDROP_BIN ?? path.join(process.env.CARGO_TARGET_DIR ?? path.join(os.homedir(), '.cache/cipherdrop-target'), 'debug/cipherdrop');
@@ -24,6 +24,8 @@ const MiB = 1024 * 1024;
 const PART = 5 * MiB;
 const BIG_MIB = Number(process.env.CIPHERDROP_RESUME_MIB ?? 1024);
 const WAIT = { timeout: 120_000 };
+// Half of a 1 GiB upload sealed and sent again on 2 busy cores: minutes, not seconds.
+const BIG_WAIT = { timeout: 900_000 };
 const run = crypto.randomBytes(4).toString('hex');
 
 /** `cipherdrop serve` in local mode on port 0; resolves once it printed its URL. */
@@ -170,9 +172,9 @@ async function resume(b, id, file) {
   }
 }
 
-const fileRow = (b, name) =>
+const fileRow = (b, name, wait = WAIT) =>
   b.waitFor((n) => document.querySelector(`#files-body tr[data-name="${CSS.escape(n)}"]`)?.getAttribute('data-id'), name, {
-    ...WAIT,
+    ...wait,
     message: `${name} is listed`,
   });
 
@@ -233,7 +235,8 @@ describe(`uploads that survive a reload, a crash and a lost network (${ENGINE})`
       await upload(b, file);
       const start = Date.now();
       while (parts.stored < parts.holdAfter && Date.now() - start < 600_000) await b.sleep(250);
-      assert.equal(parts.stored, parts.holdAfter, 'half of the parts were stored');
+      // Parts already on their way when the hold began get through too.
+      assert.ok(parts.stored >= parts.holdAfter && parts.stored < total, `about half of the parts were stored (${parts.stored} of ${total})`);
       await b.sleep(500); // the held parts are in flight: the reload cuts them
       await b.reload();
       parts.releaseHeld();
@@ -244,7 +247,7 @@ describe(`uploads that survive a reload, a crash and a lost network (${ENGINE})`
       const storedBefore = parts.stored;
       const sentBefore = parts.sent;
       await resume(b, id, file);
-      const got = await fileRow(b, path.basename(file));
+      const got = await fileRow(b, path.basename(file), BIG_WAIT);
       assert.equal(got, id, 'the resumed upload is the same object');
       assert.equal(parts.sent - sentBefore, total - storedBefore, `only the ${total - storedBefore} missing parts were sent`);
       assert.equal(parts.stored, total);
@@ -256,7 +259,10 @@ describe(`uploads that survive a reload, a crash and a lost network (${ENGINE})`
     }
   });
 
-  it('resumes in a new browser (same profile) after the browser was killed mid-upload', async () => {
+  const noProfile = HAS.persistentProfile
+    ? false
+    : 'this engine under WebDriver keeps no website data across a restart (MiniBrowser in automation mode), so a killed browser cannot come back to its IndexedDB';
+  it('resumes in a new browser (same profile) after the browser was killed mid-upload', { skip: noProfile }, async () => {
     const file = path.join(tmp, `crash-${run}.bin`);
     const sha = randomFile(file, 42 * MiB);
     const total = Math.ceil((42 * MiB) / PART);

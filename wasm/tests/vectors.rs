@@ -90,6 +90,13 @@ impl Vector {
             None => Keyring::from_key(self.get("key_name").unwrap(), &self.hex("master_key")),
         }
     }
+    /// A vector only an `x25519-hpke` identity opens: this package has no such
+    /// keyring (recovery keys are opened by the command line), so it is skipped.
+    fn opened_by_identity_only(&self) -> bool {
+        self.get("identity").is_some()
+            && self.get("master_key").is_none()
+            && self.get("passphrase").is_none()
+    }
     fn num(&self, k: &str) -> usize {
         self.get(k).unwrap().parse().unwrap()
     }
@@ -143,8 +150,13 @@ fn replay(v: &Vector, piece: usize) -> (Vec<u8>, Result<(), String>) {
 #[wasm_bindgen_test]
 fn every_vector_decrypts_as_it_says() {
     assert!(VECTORS.len() >= 30, "{} vectors", VECTORS.len());
+    let mut replayed = 0;
     for (name, bytes) in VECTORS {
         let v = Vector::parse(name, bytes);
+        if v.opened_by_identity_only() {
+            continue;
+        }
+        replayed += 1;
         let want = pattern(v.num("plaintext_len"));
         for piece in [1, 1000, 4112, 1 << 20] {
             let (released, result) = replay(&v, piece);
@@ -175,6 +187,7 @@ fn every_vector_decrypts_as_it_says() {
             }
         }
     }
+    assert!(replayed >= 40, "{replayed} vectors replayed");
 }
 
 #[wasm_bindgen_test]
@@ -182,7 +195,7 @@ fn positive_vectors_reencrypt_to_the_same_bytes_in_wasm() {
     let mut checked = 0;
     for (name, bytes) in VECTORS {
         let v = Vector::parse(name, bytes);
-        if v.get("expect") != Some("success") {
+        if v.get("expect") != Some("success") || v.opened_by_identity_only() {
             continue;
         }
         let header = Header::parse(v.body).unwrap();
@@ -198,6 +211,11 @@ fn positive_vectors_reencrypt_to_the_same_bytes_in_wasm() {
             .map(|w| {
                 if w.provider_id == PASSPHRASE_ARGON2ID {
                     return passphrase_rewrap(&v, w, &dk, &ctx, nonce);
+                }
+                if w.provider_id == "x25519-hpke" {
+                    // Sealed with a random ephemeral key: the vector's own entry is
+                    // kept (this package cannot wrap to a recipient).
+                    return w.clone();
                 }
                 let name = core::str::from_utf8(&w.provider_info).unwrap();
                 let key = if name == "master" {
