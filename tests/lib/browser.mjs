@@ -103,6 +103,28 @@ async function freePort() {
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
+// Drivers run in their own process groups (so kill() takes the browser down with its
+// driver); if this process ends without closing them — a test timing out, Ctrl-C —
+// they would outlive it. Kill what is still running on the way out.
+const LIVE_DRIVERS = new Set();
+const killLiveDrivers = () => {
+  for (const child of LIVE_DRIVERS) {
+    try {
+      process.kill(-child.pid, 'SIGKILL');
+    } catch {
+      // gone
+    }
+  }
+  LIVE_DRIVERS.clear();
+};
+process.on('exit', killLiveDrivers);
+for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
+  process.once(signal, () => {
+    killLiveDrivers();
+    process.kill(process.pid, signal);
+  });
+}
+
 /** Starts the engine's WebDriver server in its own process group; resolves when it answers. */
 async function startDriver(engine, env) {
   const port = await freePort();
@@ -113,6 +135,8 @@ async function startDriver(engine, env) {
   else if (engine === 'firefox') [cmd, args] = [GECKODRIVER, ['--port', String(port), '--host', '127.0.0.1', '--websocket-port', String(await freePort())]];
   else [cmd, args] = ['xvfb-run', ['-a', '-s', '-screen 0 1600x1200x24', WEBKIT_DRIVER, `--port=${port}`]];
   const child = spawn(cmd, args, { detached: true, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
+  LIVE_DRIVERS.add(child);
+  child.on('exit', () => LIVE_DRIVERS.delete(child));
   let log = '';
   const keep = (d) => {
     log = (log + d).slice(-20000);
