@@ -586,11 +586,17 @@ function partsOf(answer, enc) {
   return [{ part_number: 1, first_chunk: 0, chunk_count: enc.chunkCount, plaintext_offset: 0, plaintext_length: enc.plaintextLength, length, request: answer.upload.request }];
 }
 
-/** Network, storage or server trouble: an upload stopped by it can be resumed. */
+/**
+ * Whether an upload stopped by `e` can still be resumed. Only what makes resuming
+ * pointless ends it: the server refusing the upload itself (a 4xx answer: expired,
+ * not found, bad parts) or a file that does not match its plan. Network, storage and
+ * server trouble keep it, and so does anything else: a page being left aborts its
+ * requests and ends its workers (AbortError, a worker failure) before the page goes,
+ * and that must not cost the person the upload.
+ */
 function interrupted(e) {
-  if (e instanceof StorageError || e instanceof TypeError) return true;
   if (e instanceof ApiError) return e.status === 408 || e.status === 429 || e.status >= 500;
-  return e?.name === 'NetworkError' || e?.name === 'TimeoutError';
+  return e?.code !== 'LENGTH_MISMATCH';
 }
 
 const differentFile = () =>
