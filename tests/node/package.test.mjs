@@ -89,6 +89,9 @@ function loadVector(name) {
     masterKey: get('master_key') && Buffer.from(get('master_key'), 'hex'),
     keyName: get('key_name'),
     passphrase: get('passphrase'),
+    // Opened only by an x25519 identity: the package has no recipient keyring
+    // (recovery keys are opened by the command line), so such vectors are skipped.
+    identityOnly: get('identity') !== undefined && get('master_key') === undefined && get('passphrase') === undefined,
     context,
     plaintextLength: Number(get('plaintext_len')),
     released: get('released') === undefined ? undefined : Number(get('released')),
@@ -106,6 +109,7 @@ test('every crypto-core vector file, read from disk as a stream, decrypts as it 
   const failures = [];
   for (const name of names) {
     const v = loadVector(name);
+    if (v.identityOnly) continue;
     const want = pattern(v.plaintextLength);
     for (const engine of ['webcrypto', 'wasm']) {
       const keyring = v.passphrase !== undefined ? cd.Keyring.fromPassphrase(v.passphrase) : cd.Keyring.fromKey(v.keyName, v.masterKey);
