@@ -67,6 +67,11 @@ export async function downloadFile(f, displayName, tr, button) {
     if (now !== percent) setRowStatus(tr, `Downloading and verifying… ${(percent = now)}%`);
   };
   let reader = null;
+  // Set once the browser's own download (through the service worker) has begun: a
+  // failure after that cannot take back what the browser wrote. Chromium and Firefox
+  // mark such a download failed, but WebKit keeps the verified part under the file's
+  // name, so the person is told to delete it.
+  let handedToBrowser = false;
   try {
     const stream = await currentClient().download(f.id, { onProgress });
     let savedWith;
@@ -89,6 +94,7 @@ export async function downloadFile(f, displayName, tr, button) {
       };
       if (helper) {
         try {
+          handedToBrowser = true;
           await saveThroughHelper(helper, next, {
             name: displayName,
             size: f.plaintextSize ?? null,
@@ -98,6 +104,7 @@ export async function downloadFile(f, displayName, tr, button) {
           savedWith = 'service-worker';
         } catch (e) {
           if (!(e instanceof HelperUnavailable)) throw e;
+          handedToBrowser = false;
           // Nothing went to the helper: save from memory if the file is small enough.
           console.warn(`CipherDrop: ${e.message}; saving from memory instead.`);
           if (size > BLOB_LIMIT) {
@@ -125,7 +132,13 @@ export async function downloadFile(f, displayName, tr, button) {
       }
     }
     if (needsSignIn(e)) return handleError(e);
-    setRowStatus(tr, `${describeSave(e)} Nothing was saved.`, 'err');
+    setRowStatus(
+      tr,
+      handedToBrowser
+        ? `${describeSave(e)} The download was stopped before the end: if your browser kept a file for it, delete that file, it is incomplete.`
+        : `${describeSave(e)} Nothing was saved.`,
+      'err',
+    );
   } finally {
     activeDownloads--;
     button.disabled = false;
