@@ -448,6 +448,10 @@ fn the_vector_files_decrypt_through_the_command() {
                 .filter_map(move |l| l.strip_prefix(&format!("{k}: ")))
                 .collect::<Vec<_>>()
         };
+        if get("master_key").is_empty() && get("passphrase").is_empty() {
+            // Opened by an x25519 identity: cli_vectors.rs runs those with --identity.
+            continue;
+        }
         std::fs::write(tmp.path().join("in"), &bytes[split + 2..]).unwrap();
         let mut args = vec!["decrypt", "--force"];
         if let Some(passphrase) = get("passphrase").first() {
