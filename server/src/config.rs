@@ -231,6 +231,9 @@ impl ServeArgs {
     /// # Errors
     /// With a message naming the flag to change.
     pub fn validate(&self) -> anyhow::Result<Limits> {
+        if let Some(key_id) = &self.kms_key_id {
+            crate::keys::kms::refuse_aws_managed_key(key_id)?;
+        }
         if self.endpoint_url.is_some() && self.bucket.is_none() {
             bail!(
                 "--endpoint-url needs --bucket (without a bucket the embedded local store is used)"

@@ -108,6 +108,7 @@ impl KeyArgs {
             (None, Some(_), None, None) => Ok(KeySource::Passphrase(self.passphrase_keyring()?)),
             (None, None, Some(_), None) => Ok(KeySource::Identity(self.identity_keyring()?)),
             (None, None, None, Some(key_id)) => {
+                crate::keys::kms::refuse_aws_managed_key(key_id)?;
                 let client = match sdk {
                     Some(sdk) => aws_sdk_kms::Client::new(sdk),
                     None => aws_sdk_kms::Client::new(&self.aws.load().await?),

@@ -64,6 +64,25 @@ impl KmsKeyService {
     }
 }
 
+/// Refuses an AWS managed key (`alias/aws/...`, or its alias ARN): KMS lets only the
+/// AWS service that owns such a key use it (its key policy allows use only through
+/// that service), so `GenerateDataKey` and `Decrypt` from CipherDrop are denied.
+///
+/// # Errors
+/// A message naming what to use instead.
+pub fn refuse_aws_managed_key(key_id: &str) -> anyhow::Result<()> {
+    let alias = key_id.rsplit_once(':').map_or(key_id, |(_, tail)| tail);
+    if alias.starts_with("alias/aws/") {
+        anyhow::bail!(
+            "{key_id} is an AWS managed key, which only its own AWS service may use: KMS \
+             refuses GenerateDataKey and Decrypt from an application. Create a customer \
+             managed key (aws kms create-key) and pass its id or alias; for S3's own \
+             encryption with the AWS managed key use --sse aws:kms instead"
+        );
+    }
+    Ok(())
+}
+
 /// Maps a KMS failure to a [`KeyError`]; `decrypting` says whether a refusal is the
 /// caller's (a wrong context on `Decrypt`) or the server's configuration.
 fn map_kms_error<E>(err: SdkError<E, HttpResponse>, decrypting: bool) -> KeyError
@@ -220,6 +239,27 @@ impl KeyService for KmsKeyService {
 
 #[cfg(test)]
 mod tests {
+    use super::refuse_aws_managed_key;
+
+    #[test]
+    fn aws_managed_keys_are_refused_with_what_to_use_instead() {
+        for id in [
+            "alias/aws/s3",
+            "arn:aws:kms:us-east-1:111122223333:alias/aws/kms",
+        ] {
+            let e = refuse_aws_managed_key(id).expect_err(id).to_string();
+            assert!(e.contains("customer managed key"), "{e}");
+        }
+        for id in [
+            "alias/cipherdrop",
+            "alias/awsome",
+            "1234abcd-12ab-34cd-56ef-1234567890ab",
+            "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab",
+        ] {
+            assert!(refuse_aws_managed_key(id).is_ok(), "{id}");
+        }
+    }
+
     use aws_sdk_kms::error::ErrorMetadata;
     use aws_sdk_kms::operation::generate_data_key::GenerateDataKeyError;
     use aws_smithy_runtime_api::http::StatusCode;
