@@ -12,6 +12,12 @@
 //!   compared ETags; here missing parts and wrong ETags are refused first with
 //!   `InvalidPart`, as S3 does, and the upload stays resumable.
 //!
+//! - `UploadPart` in s3s-fs refuses a part of an unknown (finished, aborted)
+//!   upload before it reads the body, and the connection closes under the
+//!   sender's write: a browser sees a network error, not a refusal. Here the
+//!   body (its length is signed, so bounded) is read first and the answer is
+//!   `NoSuchUpload` (404), as S3 answers.
+//!
 //! `PutObject` with `If-None-Match: *` is checked by s3s-fs itself (412
 //! `PreconditionFailed` when the key exists), as by S3 and moto, but not
 //! atomically: two racing creates both pass the check. Here conditional PUTs of
@@ -36,7 +42,7 @@ use axum::response::Response;
 use s3s::auth::SimpleAuth;
 use s3s::dto::{
     CompleteMultipartUploadInput, CompleteMultipartUploadOutput, ListPartsInput, ListPartsOutput,
-    PutObjectInput, PutObjectOutput,
+    PutObjectInput, PutObjectOutput, UploadPartInput, UploadPartOutput,
 };
 use s3s::service::S3ServiceBuilder;
 use s3s::{S3, S3Request, S3Response, S3Result, s3_error};
@@ -323,7 +329,6 @@ impl S3 for LocalS3 {
         list_objects(ListObjectsInput) -> ListObjectsOutput;
         list_objects_v2(ListObjectsV2Input) -> ListObjectsV2Output;
         create_multipart_upload(CreateMultipartUploadInput) -> CreateMultipartUploadOutput;
-        upload_part(UploadPartInput) -> UploadPartOutput;
         upload_part_copy(UploadPartCopyInput) -> UploadPartCopyOutput;
         abort_multipart_upload(AbortMultipartUploadInput) -> AbortMultipartUploadOutput;
     }
@@ -350,6 +355,24 @@ impl S3 for LocalS3 {
             creating.remove(&key);
         }
         result
+    }
+
+    async fn upload_part(
+        &self,
+        mut req: S3Request<UploadPartInput>,
+    ) -> S3Result<S3Response<UploadPartOutput>> {
+        if let Err(e) = self.open_upload(&req.input.upload_id) {
+            if let Some(mut body) = req.input.body.take() {
+                use futures_util::StreamExt as _;
+                while let Some(chunk) = body.next().await {
+                    if chunk.is_err() {
+                        break;
+                    }
+                }
+            }
+            return Err(e);
+        }
+        self.fs.upload_part(req).await
     }
 
     async fn list_parts(
