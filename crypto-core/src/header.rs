@@ -28,6 +28,7 @@ use alloc::vec::Vec;
 use hmac::{Hmac, KeyInit, Mac};
 use sha2::Sha256;
 
+use crate::DataKey;
 use crate::kdf::{COMMITMENT_LEN, DerivedKeys, MESSAGE_ID_LEN};
 use crate::keyring::{MAX_WRAPPED_KEYS, WrappedKey};
 use crate::sizes::{ChunkSize, Layout};
@@ -193,7 +194,7 @@ impl Header {
             w.encode_into(&mut b);
         }
         b.extend_from_slice(keys.commitment());
-        let tag = header_tag(keys, &b);
+        let tag = header_tag(keys.header_key(), &b);
         b.extend_from_slice(&tag);
         debug_assert_eq!(b.len(), len);
         Ok(Self {
@@ -260,11 +261,35 @@ impl Header {
         })
     }
 
+    /// The same object with another list of wrapped keys (FORMAT.md 4,
+    /// re-wrapping): message id, commitment, context, chunk size and plaintext
+    /// length are kept, so every chunk after the header stays valid as it is; the
+    /// header length and the tag change. `data_key` must be this header's: it is
+    /// checked against the commitment and the tag first.
+    ///
+    /// # Errors
+    /// [`Error::CommitmentMismatch`] or [`Error::HeaderAuthFailed`] when
+    /// `data_key` is not this header's; the header's limits for the new list
+    /// ([`Error::InvalidWrappedKey`], [`Error::LimitExceeded`]).
+    pub fn rewrap(&self, data_key: &DataKey, wrapped_keys: &[WrappedKey]) -> Result<Self> {
+        let keys = DerivedKeys::derive(data_key, &self.message_id);
+        keys.verify_commitment(&self.commitment)?;
+        self.verify_tag(keys.header_key())?;
+        Self::build(
+            self.chunk_size,
+            self.plaintext_len,
+            self.message_id,
+            &self.context,
+            wrapped_keys,
+            &keys,
+        )
+    }
+
     /// Checks the header tag in constant time.
-    pub(crate) fn verify_tag(&self, keys: &DerivedKeys) -> Result<()> {
+    pub(crate) fn verify_tag(&self, header_key: &[u8; 32]) -> Result<()> {
         let (body, tag) = self.bytes.split_at(self.bytes.len() - HEADER_TAG_LEN);
         // `verify_slice` compares in constant time (the `subtle` crate).
-        header_mac(keys, body)
+        header_mac(header_key, body)
             .verify_slice(tag)
             .map_err(|_| Error::HeaderAuthFailed)
     }
@@ -361,13 +386,13 @@ impl Header {
 }
 
 /// HMAC-SHA-256 under the header key over `body` (every header byte before the tag).
-fn header_mac(keys: &DerivedKeys, body: &[u8]) -> Hmac<Sha256> {
-    let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(keys.header_key())
+fn header_mac(header_key: &[u8; 32], body: &[u8]) -> Hmac<Sha256> {
+    let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(header_key)
         .expect("HMAC takes a key of any length");
     mac.update(body);
     mac
 }
 
-fn header_tag(keys: &DerivedKeys, body: &[u8]) -> [u8; HEADER_TAG_LEN] {
-    header_mac(keys, body).finalize().into_bytes().into()
+fn header_tag(header_key: &[u8; 32], body: &[u8]) -> [u8; HEADER_TAG_LEN] {
+    header_mac(header_key, body).finalize().into_bytes().into()
 }

@@ -81,13 +81,66 @@ impl DerivedKeys {
         }
     }
 
-    pub(crate) fn content_cipher(&self) -> Aes256Gcm {
-        Aes256Gcm::new(&self.content_key.into())
-    }
-
     /// The HMAC-SHA-256 key of the header tag (FORMAT.md 4).
     pub(crate) const fn header_key(&self) -> &[u8; 32] {
         &self.header_key
+    }
+
+    /// The two keys of this object alone (FORMAT.md 3): what a reader or writer
+    /// needs once the data key has been checked against the commitment.
+    #[must_use]
+    pub fn object_keys(&self) -> ObjectKeys {
+        ObjectKeys {
+            content_key: self.content_key,
+            header_key: self.header_key,
+        }
+    }
+}
+
+/// One object's content key and header key, without the data key they come from.
+///
+/// The data key a key service hands out may be shared by many objects (a cache);
+/// these two keys open only the object whose message id they were derived for. A
+/// server that checked the data key against the header's commitment can give them
+/// to a browser instead of the data key, so a leaked key opens one object, not its
+/// siblings. The holder checks the header tag with them; it cannot check the
+/// commitment (that needs the data key), so it trusts whoever derived them for that.
+#[derive(Clone, PartialEq, Eq, Zeroize, ZeroizeOnDrop)]
+pub struct ObjectKeys {
+    content_key: [u8; 32],
+    header_key: [u8; 32],
+}
+
+impl ObjectKeys {
+    /// The keys from their bytes (as a server sent them).
+    #[must_use]
+    pub const fn from_bytes(content_key: [u8; 32], header_key: [u8; 32]) -> Self {
+        Self {
+            content_key,
+            header_key,
+        }
+    }
+
+    /// The AES-256-GCM key of the chunks. Never log it.
+    #[must_use]
+    pub const fn content_key(&self) -> &[u8; 32] {
+        &self.content_key
+    }
+
+    /// The HMAC-SHA-256 key of the header tag. Never log it.
+    #[must_use]
+    pub const fn header_key(&self) -> &[u8; 32] {
+        &self.header_key
+    }
+
+    pub(crate) fn content_cipher(&self) -> Aes256Gcm {
+        Aes256Gcm::new(&self.content_key.into())
+    }
+}
+
+impl core::fmt::Debug for ObjectKeys {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("ObjectKeys").finish_non_exhaustive()
     }
 }
 

@@ -26,6 +26,7 @@ pub mod x25519;
 pub use context::EncryptionContext;
 pub use error::{Error, Result};
 pub use header::Header;
+pub use kdf::ObjectKeys;
 pub use key::{DATA_KEY_LEN, DataKey};
 pub use keyring::{Keyring, RawAesKeyring, WrappedKey};
 #[cfg(feature = "passphrase")]

@@ -18,7 +18,7 @@ use aes_gcm::{Aes256Gcm, Nonce};
 use zeroize::Zeroize;
 
 use crate::header::{Header, UNKNOWN_LENGTH};
-use crate::kdf::{DerivedKeys, MESSAGE_ID_LEN};
+use crate::kdf::{DerivedKeys, MESSAGE_ID_LEN, ObjectKeys};
 use crate::keyring::{Keyring, WrappedKey};
 use crate::sizes::{ChunkSize, Layout, MAX_CHUNKS, TAG_LEN};
 use crate::{DataKey, EncryptionContext, Error, Result};
@@ -38,7 +38,7 @@ pub fn chunk_nonce(index: u64, is_final: bool) -> [u8; 12] {
 /// Sealing the same index twice with different plaintext would reuse a nonce:
 /// retry a failed upload by resending the same ciphertext, or start a new `Sealer`.
 pub struct Sealer {
-    keys: DerivedKeys,
+    keys: ObjectKeys,
     cipher: Aes256Gcm,
     header: Header,
 }
@@ -102,6 +102,7 @@ impl Sealer {
             wrapped_keys,
             &keys,
         )?;
+        let keys = keys.object_keys();
         let cipher = keys.content_cipher();
         Ok(Self {
             keys,
@@ -136,6 +137,29 @@ impl Sealer {
             cipher,
             header,
         })
+    }
+
+    /// A sealer for the object `header` starts, from its [`ObjectKeys`] (a browser
+    /// that was given the header and the object's keys, never the data key). The
+    /// header tag is checked; the commitment cannot be without the data key, so
+    /// whoever derived `keys` vouches for it.
+    ///
+    /// # Errors
+    /// [`Error::HeaderAuthFailed`] when the keys are not this header's.
+    pub fn with_object_keys(header: Header, keys: &ObjectKeys) -> Result<Self> {
+        header.verify_tag(keys.header_key())?;
+        Ok(Self {
+            keys: keys.clone(),
+            cipher: keys.content_cipher(),
+            header,
+        })
+    }
+
+    /// This object's content and header keys (to hand to a browser in place of the
+    /// data key). Never log them.
+    #[must_use]
+    pub const fn object_keys(&self) -> &ObjectKeys {
+        &self.keys
     }
 
     /// The header that starts the file.
@@ -223,7 +247,7 @@ fn seal(cipher: &Aes256Gcm, index: u64, is_final: bool, chunk: &mut [u8]) -> [u8
 
 /// Opens the chunks of one object after checking its header.
 pub struct Opener {
-    keys: DerivedKeys,
+    keys: ObjectKeys,
     cipher: Aes256Gcm,
     header: Header,
 }
@@ -250,7 +274,8 @@ impl Opener {
         }
         let keys = DerivedKeys::derive(data_key, header.message_id());
         keys.verify_commitment(header.commitment())?;
-        header.verify_tag(&keys)?;
+        header.verify_tag(keys.header_key())?;
+        let keys = keys.object_keys();
         let cipher = keys.content_cipher();
         Ok(Self {
             keys,
@@ -281,6 +306,35 @@ impl Opener {
             Error::CommitmentMismatch if keyring.is_guessable() => Error::WrongKey,
             e => e,
         })
+    }
+
+    /// Checks, in this order, that the header's context is `expected` and that
+    /// its tag verifies under `keys` (an object's keys from a server that checked
+    /// the data key against the commitment; see [`ObjectKeys`]).
+    ///
+    /// # Errors
+    /// [`Error::ContextMismatch`] or [`Error::HeaderAuthFailed`].
+    pub fn with_object_keys(
+        header: Header,
+        keys: &ObjectKeys,
+        expected: &EncryptionContext,
+    ) -> Result<Self> {
+        if header.context() != expected {
+            return Err(Error::ContextMismatch);
+        }
+        header.verify_tag(keys.header_key())?;
+        Ok(Self {
+            keys: keys.clone(),
+            cipher: keys.content_cipher(),
+            header,
+        })
+    }
+
+    /// This object's content and header keys, checked against the header's
+    /// commitment and tag when this opener was made from a data key. Never log them.
+    #[must_use]
+    pub const fn object_keys(&self) -> &ObjectKeys {
+        &self.keys
     }
 
     /// The verified header.
