@@ -23,12 +23,12 @@
 // Options: --browser LIST (chromium, firefox, webkit; default $CIPHERDROP_BROWSER or
 // chromium), --mib LIST (default 256), --timeout SECONDS per transfer (default 1800),
 // --json (also one JSON object per line on stderr).
-import { spawn } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { ENGINES, ROOT, launch } from '../../tests/lib/browser.mjs';
+import { startServe } from '../../tests/lib/serve.mjs';
 
 const MiB = 1024 * 1024;
 const BIN = process.env.CIPHERDROP_BIN ?? path.join(process.env.CARGO_TARGET_DIR ?? path.join(os.homedir(), '.cache/cipherdrop-target'), 'debug/cipherdrop');
@@ -50,26 +50,8 @@ if (!fs.existsSync(path.join(WEB_DIR, 'index.html'))) throw new Error(`${WEB_DIR
 
 // ---------- the server ----------
 
-async function startServer(dataDir) {
-  const args = ['serve', '--listen', '127.0.0.1:0', '--data-dir', dataDir, '--web-dir', WEB_DIR];
-  const child = spawn(BIN, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-  let log = '';
-  const url = await new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`cipherdrop serve did not start:\n${log}`)), 30_000);
-    const onData = (d) => {
-      log = (log + d).slice(-20000);
-      const m = log.match(/CipherDrop is running at (http\S+)/);
-      if (m) {
-        clearTimeout(timer);
-        resolve(m[1]);
-      }
-    };
-    child.stdout.on('data', onData);
-    child.stderr.on('data', onData);
-    child.on('exit', (code) => reject(new Error(`cipherdrop serve exited (${code}):\n${log}`)));
-  });
-  return { url, stop: () => new Promise((r) => (child.exitCode !== null ? r() : (child.once('exit', r), child.kill()))) };
-}
+const startServer = (dataDir) =>
+  startServe(BIN, ['serve', '--listen', '127.0.0.1:0', '--data-dir', dataDir, '--web-dir', WEB_DIR], { keepLog: 20_000 });
 
 // ---------- /proc ----------
 

@@ -14,7 +14,6 @@
 //   CIPHERDROP_WEB_DIR  the built page (default web/dist)
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -22,6 +21,7 @@ import path from 'node:path';
 import { createRequire } from 'node:module';
 import { ENGINE, ROOT, launch } from '../lib/browser.mjs';
 import { startProxy } from '../lib/proxy.mjs';
+import { startServe } from '../lib/serve.mjs';
 
 const BIN =
   process.env.CIPHERDROP_BIN ??
@@ -34,27 +34,9 @@ const run = crypto.randomBytes(4).toString('hex');
 const AXE_SOURCE = fs.readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
 
 /** `cipherdrop serve` in local mode on port 0; resolves once it printed its URL. */
-async function startServer(dataDir) {
-  const args = ['serve', '--listen', '127.0.0.1:0', '--data-dir', dataDir, '--web-dir', WEB_DIR,
-    '--multipart-threshold', String(8 * MiB), '--part-size', String(5 * MiB)];
-  const child = spawn(BIN, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-  let log = '';
-  const url = await new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`cipherdrop serve did not start:\n${log}`)), 30_000);
-    const onData = (d) => {
-      log += d;
-      const m = log.match(/CipherDrop is running at (http\S+)/);
-      if (m) {
-        clearTimeout(timer);
-        resolve(m[1]);
-      }
-    };
-    child.stdout.on('data', onData);
-    child.stderr.on('data', onData);
-    child.on('exit', (code) => reject(new Error(`cipherdrop serve exited (${code}):\n${log}`)));
-  });
-  return { url, stop: () => new Promise((r) => (child.exitCode !== null ? r() : (child.once('exit', r), child.kill()))) };
-}
+const startServer = (dataDir) =>
+  startServe(BIN, ['serve', '--listen', '127.0.0.1:0', '--data-dir', dataDir, '--web-dir', WEB_DIR,
+    '--multipart-threshold', String(8 * MiB), '--part-size', String(5 * MiB)]);
 
 /** A file of random bytes; returns its SHA-256. */
 function randomFile(file, size) {

@@ -5,13 +5,13 @@
 //   CIPHERDROP_WEB_DIR  the built page (web/dist)
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { launch, ENGINE } from '../lib/browser.mjs';
+import { startServe } from '../lib/serve.mjs';
 
 const BIN = process.env.CIPHERDROP_BIN;
 const WEB_DIR = process.env.CIPHERDROP_WEB_DIR;
@@ -101,25 +101,7 @@ function startIssuer() {
   );
 }
 
-async function startCipherdrop(args) {
-  const child = spawn(BIN, ['serve', '--listen', '127.0.0.1:0', '--web-dir', WEB_DIR, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  const url = await new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`cipherdrop serve did not start:\n${out}`)), 30_000);
-    const onData = (d) => {
-      out += d;
-      const m = /CipherDrop is running at (http\S+)/.exec(out);
-      if (m) {
-        clearTimeout(timer);
-        resolve(m[1]);
-      }
-    };
-    child.stdout.on('data', onData);
-    child.stderr.on('data', onData);
-    child.on('exit', (code) => reject(new Error(`cipherdrop serve exited (${code}):\n${out}`)));
-  });
-  return { child, url };
-}
+const startCipherdrop = (args) => startServe(BIN, ['serve', '--listen', '127.0.0.1:0', '--web-dir', WEB_DIR, ...args]);
 
 describe('OIDC sign-in (authorization code + PKCE)', () => {
   let issuer;

@@ -10,13 +10,14 @@
 //   CIPHERDROP_RESUME_MIB  size of the file interrupted by a reload (default 1024)
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, execFileSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { ENGINE, HAS, ROOT, launch } from '../lib/browser.mjs';
 import { startProxy } from '../lib/proxy.mjs';
+import { startServe } from '../lib/serve.mjs';
 
 const BIN = process.env.CIPHERDROP_BIN ?? path.join(process.env.CARGO_TARGET_DIR ?? path.join(os.homedir(), '.cache/cipherdrop-target'), 'debug/cipherdrop');
 const WEB_DIR = process.env.CIPHERDROP_WEB_DIR ?? path.join(ROOT, 'web/dist');
@@ -30,25 +31,9 @@ const run = crypto.randomBytes(4).toString('hex');
 
 /** `cipherdrop serve` in local mode on port 0; resolves once it printed its URL. */
 async function startServer(dataDir, extra = []) {
-  const args = ['serve', '--listen', '127.0.0.1:0', '--data-dir', dataDir, '--web-dir', WEB_DIR,
-    '--multipart-threshold', String(8 * MiB), '--part-size', String(PART), ...extra];
-  const child = spawn(BIN, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-  let log = '';
-  const url = await new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`cipherdrop serve did not start:\n${log}`)), 30_000);
-    const onData = (d) => {
-      log += d;
-      const m = log.match(/CipherDrop is running at (http\S+)/);
-      if (m) {
-        clearTimeout(timer);
-        resolve(m[1]);
-      }
-    };
-    child.stdout.on('data', onData);
-    child.stderr.on('data', onData);
-    child.on('exit', (code) => reject(new Error(`cipherdrop serve exited (${code}):\n${log}`)));
-  });
-  return { url, dataDir, log: () => log, stop: () => new Promise((r) => (child.exitCode !== null ? r() : (child.once('exit', r), child.kill()))) };
+  const server = await startServe(BIN, ['serve', '--listen', '127.0.0.1:0', '--data-dir', dataDir, '--web-dir', WEB_DIR,
+    '--multipart-threshold', String(8 * MiB), '--part-size', String(PART), ...extra]);
+  return { ...server, dataDir };
 }
 
 const ownerOf = (user) => crypto.createHash('sha256').update(`cipherdrop-owner-v1\0dev\0${user}`).digest('hex').slice(0, 32);
