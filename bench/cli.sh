@@ -23,7 +23,7 @@ done
 [[ "$MIB" =~ ^[1-9][0-9]*$ ]] || { echo "--mib $MIB: a whole number of MiB, 1 or more" >&2; exit 2; }
 [[ "$RUNS" =~ ^[1-9][0-9]*$ ]] || { echo "--runs $RUNS: a whole number, 1 or more" >&2; exit 2; }
 source "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/lib.sh"
-ensure_apt /usr/bin/time time
+ensure_apt /usr/bin/time time >&2
 ensure_cipherdrop
 bench_scratch bench-cli
 SHM="$(mktemp -d /dev/shm/cipherdrop-bench-cli.XXXXXX)"

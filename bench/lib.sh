@@ -23,8 +23,9 @@ ensure_npm() {
 }
 
 # ensure_bench_node: Chromium and the benchmarks' node packages.
+# Installers print to stderr: stdout is the benchmark's result.
 ensure_bench_node() {
-  ensure_chromium
+  ensure_chromium >&2
   ensure_npm "$BENCH_NODE"
 }
 

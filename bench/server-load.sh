@@ -32,8 +32,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-ensure_apt wrk wrk
-[ "$MODE" = local ] || ensure_moto
+ensure_apt wrk wrk >&2
+[ "$MODE" = local ] || ensure_moto >&2
 ensure_cipherdrop
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }

@@ -19,7 +19,7 @@ done
 select_browsers "$engines"
 bench_scratch bench-engine-memory
 # shellcheck disable=SC2086 # BROWSERS is a space-separated list
-ensure_browsers $BROWSERS
+ensure_browsers $BROWSERS >&2
 ensure_cipherdrop
 ensure_wasm_pkg
 "$ROOT/scripts/build-web.sh" >&2
