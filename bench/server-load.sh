@@ -3,31 +3,38 @@
 #
 #   bench/server-load.sh [local|moto-cache|moto-nocache|all]   (default: all)
 #
-# Needs: wrk (apt-get install wrk), curl, python3; moto_server + boto3 for the moto runs
-# (pip install 'moto[server]'). Builds the release binary unless CIPHERDROP_BIN is set.
+# Builds or installs what is missing and nothing else: wrk (Debian), moto_server + boto3
+# for the moto runs (pip install 'moto[server]'), the release `cipherdrop` in the same
+# CARGO_TARGET_DIR as the other scripts (~/.cache/cipherdrop-target; set CIPHERDROP_BIN
+# to use another build). Needs curl and python3.
 # Env: CONNECTIONS (64), THREADS (2), DURATION (20s local, 10s moto), SIZE (1048576).
 # Prints requests/s, latency percentiles, errors, server peak RSS, and for moto the KMS
-# GenerateDataKey calls per 1,000 uploads. Only loopback is used; every run is bounded.
+# GenerateDataKey calls per 1,000 uploads. Only loopback is used; every run is bounded;
+# the servers' data directories are removed at exit, Ctrl-C included.
+# Smallest run (about 10 s once built): DURATION=2s bench/server-load.sh local
 set -euo pipefail
 
 MODE=${1:-all}
+case $MODE in
+  local | moto-cache | moto-nocache | all) ;;
+  *) echo "usage: $0 [local|moto-cache|moto-nocache|all]" >&2; exit 2 ;;
+esac
 CONNECTIONS=${CONNECTIONS:-64}
 THREADS=${THREADS:-2}
 SIZE=${SIZE:-1048576}
-ROOT=$(cd "$(dirname "$0")/.." && pwd)
-WORK=$(mktemp -d)
+source "$(cd "$(dirname "$0")" && pwd)/lib.sh"
+bench_scratch bench-server-load
 PIDS=()
 cleanup() {
   for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
   wait 2>/dev/null || true
-  rm -rf "$WORK"
+  bench_cleanup
 }
 trap cleanup EXIT
 
-if [[ -z "${CIPHERDROP_BIN:-}" ]]; then
-  (cd "$ROOT" && cargo build --release -q -p cipherdrop-server)
-  CIPHERDROP_BIN="${CARGO_TARGET_DIR:-$ROOT/target}/release/cipherdrop"
-fi
+ensure_apt wrk wrk >&2
+[ "$MODE" = local ] || ensure_moto >&2
+ensure_cipherdrop
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
@@ -95,6 +102,4 @@ case $MODE in
     if [[ $MODE != moto-nocache ]]; then run_load moto-cache "${DURATION:-10s}" -- $(moto_args); fi
     if [[ $MODE != moto-cache ]]; then run_load moto-nocache "${DURATION:-10s}" -- $(moto_args) --key-cache-max-age 0; fi
     ;;
-  local) ;;
-  *) echo "usage: $0 [local|moto-cache|moto-nocache|all]" >&2; exit 2 ;;
 esac

@@ -1,25 +1,34 @@
 // The browser benchmark: one run in headless Chromium, JSON on stdout.
-//   bench/browser/run.sh            (builds the package, installs playwright-core)
+//   bench/browser/run.sh            (builds or installs what is missing, then runs this)
 //   node bench/browser/run.mjs [--stream-mib N] [--runs N] [--raw-mib N] [--memory-mib 64,256]
-//                              [--parts raw,wasm,memory,file,slices]
+//                              [--in-flight 4,8] [--parts raw,wasm,memory,paired,file,slices]
+//                              [--devtools-network]
+// --devtools-network drives Chromium through playwright-core, which enables the DevTools
+// Network domain (as every run before 2026-12-02 did); by default it is off.
+// The plaintext file and its ciphertext are written to a temporary directory that is
+// removed at exit (Ctrl-C included).
 import { execFileSync } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { serveStatic } from '../../tests/browser/lib/server.mjs';
-import { ROOT } from '../../tests/browser/lib/browser.mjs';
 import { launch } from '../peers/lib/chromium.mjs';
+import { scratchDir } from '../lib/scratch.mjs';
+
+const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../..');
 
 const arg = (name, dflt) => {
   const i = process.argv.indexOf(name);
   return i > 0 ? Number(process.argv[i + 1]) : dflt;
 };
-const BIN = process.env.CIPHERDROP_BIN ?? path.join(process.env.CARGO_TARGET_DIR ?? '/root/.cache/cipherdrop-target', 'debug/cipherdrop');
+// The native command line makes the ciphertext: the release build run.sh makes, or CIPHERDROP_BIN.
+const BIN = process.env.CIPHERDROP_BIN ?? path.join(process.env.CARGO_TARGET_DIR ?? path.join(os.homedir(), '.cache/cipherdrop-target'), 'release/cipherdrop');
+if (!fs.existsSync(BIN)) throw new Error(`${BIN} is missing: run bench/browser/run.sh (it builds it), or set CIPHERDROP_BIN`);
 const streamMiB = arg('--stream-mib', 256);
 const context = { owner: 'bench', object: 'file.bin' };
 // The plaintext file and its encryption by the native command line (same format).
-const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cipherdrop-bench-'));
+const dir = scratchDir('bench-browser');
 const plainPath = path.join(dir, 'file.bin');
 const cipherPath = path.join(dir, 'file.bin.cd');
 const keyPath = path.join(dir, 'master.key');
@@ -52,6 +61,9 @@ try {
   await browser.page.setInputFiles('#plain', plainPath);
   await browser.page.setInputFiles('#cipher', cipherPath);
   const result = await browser.page.evaluate(async (o) => (await import('/bench/bench.js')).run(o), opts);
+  result.devtoolsNetwork = browser.devtoolsNetwork;
+  result.loadAverage = os.loadavg().map((x) => Math.round(x * 100) / 100);
+  result.date = new Date().toISOString();
   console.log(JSON.stringify(result, null, 2));
 } finally {
   await browser.close();

@@ -2,7 +2,8 @@
 // libraries, in one headless Chromium run. Prints JSON; with --write, puts the table
 // into the "Peers" section of docs/BENCHMARKS.md and the chart into docs/peers.svg.
 //
-//   bench/peers/run.sh [--write] [--runs 3] [--sizes 16,256] [--only CipherDrop,age] [--flat-mib 1024]
+//   bench/peers/run.sh [--write] [--runs 3] [--slow-runs 1] [--sizes 16,256] [--only CipherDrop,age]
+//                      [--flat-mib 1024] [--devtools-network]
 //   node bench/peers/run.mjs ...        (after run.sh has built the package and dist/)
 //
 // Memory: the RSS of Chromium's renderer processes (from /proc), sampled every 25 ms
@@ -64,6 +65,7 @@ try {
   result.seconds = Math.round((Date.now() - started) / 1000);
   result.date = new Date().toISOString().slice(0, 10);
   result.options = options;
+  result.devtoolsNetwork = browser.devtoolsNetwork;
   console.log(JSON.stringify(result, null, 2));
   if (argv.includes('--write')) {
     writeDocs(result, path.resolve(here, '../..'));

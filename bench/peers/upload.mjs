@@ -5,6 +5,9 @@
 // JSON: times, the encrypted/plain ratio (goal <= 1.10) and throughput.
 //
 //   bench/peers/upload.sh [--mib 1024] [--runs 3] [--part-mib 16] [--concurrency 4] [--diagnose]
+//                         [--devtools-network]
+// The file and the server's data directory are in a temporary directory removed at exit
+// (Ctrl-C included); the server is stopped then too.
 import { spawn } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
@@ -12,6 +15,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { launch } from './lib/chromium.mjs';
+import { atExit, scratchDir } from '../lib/scratch.mjs';
 
 const here = path.dirname(new URL(import.meta.url).pathname);
 const ROOT = path.resolve(here, '../..');
@@ -25,7 +29,8 @@ const mib = opt('--mib', 1024);
 const runs = opt('--runs', 3);
 const partMiB = opt('--part-mib', 16);
 const concurrency = opt('--concurrency', 4);
-const BIN = process.env.CIPHERDROP_BIN ?? path.join(process.env.CARGO_TARGET_DIR ?? '/root/.cache/cipherdrop-target', 'release/cipherdrop');
+const BIN = process.env.CIPHERDROP_BIN ?? path.join(process.env.CARGO_TARGET_DIR ?? path.join(os.homedir(), '.cache/cipherdrop-target'), 'release/cipherdrop');
+if (!fs.existsSync(BIN)) throw new Error(`${BIN} is missing: run bench/peers/upload.sh (it builds it), or set CIPHERDROP_BIN`);
 
 const cpuOf = (pid) => {
   try {
@@ -45,7 +50,7 @@ async function freePort() {
   return port;
 }
 
-const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cipherdrop-upload-bench-'));
+const dir = scratchDir('bench-upload');
 let server;
 let browser;
 try {
@@ -65,6 +70,7 @@ try {
     ['serve', '--listen', `127.0.0.1:${port}`, '--local-s3-listen', '127.0.0.1:0', '--data-dir', path.join(dir, 'data'), '--web-dir', web, '--part-size', String(partMiB * MiB)],
     { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, RUST_LOG: 'warn' } },
   );
+  atExit(() => server.kill('SIGKILL'));
   let log = '';
   server.stderr.on('data', (d) => (log += d));
   for (let i = 0; ; i++) {
@@ -114,10 +120,11 @@ try {
     loadAverage: os.loadavg().map((x) => Math.round(x * 100) / 100),
     seconds: Math.round((Date.now() - t0) / 1000),
     userAgent: await browser.page.evaluate(() => navigator.userAgent),
+    devtoolsNetwork: browser.devtoolsNetwork,
+    date: new Date().toISOString(),
   };
   console.log(JSON.stringify(out, null, 2));
 } finally {
   await browser?.close();
   server?.kill('SIGTERM');
-  fs.rmSync(dir, { recursive: true, force: true });
 }

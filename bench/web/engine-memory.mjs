@@ -1,7 +1,7 @@
 // Memory by engine: how much resident memory a browser engine's processes take while
 // the page uploads a file and downloads it back (issue 10: the largest file WebKit handles).
 //
-//   node --experimental-websocket bench/web/engine-memory.mjs --browser webkit --mib 256,1024
+//   bench/web/engine-memory.sh --browser webkit --mib 256,1024     (builds or installs what is missing)
 //   node --experimental-websocket bench/web/engine-memory.mjs --browser webkit,chromium --mib 1024
 //
 // For each engine and size: starts `cipherdrop serve` (local mode, port 0, temporary data
@@ -31,7 +31,7 @@ import { ENGINES, ROOT, launch } from '../../tests/lib/browser.mjs';
 import { startServe } from '../../tests/lib/serve.mjs';
 
 const MiB = 1024 * 1024;
-const BIN = process.env.CIPHERDROP_BIN ?? path.join(process.env.CARGO_TARGET_DIR ?? path.join(os.homedir(), '.cache/cipherdrop-target'), 'debug/cipherdrop');
+const BIN = process.env.CIPHERDROP_BIN ?? path.join(process.env.CARGO_TARGET_DIR ?? path.join(os.homedir(), '.cache/cipherdrop-target'), 'release/cipherdrop');
 const WEB_DIR = process.env.CIPHERDROP_WEB_DIR ?? path.join(ROOT, 'web/dist');
 
 function option(name, fallback) {
@@ -45,8 +45,8 @@ const TIMEOUT = Number(option('timeout', '1800')) * 1000;
 const JSON_OUT = process.argv.includes('--json');
 for (const e of engines) if (!ENGINES.includes(e)) throw new Error(`--browser ${e}: not one of ${ENGINES.join(', ')}`);
 for (const s of sizes) if (!(s > 0)) throw new Error(`--mib: ${s} is not a size in MiB`);
-if (!fs.existsSync(BIN)) throw new Error(`${BIN} is missing: cargo build -p cipherdrop-server (or set CIPHERDROP_BIN)`);
-if (!fs.existsSync(path.join(WEB_DIR, 'index.html'))) throw new Error(`${WEB_DIR} has no page: build web/ first (or set CIPHERDROP_WEB_DIR)`);
+if (!fs.existsSync(BIN)) throw new Error(`${BIN} is missing: bench/web/engine-memory.sh builds it (or set CIPHERDROP_BIN)`);
+if (!fs.existsSync(path.join(WEB_DIR, 'index.html'))) throw new Error(`${WEB_DIR} has no page: bench/web/engine-memory.sh builds it (scripts/build-web.sh), or set CIPHERDROP_WEB_DIR`);
 
 // ---------- the server ----------
 

@@ -10,15 +10,16 @@
 // the browser process, the others) for each pass, so
 // the difference between passes is the cost of one piece. Sending is not included:
 // bench/web/run.sh measures the whole upload against a plain one.
+// Needs Chromium and bench/peers' packages: bench/web/pieces.sh installs them first.
+// The DevTools Network domain is off unless --devtools-network (bench/peers/lib/chromium.mjs).
+// The file is written to a temporary directory removed at exit (Ctrl-C included).
 import fs from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import crypto from 'node:crypto';
-import { createRequire } from 'node:module';
-
-const require = createRequire(new URL('../../tests/e2e/package.json', import.meta.url));
-const { chromium } = require('playwright-core');
+import { launch } from '../peers/lib/chromium.mjs';
+import { scratchDir } from '../lib/scratch.mjs';
 const arg = (name, dflt) => {
   const i = process.argv.indexOf(name);
   return i > 0 ? process.argv[i + 1] : dflt;
@@ -27,8 +28,8 @@ const MiB = 1 << 20;
 const size = Number(arg('--mib', 1024)) * MiB;
 const part = Number(arg('--part-mib', 8)) * MiB;
 
-const file = path.join(os.tmpdir(), `cipherdrop-bench-pieces-${size}.bin`);
-if (!fs.existsSync(file) || fs.statSync(file).size !== size) {
+const file = path.join(scratchDir('bench-pieces'), `cipherdrop-bench-pieces-${size}.bin`);
+{
   const block = crypto.randomBytes(Math.min(size, 64 * MiB));
   const fd = fs.openSync(file, 'w');
   for (let o = 0; o < size; o += block.length) fs.writeSync(fd, block, 0, Math.min(block.length, size - o));
@@ -86,15 +87,10 @@ const server = http
   .listen(0, '127.0.0.1');
 await new Promise((r) => server.on('listening', r));
 
-const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'cipherdrop-bench-pieces-'));
-const context = await chromium.launchPersistentContext(profile, {
-  executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
-  headless: true,
-  args: ['--headless=new', '--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage'],
-});
-const page = context.pages()[0] ?? (await context.newPage());
+const browser = await launch();
+const { page, profile } = browser;
 await page.goto(`http://127.0.0.1:${server.address().port}/`);
-await page.locator('#f').setInputFiles(file);
+await page.setInputFiles('#f', file);
 
 /** CPU seconds (user + system) of the processes under this browser's profile, by kind. */
 function chromiumCpu() {
@@ -130,7 +126,6 @@ for (const round of [1, 2]) {
     });
   }
 }
-await context.close();
+await browser.close();
 server.close();
-fs.rmSync(profile, { recursive: true, force: true });
-console.log(JSON.stringify({ fileMiB: size / MiB, partMiB: part / MiB, loadavg: os.loadavg().map((x) => x.toFixed(2)).join(' '), cpus: os.cpus().length, rows }, null, 2));
+console.log(JSON.stringify({ fileMiB: size / MiB, partMiB: part / MiB, devtoolsNetwork: browser.devtoolsNetwork, date: new Date().toISOString(), loadavg: os.loadavg().map((x) => x.toFixed(2)).join(' '), cpus: os.cpus().length, rows }, null, 2));

@@ -1,6 +1,7 @@
 // The page's memory and speed on a big upload (issue 5 item 3; not in CI).
 // bench/web/run.sh starts `cipherdrop serve` (local mode, release build) and runs this:
-//   node bench/web/run.mjs --url URL [--gib 2] [--rounds 2] [--concurrency 4] [--throttle-mbps N] [--download]
+//   node bench/web/run.mjs --url URL [--gib 2] [--rounds 2] [--concurrency 4] [--link 100MB/s] [--download]
+//   node bench/web/run.mjs --check-options [options]   (only check them: run.sh does, before building)
 // In one headless Chromium it alternates, per round:
 //   plain:     the same file sent as a presigned multipart upload WITHOUT encryption
 //              (parts signed by the backend, same part size and concurrency, XHR PUTs
@@ -8,39 +9,70 @@
 //   encrypted: the file dropped on the page (CipherDropClient: sealed in a worker).
 // Sampled every 200 ms: CDP Performance.getMetrics (JS heap) and, from /proc, the RSS
 // of the renderer process(es) and of all of Chromium. Prints JSON.
+// Driven by playwright-core, which enables the DevTools Network domain on the page and
+// its workers (always, here): that costs nothing for the Blob bodies both uploads send,
+// but an ArrayBuffer request body is copied into a DevTools event and becomes very slow
+// (see bench/peers/lib/chromium.mjs).
+// The file and Chromium's profile are in a temporary directory removed at exit
+// (Ctrl-C included).
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { createRequire } from 'node:module';
-
-const require = createRequire(new URL('../../tests/e2e/package.json', import.meta.url));
-const { chromium } = require('playwright-core');
+import { scratchDir } from '../lib/scratch.mjs';
 
 const arg = (name, dflt) => {
   const i = process.argv.indexOf(name);
   return i > 0 ? process.argv[i + 1] : dflt;
 };
+const fail = (message) => {
+  console.error(`bench/web: ${message}`);
+  process.exit(2);
+};
+if (process.argv.includes('--throttle-mbps')) fail('--throttle-mbps is now --link with a unit: --link 25MB/s (megabytes per second, as --throttle-mbps meant) or --link 200Mbit/s');
+
+/**
+ * The link speed of --link in bytes per second: a number with the unit MB/s (10^6
+ * bytes per second) or Mbit/s (10^6 bits per second), e.g. 100MB/s, 12.5MB/s, 800Mbit/s.
+ */
+function parseLink(text) {
+  const m = /^(\d+(?:\.\d+)?)(MB\/s|Mbit\/s)$/.exec(text ?? '');
+  const value = m ? Number(m[1]) : 0;
+  if (!m || !(value > 0)) {
+    fail(`--link ${JSON.stringify(text ?? '')}: give the upload link's speed as a number and a unit, MB/s (megabytes: 10^6 bytes per second) or Mbit/s (10^6 bits per second), e.g. --link 100MB/s, --link 12.5MB/s, --link 800Mbit/s; leave --link out for loopback at full speed`);
+  }
+  return m[2] === 'MB/s' ? value * 1e6 : (value * 1e6) / 8;
+}
+
 const URL_ = arg('--url');
 const GIB = Number(arg('--gib', 2));
 const ROUNDS = Number(arg('--rounds', 2));
 const CONCURRENCY = Number(arg('--concurrency', 4));
-// An upload link of this many MB/s (Chrome DevTools network emulation), as between a
-// browser and S3 across the internet; 0 = loopback at full speed.
-const THROTTLE_MBPS = Number(arg('--throttle-mbps', 0));
+// An upload link of this speed (Chrome DevTools network emulation), as between a
+// browser and S3 across the internet; without --link, loopback at full speed.
+const LINK = process.argv.includes('--link') ? arg('--link') : undefined;
+const LINK_BYTES_PER_SECOND = process.argv.includes('--link') ? parseLink(LINK) : 0;
 // Also download the file through the page: streamed to a File System Access writable
 // (a stand-in that counts bytes) and through the service worker (a real browser
 // download to disk), against a plain fetch of the stored object.
 const DOWNLOAD = process.argv.includes('--download');
-if (!URL_) throw new Error('--url is required (bench/web/run.sh sets it)');
+if (!(GIB > 0)) fail(`--gib ${arg('--gib')}: the file's size in GiB, more than 0 (e.g. 2, or 0.03125 for 32 MiB)`);
+if (!(Number.isInteger(ROUNDS) && ROUNDS > 0)) fail(`--rounds ${arg('--rounds')}: a whole number of rounds, 1 or more`);
+if (!(Number.isInteger(CONCURRENCY) && CONCURRENCY > 0)) fail(`--concurrency ${arg('--concurrency')}: a whole number of parts in flight, 1 or more`);
+if (process.argv.includes('--check-options')) process.exit(0);
+if (!URL_) fail('--url is required (bench/web/run.sh starts the server and sets it)');
+const require = createRequire(new URL('../peers/package.json', import.meta.url));
+const { chromium } = require('playwright-core');
 const MiB = 1 << 20;
+const scratch = scratchDir('bench-web');
 
-// ---------- the file (incompressible; made once, kept between runs) ----------
+// ---------- the file (incompressible; removed at exit) ----------
 const size = Math.round(GIB * 1024) * MiB;
-const file = path.join(os.tmpdir(), `cipherdrop-bench-web-${size}.bin`);
-if (!fs.existsSync(file) || fs.statSync(file).size !== size) {
+const file = path.join(scratch, `cipherdrop-bench-web-${size}.bin`);
+{
   const fd = fs.openSync(file, 'w');
-  const block = crypto.randomBytes(64 * MiB);
+  const block = crypto.randomBytes(Math.min(size, 64 * MiB));
   for (let o = 0; o < size; o += block.length) {
     block.writeUInt32LE(o / block.length, 0); // no two blocks alike
     fs.writeSync(fd, block, 0, Math.min(block.length, size - o));
@@ -115,7 +147,7 @@ function cpuNow(profile) {
 const cpuDelta = (a, b) => Object.fromEntries(Object.keys(b).map((k) => [k, Number((b[k] - a[k]).toFixed(2))]));
 
 // ---------- the browser ----------
-const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'cipherdrop-bench-web-chromium-'));
+const profile = path.join(scratch, 'chromium');
 const context = await chromium.launchPersistentContext(profile, {
   executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
   headless: true,
@@ -129,9 +161,10 @@ const problems = [];
 page.on('pageerror', (e) => problems.push(e.message));
 const cdp = await context.newCDPSession(page);
 await cdp.send('Performance.enable');
-if (THROTTLE_MBPS > 0) {
+if (LINK_BYTES_PER_SECOND > 0) {
   await cdp.send('Network.enable');
-  await cdp.send('Network.emulateNetworkConditions', { offline: false, latency: 0, downloadThroughput: -1, uploadThroughput: THROTTLE_MBPS * 1e6 });
+  // uploadThroughput is in bytes per second.
+  await cdp.send('Network.emulateNetworkConditions', { offline: false, latency: 0, downloadThroughput: -1, uploadThroughput: LINK_BYTES_PER_SECOND });
 }
 
 async function sample(into) {
@@ -183,7 +216,7 @@ await page.getByRole('button', { name: 'Sign in' }).click();
 await page.getByText(`Signed in as ${user}`).waitFor({ timeout: 60_000 });
 await page.locator('#files-loading').waitFor({ state: 'hidden' });
 // Make the name key now (a small upload), so the measured runs do not include it.
-const warm = path.join(os.tmpdir(), 'cipherdrop-bench-web-warm.txt');
+const warm = path.join(scratch, 'cipherdrop-bench-web-warm.txt');
 fs.writeFileSync(warm, 'warm-up');
 await page.locator('#files').setInputFiles(warm);
 await page.locator('#files-body tr[data-name="cipherdrop-bench-web-warm.txt"]').waitFor({ timeout: 60_000 });
@@ -339,7 +372,6 @@ if (DOWNLOAD) {
   }
 }
 await context.close();
-fs.rmSync(profile, { recursive: true, force: true });
 
 const MB = (b) => Math.round(b / MiB);
 const best = (kind) => Math.min(...runs.filter((x) => x.kind === kind).map((x) => x.seconds));
@@ -347,7 +379,8 @@ const worst = (kind, key) => Math.max(...runs.filter((x) => x.kind === kind).map
 const result = {
   fileMiB: size / MiB,
   concurrency: CONCURRENCY,
-  throttleMBps: THROTTLE_MBPS || null,
+  link: LINK ?? null, // as given to --link; null: loopback at full speed
+  linkBytesPerSecond: LINK_BYTES_PER_SECOND || null,
   rounds: ROUNDS,
   loadavg: os.loadavg().map((x) => x.toFixed(2)).join(' '),
   cpus: os.cpus().length,
@@ -373,8 +406,8 @@ const result = {
 };
 // The emulated link must have held for both kinds of upload (it would not, e.g., for
 // requests it does not see): no run may beat the link's own time.
-if (THROTTLE_MBPS > 0) {
-  const floor = size / (THROTTLE_MBPS * 1e6);
+if (LINK_BYTES_PER_SECOND > 0) {
+  const floor = size / LINK_BYTES_PER_SECOND;
   for (const x of runs) if (x.seconds < floor * 0.97) result.problems.push(`${x.kind} round ${x.round} took ${x.seconds.toFixed(1)} s, less than the ${floor.toFixed(1)} s the link allows: the throttle did not apply`);
 }
 console.log(JSON.stringify(result, null, 2));

@@ -1,15 +1,26 @@
 // Headless Chromium for the benchmarks, plus what Linux says about its processes.
-// Debian's /usr/bin/chromium through playwright-core (never `npx playwright install`),
-// a fresh --user-data-dir per launch. Memory and CPU come from /proc, because
+// Debian's /usr/bin/chromium (never `npx playwright install`), a fresh --user-data-dir
+// per launch. Memory and CPU come from /proc, because
 // performance.measureUserAgentSpecificMemory() needs COOP/COEP and the JS heap
 // (CDP JSHeapUsedSize) does not count ArrayBuffer backing stores, where the bytes are.
+//
+// Two drivers with the same small page API (goto, evaluate, waitForFunction,
+// setInputFiles, exposeFunction):
+// - by default a bare DevTools protocol client over --remote-debugging-pipe that enables
+//   only the Page, Runtime and DOM domains of the page, never Network, and does not
+//   attach to workers. With the Network domain enabled, Chromium copies every request
+//   body into a `Network.requestWillBeSent` event: an 8 MiB ArrayBuffer XHR body became a
+//   61 MB protocol message, and 64 MiB of such PUTs took 13-14 s instead of 1.0-1.3 s
+//   (Blob bodies are not copied: 0.7-0.9 s either way). Measurements must not pay that.
+// - with `devtoolsNetwork: true` (the benchmarks' --devtools-network flag, or
+//   CIPHERDROP_BENCH_DEVTOOLS_NETWORK=1) playwright-core, which enables the Network
+//   domain on the page and on every worker: how the figures before 2026-12-02 were taken.
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { createRequire } from 'node:module';
+import { atExit, scratchDir } from '../../lib/scratch.mjs';
 
 const require = createRequire(import.meta.url);
-const { chromium } = require('playwright-core');
 
 export const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
 export const CHROMIUM_ARGS = [
@@ -65,24 +76,18 @@ export function rssBytes(pid) {
   return m ? Number(m[1]) * 1024 : 0;
 }
 
+/** Whether the benchmark was asked to measure with the DevTools Network domain on. */
+export const DEVTOOLS_NETWORK = process.argv.includes('--devtools-network') || process.env.CIPHERDROP_BENCH_DEVTOOLS_NETWORK === '1';
+
 /**
- * Launches Chromium; returns { page, close, browserPid, rendererPids(), cpuSeconds() }.
- * cpuSeconds() is the CPU time of all Chromium processes (browser, renderer with
- * WebCrypto's worker threads, utilities): compared between two steps, it says what
- * each cost even when other jobs share the cores.
+ * Launches Chromium; returns { page, close, browserPid, rendererPids(), cpuSeconds(),
+ * devtoolsNetwork }. cpuSeconds() is the CPU time of all Chromium processes (browser,
+ * renderer with WebCrypto's worker threads, utilities): compared between two steps, it
+ * says what each cost even when other jobs share the cores.
  */
-export async function launch({ args = [] } = {}) {
-  const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'cipherdrop-bench-chromium-'));
-  const context = await chromium.launchPersistentContext(profile, {
-    executablePath: CHROMIUM,
-    headless: true,
-    args: [...CHROMIUM_ARGS, ...args],
-  });
-  const page = context.pages()[0] ?? (await context.newPage());
-  page.on('pageerror', (e) => console.error(`[page error] ${e.message}`));
-  page.on('console', (m) => {
-    if (process.env.CIPHERDROP_BENCH_VERBOSE || m.type() === 'error') console.error(`[page ${m.type()}] ${m.text()}`);
-  });
+export async function launch({ args = [], devtoolsNetwork = DEVTOOLS_NETWORK } = {}) {
+  const profile = scratchDir('bench-chromium');
+  const { page, close } = devtoolsNetwork ? await launchPlaywright(profile, args) : await launchBare(profile, args);
   // The browser process is the one whose command line names our fresh profile.
   let browserPid;
   for (const name of fs.readdirSync('/proc')) {
@@ -95,17 +100,163 @@ export async function launch({ args = [] } = {}) {
   }
   const all = () => (browserPid ? tree(browserPid) : []);
   return {
-    context,
     page,
     profile,
     browserPid,
+    devtoolsNetwork,
     rendererPids: () => all().filter((p) => (readProc(p, 'cmdline') ?? '').includes('--type=renderer')),
     cpuSeconds: () => all().reduce((sum, p) => sum + (stat(p)?.cpu ?? 0), 0),
     close: async () => {
-      await context.close();
-      fs.rmSync(profile, { recursive: true, force: true });
+      await close();
+      fs.rmSync(profile, { recursive: true, force: true, maxRetries: 5 });
     },
   };
+}
+
+async function launchPlaywright(profile, args) {
+  const { chromium } = require('playwright-core');
+  const context = await chromium.launchPersistentContext(profile, {
+    executablePath: CHROMIUM,
+    headless: true,
+    args: [...CHROMIUM_ARGS, ...args],
+  });
+  const page = context.pages()[0] ?? (await context.newPage());
+  page.on('pageerror', (e) => console.error(`[page error] ${e.message}`));
+  page.on('console', (m) => {
+    if (process.env.CIPHERDROP_BENCH_VERBOSE || m.type() === 'error') console.error(`[page ${m.type()}] ${m.text()}`);
+  });
+  return { page, close: () => context.close() };
+}
+
+/** Chromium driven over --remote-debugging-pipe (fd 3: to Chromium, fd 4: from it, NUL-separated JSON). */
+async function launchBare(profile, args) {
+  const child = spawn(CHROMIUM, [...CHROMIUM_ARGS, ...args, '--remote-debugging-pipe', `--user-data-dir=${profile}`, 'about:blank'], {
+    stdio: ['ignore', 'ignore', process.env.CIPHERDROP_BENCH_VERBOSE ? 'inherit' : 'ignore', 'pipe', 'pipe'],
+  });
+  atExit(() => child.kill('SIGKILL'));
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  let nextId = 0;
+  const waiting = new Map();
+  const listeners = new Map(); // method -> [fn]
+  let chunks = [];
+  child.stdio[4].on('data', (data) => {
+    let at = 0;
+    let nul;
+    while ((nul = data.indexOf(0, at)) >= 0) {
+      chunks.push(data.subarray(at, nul));
+      const message = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+      chunks = [];
+      at = nul + 1;
+      if (message.id !== undefined) {
+        const w = waiting.get(message.id);
+        waiting.delete(message.id);
+        if (message.error) w?.reject(new Error(`${w.method}: ${message.error.message}`));
+        else w?.resolve(message.result);
+      } else {
+        for (const fn of listeners.get(message.method) ?? []) fn(message.params);
+      }
+    }
+    chunks.push(data.subarray(at));
+  });
+  child.stdio[3].on('error', () => {}); // Chromium gone: the pending calls fail below
+  exited.then(() => {
+    for (const w of waiting.values()) w.reject(new Error(`${w.method}: Chromium exited`));
+    waiting.clear();
+  });
+  const send = (method, params = {}, sessionId = undefined) =>
+    new Promise((resolve, reject) => {
+      const id = ++nextId;
+      waiting.set(id, { resolve, reject, method });
+      child.stdio[3].write(`${JSON.stringify({ id, method, params, sessionId })}\0`);
+    });
+  const on = (method, fn) => listeners.set(method, [...(listeners.get(method) ?? []), fn]);
+
+  let target;
+  for (let i = 0; !target; i++) {
+    if (i > 300) throw new Error('Chromium opened no page in 30 s');
+    target = (await send('Target.getTargets')).targetInfos.find((t) => t.type === 'page');
+    if (!target) await new Promise((r) => setTimeout(r, 100));
+  }
+  const { sessionId } = await send('Target.attachToTarget', { targetId: target.targetId, flatten: true });
+  const call = (method, params) => send(method, params, sessionId);
+  on('Runtime.exceptionThrown', ({ exceptionDetails: d }) => console.error(`[page error] ${d.exception?.description ?? d.text}`));
+  on('Runtime.consoleAPICalled', ({ type, args: a }) => {
+    if (process.env.CIPHERDROP_BENCH_VERBOSE || type === 'error') console.error(`[page ${type}] ${a.map((x) => x.value ?? x.description ?? '').join(' ')}`);
+  });
+  await Promise.all([call('Page.enable'), call('Runtime.enable')]);
+
+  const exposed = new Map();
+  on('Runtime.bindingCalled', async ({ name, payload, executionContextId }) => {
+    const fn = exposed.get(name);
+    if (!fn) return;
+    const { seq, args: callArgs } = JSON.parse(payload);
+    let expression;
+    try {
+      const value = await fn(...callArgs);
+      expression = `globalThis.__benchBindings.get(${JSON.stringify(seq)})(true, ${value === undefined ? 'undefined' : JSON.stringify(value)})`;
+    } catch (e) {
+      expression = `globalThis.__benchBindings.get(${JSON.stringify(seq)})(false, ${JSON.stringify(String(e?.message ?? e))})`;
+    }
+    await call('Runtime.evaluate', { expression, contextId: executionContextId }).catch(() => {});
+  });
+
+  const evaluate = async (fn, arg) => {
+    const expression = typeof fn === 'function' ? `(${fn.toString()})(${arg === undefined ? '' : JSON.stringify(arg)})` : String(fn);
+    const r = await call('Runtime.evaluate', { expression, awaitPromise: true, returnByValue: true, userGesture: true });
+    if (r.exceptionDetails) throw new Error(r.exceptionDetails.exception?.description ?? r.exceptionDetails.text);
+    return r.result.value;
+  };
+  const page = {
+    /** Like Playwright's: window[name](...args) in the page returns a Promise of fn(...args) here (JSON in, JSON out). */
+    exposeFunction: async (name, fn) => {
+      const binding = `__benchBinding_${name}`;
+      exposed.set(binding, fn);
+      await call('Runtime.addBinding', { name: binding });
+      const source = `(() => {
+        const calls = (globalThis.__benchBindings ??= new Map());
+        let seq = 0;
+        const send = globalThis[${JSON.stringify(binding)}];
+        globalThis[${JSON.stringify(name)}] = (...args) => new Promise((resolve, reject) => {
+          const id = ${JSON.stringify(name)} + ':' + ++seq;
+          calls.set(id, (ok, value) => { calls.delete(id); ok ? resolve(value) : reject(new Error(value)); });
+          send(JSON.stringify({ seq: id, args }));
+        });
+      })();`;
+      await call('Page.addScriptToEvaluateOnNewDocument', { source });
+    },
+    goto: async (url) => {
+      const loaded = new Promise((resolve) => on('Page.loadEventFired', resolve));
+      const r = await call('Page.navigate', { url });
+      if (r.errorText) throw new Error(`${url}: ${r.errorText}`);
+      await loaded;
+    },
+    evaluate,
+    waitForFunction: async (fn, arg, { timeout = 30_000 } = {}) => {
+      const until = Date.now() + timeout;
+      for (;;) {
+        const v = await evaluate(fn, arg);
+        if (v) return v;
+        if (Date.now() > until) throw new Error(`waitForFunction: still false after ${timeout} ms`);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    },
+    /** Picks `file` (a path) in the <input type=file> matching `selector`. */
+    setInputFiles: async (selector, file) => {
+      const { root } = await call('DOM.getDocument', { depth: 0 });
+      const { nodeId } = await call('DOM.querySelector', { nodeId: root.nodeId, selector });
+      if (!nodeId) throw new Error(`setInputFiles: nothing matches ${selector}`);
+      await call('DOM.setFileInputFiles', { nodeId, files: [file] });
+    },
+  };
+  const close = async () => {
+    if (child.exitCode === null && child.signalCode === null) {
+      send('Browser.close').catch(() => {});
+      const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
+      await exited;
+      clearTimeout(timer);
+    }
+  };
+  return { page, close };
 }
 
 /**
