@@ -113,6 +113,7 @@ const JWKS_MIN_REFRESH: Duration = Duration::from_secs(30);
 /// Verifies bearer tokens and issues development-login tokens.
 pub struct Authenticator {
     dev_login: bool,
+    dev_login_warning: Option<String>,
     dev_encoding: EncodingKey,
     dev_decoding: DecodingKey,
     oidc: Option<OidcSettings>,
@@ -153,6 +154,7 @@ impl Authenticator {
         let key = derive(dev_secret, b"dev-login");
         Self {
             dev_login,
+            dev_login_warning: None,
             dev_encoding: EncodingKey::from_secret(&key).expect("a 32-byte HMAC key is accepted"),
             dev_decoding: DecodingKey::from_secret(&key).expect("a 32-byte HMAC key is accepted"),
             oidc,
@@ -167,9 +169,22 @@ impl Authenticator {
         }
     }
 
+    /// Publishes `warning` on `/auth/config` (the development login is on where
+    /// it is not safe: see `ServeArgs::dev_login_warning`).
+    #[must_use]
+    pub fn with_dev_login_warning(mut self, warning: Option<String>) -> Self {
+        self.dev_login_warning = warning;
+        self
+    }
+
     /// Whether the development login is on.
     pub fn dev_login_enabled(&self) -> bool {
         self.dev_login
+    }
+
+    /// Why the development login is dangerous here, when it is on beyond loopback.
+    pub fn dev_login_warning(&self) -> Option<&str> {
+        self.dev_login_warning.as_deref()
     }
 
     /// The OIDC settings, if any.

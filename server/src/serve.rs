@@ -264,8 +264,14 @@ pub async fn prepare(
         None => Some(PathBuf::from("web/dist")).filter(|d| d.join("index.html").is_file()),
     };
     let key_provider = keys.provider_id().to_owned();
+    let dev_login_warning = args.dev_login_warning();
+    if let Some(warning) = &dev_login_warning {
+        tracing::warn!("{warning}");
+        eprintln!("\n*** WARNING: {warning} ***\n");
+    }
     let state = Arc::new(AppState {
-        auth: Authenticator::new(args.dev_login_enabled(), &secret, oidc),
+        auth: Authenticator::new(args.dev_login_enabled(), &secret, oidc)
+            .with_dev_login_warning(dev_login_warning),
         keys,
         store,
         uploads: UploadTokens::new(&secret, Duration::from_secs(args.upload_ttl)),

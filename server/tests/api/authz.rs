@@ -141,6 +141,8 @@ async fn moto_authorization_matrix() {
 async fn tokens_are_verified() {
     let issuer = Issuer::start().await;
     let server = TestServer::local(&[
+        "--dev-login",
+        "true",
         "--oidc-issuer",
         &issuer.url,
         "--oidc-audience",
@@ -235,9 +237,60 @@ async fn auth_config_names_the_oidc_client_id() {
     .await;
     let (s, cfg) = server.get("/auth/config", None).await;
     assert_eq!(s, StatusCode::OK, "{cfg}");
-    assert_eq!(cfg["dev_login"], true);
+    // With an OIDC issuer the development login is off unless asked for.
+    assert_eq!(cfg["dev_login"], false);
+    assert_eq!(cfg["dev_login_warning"], Value::Null);
+    let (s, body) = server
+        .post("/auth/dev-login", None, &json!({ "user": "alice" }))
+        .await;
+    assert_eq!(s, StatusCode::NOT_FOUND, "{body}");
     assert_eq!(
         cfg["oidc"],
         json!({"issuer": issuer.url, "audience": "cipherdrop-api", "client_id": "cipherdrop-web"})
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dev_login_beside_oidc_is_announced_loudly() {
+    let issuer = Issuer::start().await;
+    let server = TestServer::local(&[
+        "--dev-login",
+        "true",
+        "--oidc-issuer",
+        &issuer.url,
+        "--oidc-audience",
+        "cipherdrop-api",
+    ])
+    .await;
+    let (s, cfg) = server.get("/auth/config", None).await;
+    assert_eq!(s, StatusCode::OK, "{cfg}");
+    assert_eq!(cfg["dev_login"], true);
+    let warning = cfg["dev_login_warning"].as_str().unwrap();
+    assert!(
+        warning.contains("DEVELOPMENT LOGIN IS ON") && warning.contains("any user"),
+        "{warning}"
+    );
+    server.login("alice").await;
+}
+
+/// A listener beyond loopback turns the development login off: `serve` refuses
+/// to start with nobody able to sign in (before it binds anything).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dev_login_is_not_on_by_default_beyond_loopback() {
+    let dir = tempfile::tempdir().unwrap();
+    let (tx, rx) = tokio::sync::watch::channel(false);
+    for argv in [
+        vec!["serve", "--listen", "0.0.0.0:0"],
+        vec!["serve", "--local-s3-listen", "0.0.0.0:0"],
+    ] {
+        let mut argv = argv;
+        argv.extend(["--data-dir", dir.path().to_str().unwrap()]);
+        let args = crate::support::serve_args(&argv);
+        let e = cipherdrop_server::serve::prepare(&args, rx.clone())
+            .await
+            .expect_err("refused")
+            .to_string();
+        assert!(e.contains("loopback"), "{e}");
+    }
+    drop(tx);
 }

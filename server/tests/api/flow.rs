@@ -192,6 +192,8 @@ async fn health_and_readiness() {
     let (status, body) = server.get("/auth/config", None).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(body["dev_login"], true);
+    // On loopback with no OIDC issuer: the safe default, no warning.
+    assert!(body["dev_login_warning"].is_null(), "{body}");
     let page = server.http.get(server.url("/")).send().await.unwrap();
     assert_eq!(page.status(), StatusCode::OK);
     assert!(page.text().await.unwrap().contains("CipherDrop"));

@@ -35,6 +35,11 @@ struct ServeCli {
     args: ServeArgs,
 }
 
+/// `cipherdrop serve` flags (`argv[0]` is "serve") as `ServeArgs`.
+pub fn serve_args(argv: &[&str]) -> ServeArgs {
+    ServeCli::try_parse_from(argv).unwrap().args
+}
+
 /// Which backend a server runs against.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
