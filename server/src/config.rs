@@ -115,7 +115,8 @@ pub struct ServeArgs {
     #[arg(long, env = "CIPHERDROP_OIDC_CLIENT_ID")]
     pub oidc_client_id: Option<String>,
 
-    /// JWKS URL (default: discovered from the issuer).
+    /// JWKS URL (default: discovered from the issuer). https, like the issuer. A key
+    /// removed at the issuer stops being accepted within 10 minutes.
     #[arg(long, env = "CIPHERDROP_OIDC_JWKS_URL")]
     pub oidc_jwks_url: Option<String>,
 
@@ -313,12 +314,18 @@ impl ServeArgs {
                 "nobody could sign in: set --oidc-issuer/--oidc-audience, or --dev-login true (development only)"
             );
         }
-        if let Some(issuer) = &self.oidc_issuer
-            && !(issuer.starts_with("https://")
-                || issuer.starts_with("http://127.")
-                || issuer.starts_with("http://localhost"))
-        {
-            bail!("--oidc-issuer must be an https:// URL");
+        for (flag, url) in [
+            ("--oidc-issuer", &self.oidc_issuer),
+            ("--oidc-jwks-url", &self.oidc_jwks_url),
+        ] {
+            if let Some(url) = url
+                && !crate::auth::oidc_url_allowed(url)
+            {
+                bail!(
+                    "{flag} must be an https:// URL (plain http only to this machine: \
+                     127.0.0.1, [::1] or localhost), got {url:?}"
+                );
+            }
         }
         match self.sse {
             SseArg::SseC if self.sse_c_key_file.is_none() => {
@@ -443,6 +450,32 @@ mod tests {
         // Turned off: no warning.
         let a = args(&["--listen", "0.0.0.0:1", "--dev-login", "false"]);
         assert_eq!(a.dev_login_warning(), None);
+    }
+
+    #[test]
+    fn oidc_urls_are_https_or_this_machine() {
+        for (flag, url) in [
+            ("--oidc-issuer", "http://127.evil.example"),
+            ("--oidc-issuer", "http://localhost.evil.example"),
+            ("--oidc-issuer", "http://issuer.example"),
+            ("--oidc-jwks-url", "http://keys.example/jwks"),
+        ] {
+            let mut argv = vec![flag, url];
+            if flag != "--oidc-issuer" {
+                argv.extend(["--oidc-issuer", "https://issuer.example"]);
+            }
+            argv.extend(["--oidc-audience", "cd"]);
+            let e = args(&argv).validate().expect_err(url).to_string();
+            assert!(e.contains(flag), "{e}");
+        }
+        let mut ok = vec!["--oidc-issuer", "http://127.0.0.1:9000/realms/x"];
+        ok.extend([
+            "--oidc-audience",
+            "cd",
+            "--oidc-jwks-url",
+            "http://[::1]:9000/k",
+        ]);
+        assert!(args(&ok).validate().is_ok());
     }
 
     #[test]

@@ -567,6 +567,8 @@ pub struct Issuer {
     pub url: String,
     pkcs8: Vec<u8>,
     shutdown: watch::Sender<bool>,
+    /// How many times its JWKS was fetched.
+    pub jwks_fetches: Arc<std::sync::atomic::AtomicUsize>,
 }
 
 impl Drop for Issuer {
@@ -595,6 +597,8 @@ impl Issuer {
         let url = format!("http://{}", listener.local_addr().unwrap());
         let jwks = json!({"keys": [{"kty": "OKP", "crv": "Ed25519", "x": x, "kid": ISSUER_KID, "alg": "EdDSA", "use": "sig"}]});
         let discovery = json!({"issuer": url, "jwks_uri": format!("{url}/jwks.json")});
+        let jwks_fetches = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let counter = Arc::clone(&jwks_fetches);
         let app = axum::Router::new()
             .route(
                 "/.well-known/openid-configuration",
@@ -602,7 +606,12 @@ impl Issuer {
             )
             .route(
                 "/jwks.json",
-                axum::routing::get(move || async move { axum::Json(jwks) }),
+                axum::routing::get(move || async move {
+                    counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                    // A slow issuer, so concurrent sign-ins overlap its fetch.
+                    tokio::time::sleep(Duration::from_millis(300)).await;
+                    axum::Json(jwks)
+                }),
             );
         let (tx, rx) = watch::channel(false);
         tokio::spawn(async move {
@@ -614,7 +623,22 @@ impl Issuer {
             url,
             pkcs8,
             shutdown: tx,
+            jwks_fetches,
         }
+    }
+
+    /// A token with these claims (`iss` added) under key id `kid`, signed by this
+    /// issuer's key.
+    pub fn signed(&self, mut claims: Value, kid: &str) -> String {
+        claims["iss"] = json!(self.url);
+        let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::EdDSA);
+        header.kid = Some(kid.to_owned());
+        jsonwebtoken::encode(
+            &header,
+            &claims,
+            &jsonwebtoken::EncodingKey::from_ed_der(&self.pkcs8),
+        )
+        .unwrap()
     }
 
     /// A token signed by this issuer's key (or, with `foreign_key`, by another key
