@@ -190,6 +190,11 @@ pub struct ServeArgs {
     #[arg(long, env = "CIPHERDROP_RECOVERY_RECIPIENT", value_name = "PUBKEY", value_parser = crate::cli::parse_recipient)]
     pub recovery_recipient: Option<cipherdrop_core::X25519Recipient>,
 
+    /// Serve Prometheus `/metrics` on this address (e.g. 127.0.0.1:9090), a
+    /// listener of its own. Off by default; the API's listener never serves it.
+    #[arg(long, env = "CIPHERDROP_METRICS_LISTEN")]
+    pub metrics_listen: Option<SocketAddr>,
+
     /// Log format.
     #[arg(
         long,

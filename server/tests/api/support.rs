@@ -55,6 +55,8 @@ pub struct TestServer {
     pub http: reqwest::Client,
     pub state: Arc<AppState>,
     pub backend: Backend,
+    /// Where `/metrics` is served (`--metrics-listen`).
+    pub metrics: Option<SocketAddr>,
     shutdown: watch::Sender<bool>,
     _dir: tempfile::TempDir,
     pub moto: Option<Moto>,
@@ -102,6 +104,7 @@ impl TestServer {
         let (tx, rx) = watch::channel(false);
         let prepared = prepare(&args, rx.clone()).await.unwrap();
         let base = format!("http://{}", prepared.addr);
+        let metrics = prepared.metrics_addr;
         let state = Arc::clone(&prepared.state);
         tokio::spawn(cipherdrop_server::run(
             prepared.listener,
@@ -113,6 +116,7 @@ impl TestServer {
             http: http_client(),
             state,
             backend: Backend::Local,
+            metrics,
             shutdown: tx,
             _dir: dir,
             moto: None,
@@ -168,6 +172,7 @@ impl TestServer {
             http: http_client(),
             state,
             backend: Backend::Moto,
+            metrics: None,
             shutdown: tx,
             _dir: dir,
             moto: Some(moto),
