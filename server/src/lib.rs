@@ -13,6 +13,7 @@ pub mod config;
 pub mod embedded;
 pub mod error;
 pub mod keys;
+pub mod logging;
 pub mod routes;
 pub mod secret_file;
 pub mod serve;

@@ -68,11 +68,21 @@ impl Drop for TestServer {
     }
 }
 
-/// Logs to the test output, filtered by `RUST_LOG` (nothing by default).
+/// Logs to the test output, filtered by `RUST_LOG` (nothing by default) and, as
+/// `cipherdrop serve` does, by the secret guard.
 fn init_logs() {
-    let _ = tracing_subscriber::fmt()
-        .with_test_writer()
-        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+    use tracing_subscriber::Layer as _;
+    use tracing_subscriber::filter::FilterExt as _;
+    use tracing_subscriber::layer::SubscriberExt as _;
+    use tracing_subscriber::util::SubscriberInitExt as _;
+    let filter = tracing_subscriber::EnvFilter::from_default_env()
+        .and(cipherdrop_server::logging::secret_guard());
+    let _ = tracing_subscriber::registry()
+        .with(
+            tracing_subscriber::fmt::layer()
+                .with_test_writer()
+                .with_filter(filter),
+        )
         .try_init();
 }
 
