@@ -147,3 +147,38 @@ async fn sse_c_keys_are_per_owner() {
     }
     assert_ne!(seen[0], seen[1], "alice's and bob's SSE-C keys differ");
 }
+
+/// S3 refuses a presigned request carrying an `x-amz-*` header its signature does
+/// not cover; the embedded store does too (a URL holder cannot add metadata).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unsigned_amz_headers_are_refused() {
+    let server = TestServer::local(&[]).await;
+    let token = server.login("alice").await;
+    let plaintext = test_bytes(1000, 4);
+    let started = server
+        .start_upload(&token, &json!({ "size": plaintext.len() }))
+        .await;
+    let ciphertext = encrypt(&started, &plaintext);
+    for (name, value) in [("x-amz-meta-injected", "1"), ("x-amz-tagging", "a=b")] {
+        let mut request = started["upload"]["request"].clone();
+        request["headers"][name] = json!(value);
+        let req = &request;
+        let mut r = server
+            .http
+            .put(req["url"].as_str().unwrap())
+            .body(ciphertext.clone());
+        for (k, v) in req["headers"].as_object().unwrap() {
+            r = r.header(k, v.as_str().unwrap());
+        }
+        let resp = r.send().await.unwrap();
+        assert_eq!(resp.status(), StatusCode::FORBIDDEN, "{name}");
+        let body = resp.text().await.unwrap();
+        assert!(
+            body.contains("AccessDenied") && body.contains(name),
+            "{body}"
+        );
+    }
+    // The request as signed still works.
+    let (status, _) = send_presigned(&server.http, &started["upload"]["request"], ciphertext).await;
+    assert_eq!(status, StatusCode::OK);
+}
