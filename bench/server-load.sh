@@ -49,7 +49,7 @@ run_load() {
   local port; port=$(free_port)
   local mport; mport=$(free_port)
   RUST_LOG=warn "$CIPHERDROP_BIN" serve --listen "127.0.0.1:$port" --metrics-listen "127.0.0.1:$mport" \
-    --data-dir "$WORK/data-$name" "$@" \
+    --data-dir "$WORK/data-$name" --rate-limit 0 "$@" \
     >"$WORK/$name.log" 2>&1 &
   local pid=$!; PIDS+=("$pid")
   local base="http://127.0.0.1:$port"

@@ -507,6 +507,10 @@ impl FromRequestParts<Arc<AppState>> for Caller {
         parts: &mut Parts,
         state: &Arc<AppState>,
     ) -> Result<Self, Self::Rejection> {
+        // Verified already by the rate limiter (`rate_limit::limit`).
+        if let Some(caller) = parts.extensions.get::<Self>() {
+            return Ok(caller.clone());
+        }
         let value = parts.headers.get(AUTHORIZATION).ok_or_else(|| {
             ApiError::unauthorized("missing bearer token (Authorization: Bearer …)")
         })?;

@@ -190,6 +190,20 @@ pub struct ServeArgs {
     #[arg(long, env = "CIPHERDROP_RECOVERY_RECIPIENT", value_name = "PUBKEY", value_parser = crate::cli::parse_recipient)]
     pub recovery_recipient: Option<cipherdrop_core::X25519Recipient>,
 
+    /// Requests per second each user may make to /api/* (0: no limit); over it the
+    /// answer is 429 with Retry-After.
+    #[arg(long, env = "CIPHERDROP_RATE_LIMIT", default_value_t = 20)]
+    pub rate_limit: u32,
+
+    /// Requests a user may make at once before --rate-limit applies.
+    #[arg(long, env = "CIPHERDROP_RATE_LIMIT_BURST", default_value_t = 200)]
+    pub rate_limit_burst: u32,
+
+    /// Storage quota per user, in bytes of stored (encrypted) files; an upload that
+    /// would go over it is refused with 413. No quota by default.
+    #[arg(long, env = "CIPHERDROP_QUOTA_BYTES")]
+    pub quota_bytes: Option<u64>,
+
     /// Serve Prometheus `/metrics` on this address (e.g. 127.0.0.1:9090), a
     /// listener of its own. Off by default; the API's listener never serves it.
     #[arg(long, env = "CIPHERDROP_METRICS_LISTEN")]
@@ -360,6 +374,9 @@ impl ServeArgs {
             part_size: self.part_size,
             default_chunk_size: chunk,
             presign_expiry: Duration::from_secs(self.presign_expiry),
+            rate_limit_per_second: self.rate_limit,
+            rate_limit_burst: self.rate_limit_burst,
+            quota_bytes: self.quota_bytes,
             ..Limits::default()
         })
     }

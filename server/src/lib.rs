@@ -14,6 +14,8 @@ pub mod embedded;
 pub mod error;
 pub mod keys;
 pub mod logging;
+pub mod quota;
+pub mod rate_limit;
 pub mod routes;
 pub mod secret_file;
 pub mod serve;

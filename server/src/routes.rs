@@ -25,6 +25,15 @@ pub const MAX_COMPLETE_BODY: usize = 1024 * 1024;
 
 /// The `/api` and `/auth` routes (no web page, no middleware).
 pub fn api_routes(state: Arc<AppState>) -> Router {
+    let limits = crate::rate_limit::RateLimits::new(
+        state.limits.rate_limit_per_second,
+        state.limits.rate_limit_burst,
+    )
+    .map(Arc::new);
+    let limiter = axum::middleware::from_fn_with_state(
+        (Arc::clone(&state), limits),
+        crate::rate_limit::limit,
+    );
     let complete = Router::new()
         .route(crate::COMPLETE_ROUTE, post(uploads::complete))
         .layer(DefaultBodyLimit::max(MAX_COMPLETE_BODY));
@@ -51,6 +60,7 @@ pub fn api_routes(state: Arc<AppState>) -> Router {
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .merge(complete)
+        .layer(limiter)
         .with_state(state)
 }
 
