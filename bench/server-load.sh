@@ -54,7 +54,9 @@ LUA
 run_load() {
   local name=$1 duration=$2; shift 3
   local port; port=$(free_port)
-  RUST_LOG=warn "$CIPHERDROP_BIN" serve --listen "127.0.0.1:$port" --data-dir "$WORK/data-$name" "$@" \
+  local mport; mport=$(free_port)
+  RUST_LOG=warn "$CIPHERDROP_BIN" serve --listen "127.0.0.1:$port" --metrics-listen "127.0.0.1:$mport" \
+    --data-dir "$WORK/data-$name" --rate-limit 0 "$@" \
     >"$WORK/$name.log" 2>&1 &
   local pid=$!; PIDS+=("$pid")
   local base="http://127.0.0.1:$port"
@@ -64,9 +66,9 @@ run_load() {
   export CD_TOKEN
   # Warm up (first data key, connections), then measure.
   wrk -t"$THREADS" -c"$CONNECTIONS" -d2s -s "$WORK/start.lua" "$base/api/uploads" >/dev/null
-  local before; before=$(curl -sf "$base/metrics" | awk '/^cipherdrop_key_generate_calls_total/ {print $2}')
+  local before; before=$(curl -sf "http://127.0.0.1:$mport/metrics" | awk '/^cipherdrop_key_generate_calls_total/ {print $2}')
   wrk -t"$THREADS" -c"$CONNECTIONS" -d"$duration" --latency -s "$WORK/start.lua" "$base/api/uploads" >"$WORK/$name.wrk"
-  local after; after=$(curl -sf "$base/metrics" | awk '/^cipherdrop_key_generate_calls_total/ {print $2}')
+  local after; after=$(curl -sf "http://127.0.0.1:$mport/metrics" | awk '/^cipherdrop_key_generate_calls_total/ {print $2}')
   local rss; rss=$(awk '/VmHWM/ {print $2, $3}' "/proc/$pid/status")
   local requests; requests=$(awk '/requests in/ {print $1}' "$WORK/$name.wrk")
   echo "=== $name: $CONNECTIONS connections, $THREADS threads, $duration, POST /api/uploads {\"size\":$SIZE}"

@@ -122,7 +122,10 @@ impl<W: Write> Write for EncryptingWriter<W> {
 
 /// Reads verified plaintext from a CipherDrop file. `read` returns 0 (end of file)
 /// only after the final chunk verified; every failure is an `InvalidData` error
-/// carrying the format's [`Error`] (see [`format_error`]).
+/// carrying the format's [`Error`] (see [`format_error`]). A format error is
+/// final: every later `read` returns it again (a caller that retries never sees
+/// a clean end of a damaged or truncated file). Errors of the inner reader are
+/// passed on as they are and may be retried.
 #[derive(Debug)]
 pub struct DecryptingReader<R: Read> {
     stream: Option<StreamOpener>,
@@ -130,6 +133,7 @@ pub struct DecryptingReader<R: Read> {
     input: Vec<u8>,
     out: Vec<u8>,
     pos: usize,
+    failed: Option<Error>,
 }
 
 impl<R: Read> DecryptingReader<R> {
@@ -144,12 +148,16 @@ impl<R: Read> DecryptingReader<R> {
             input: vec_of(cs),
             out: Vec::new(),
             pos: 0,
+            failed: None,
         }
     }
 }
 
 impl<R: Read> Read for DecryptingReader<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if let Some(e) = &self.failed {
+            return Err(e.clone().into());
+        }
         while self.pos == self.out.len() {
             self.out.clear();
             self.pos = 0;
@@ -161,11 +169,17 @@ impl<R: Read> Read for DecryptingReader<R> {
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => return Err(e),
             };
-            if n == 0 {
+            let verified = if n == 0 {
                 let stream = self.stream.take().expect("checked above");
-                stream.finish(&mut self.out)?;
+                stream.finish(&mut self.out)
             } else {
-                stream.push(&self.input[..n], &mut self.out)?;
+                stream.push(&self.input[..n], &mut self.out)
+            };
+            if let Err(e) = verified {
+                self.stream = None;
+                self.out.clear();
+                self.failed = Some(e.clone());
+                return Err(e.into());
             }
         }
         let n = buf.len().min(self.out.len() - self.pos);

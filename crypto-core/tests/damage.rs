@@ -80,6 +80,15 @@ fn io_decrypt(file: &[u8], context: &EncryptionContext) -> (Vec<u8>, Option<&'st
             Ok(0) => return (out, None),
             Ok(n) => out.extend_from_slice(&buf[..n]),
             Err(e) => {
+                // The error is final: reading again never looks like a clean end.
+                for _ in 0..3 {
+                    let again = reader.read(&mut buf).expect_err("the error is sticky");
+                    assert_eq!(
+                        format_error(&again).map(cipherdrop_core::Error::code),
+                        format_error(&e).map(cipherdrop_core::Error::code),
+                        "a later read fails the same way"
+                    );
+                }
                 // read_to_end must fail the same way.
                 let mut again = file;
                 let h = read_header(&mut again).unwrap();

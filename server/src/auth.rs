@@ -15,7 +15,6 @@ use jsonwebtoken::jwk::JwkSet;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
-use tokio::sync::RwLock;
 
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -99,24 +98,124 @@ pub struct OidcSettings {
     pub jwks_url: Option<String>,
 }
 
-/// Keys fetched from the issuer, refreshed on an unknown `kid` (at most every 30 s)
-/// and every hour.
-#[derive(Debug)]
+/// Keys fetched from the issuer. The set is refetched when it is older than
+/// [`JWKS_MAX_AGE`], and when a token names a key id it lacks (at most every
+/// [`JWKS_MIN_REFRESH`]). Fetches run one at a time and outside the lock that
+/// token checks read, so sign-ins with known keys never wait on the issuer; a key
+/// id still unknown after a fetch is refused without another fetch for
+/// [`UNKNOWN_KID_TTL`] (so tokens with made-up key ids cannot keep the issuer
+/// busy or make others wait).
+#[derive(Debug, Default)]
 struct JwksCache {
-    keys: Option<(JwkSet, Instant)>,
-    last_fetch: Option<Instant>,
+    state: std::sync::Mutex<JwksState>,
+    /// Held while fetching: one fetch at a time (single flight).
+    flight: tokio::sync::Mutex<()>,
 }
 
-const JWKS_MAX_AGE: Duration = Duration::from_secs(3600);
-const JWKS_MIN_REFRESH: Duration = Duration::from_secs(30);
+#[derive(Debug, Default)]
+struct JwksState {
+    keys: Option<(Arc<JwkSet>, Instant)>,
+    /// When the last fetch was tried, and whether it failed.
+    last_fetch: Option<(Instant, bool)>,
+    /// Key ids the set lacked, and since when.
+    unknown: std::collections::HashMap<String, Instant>,
+}
+
+/// Longest time a fetched key set is used: a key removed at the issuer stops
+/// being accepted within this time.
+pub const JWKS_MAX_AGE: Duration = Duration::from_secs(600);
+/// Shortest time between two fetches caused by unknown key ids.
+pub const JWKS_MIN_REFRESH: Duration = Duration::from_secs(30);
+/// How long a key id the issuer did not list is refused without asking again.
+pub const UNKNOWN_KID_TTL: Duration = Duration::from_secs(60);
+/// After a failed fetch, requests are answered 503 without fetching for this long.
+const JWKS_FAILURE_BACKOFF: Duration = Duration::from_secs(5);
+/// Most unknown key ids remembered.
+const MAX_UNKNOWN_KIDS: usize = 1024;
+
+impl JwksCache {
+    fn state(&self) -> std::sync::MutexGuard<'_, JwksState> {
+        self.state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+impl JwksState {
+    /// The key `kid` from a set that is not too old.
+    fn fresh_key(&self, kid: &str) -> Option<jsonwebtoken::jwk::Jwk> {
+        self.keys
+            .as_ref()
+            .filter(|(_, fetched)| fetched.elapsed() < JWKS_MAX_AGE)
+            .and_then(|(set, _)| set.find(kid).cloned())
+    }
+
+    fn recently_unknown(&self, kid: &str) -> bool {
+        self.unknown
+            .get(kid)
+            .is_some_and(|t| t.elapsed() < UNKNOWN_KID_TTL)
+    }
+
+    fn remember_unknown(&mut self, kid: &str) {
+        if self.unknown.len() >= MAX_UNKNOWN_KIDS {
+            self.unknown.retain(|_, t| t.elapsed() < UNKNOWN_KID_TTL);
+            if self.unknown.len() >= MAX_UNKNOWN_KIDS {
+                self.unknown.clear();
+            }
+        }
+        self.unknown.insert(kid.to_owned(), Instant::now());
+    }
+}
+
+fn unknown_kid() -> ApiError {
+    ApiError::unauthorized("token signed by a key the issuer does not list")
+}
+
+fn issuer_unavailable(detail: String) -> ApiError {
+    ApiError::internal(
+        axum::http::StatusCode::SERVICE_UNAVAILABLE,
+        "identity_provider_unavailable",
+        "the identity provider's keys cannot be fetched; try again later",
+        detail,
+    )
+}
+
+/// Whether `url` may serve an OIDC issuer or its keys: `https`, or plain `http`
+/// only to this machine (a loopback IP literal, 127.0.0.0/8 or ::1, or exactly
+/// `localhost`). Parsed, not matched by prefix: `http://127.evil.example` and
+/// `http://localhost.evil.example` are refused. No user name or password.
+pub fn oidc_url_allowed(url: &str) -> bool {
+    let Ok(u) = reqwest::Url::parse(url) else {
+        return false;
+    };
+    if !u.username().is_empty() || u.password().is_some() {
+        return false;
+    }
+    let Some(host) = u.host_str() else {
+        return false;
+    };
+    match u.scheme() {
+        "https" => true,
+        "http" => {
+            host == "localhost"
+                || host
+                    .trim_start_matches('[')
+                    .trim_end_matches(']')
+                    .parse::<std::net::IpAddr>()
+                    .is_ok_and(|ip| ip.is_loopback())
+        }
+        _ => false,
+    }
+}
 
 /// Verifies bearer tokens and issues development-login tokens.
 pub struct Authenticator {
     dev_login: bool,
+    dev_login_warning: Option<String>,
     dev_encoding: EncodingKey,
     dev_decoding: DecodingKey,
     oidc: Option<OidcSettings>,
-    jwks: RwLock<JwksCache>,
+    jwks: JwksCache,
     http: reqwest::Client,
 }
 
@@ -153,13 +252,11 @@ impl Authenticator {
         let key = derive(dev_secret, b"dev-login");
         Self {
             dev_login,
+            dev_login_warning: None,
             dev_encoding: EncodingKey::from_secret(&key).expect("a 32-byte HMAC key is accepted"),
             dev_decoding: DecodingKey::from_secret(&key).expect("a 32-byte HMAC key is accepted"),
             oidc,
-            jwks: RwLock::new(JwksCache {
-                keys: None,
-                last_fetch: None,
-            }),
+            jwks: JwksCache::default(),
             http: reqwest::Client::builder()
                 .timeout(Duration::from_secs(10))
                 .build()
@@ -167,9 +264,22 @@ impl Authenticator {
         }
     }
 
+    /// Publishes `warning` on `/auth/config` (the development login is on where
+    /// it is not safe: see `ServeArgs::dev_login_warning`).
+    #[must_use]
+    pub fn with_dev_login_warning(mut self, warning: Option<String>) -> Self {
+        self.dev_login_warning = warning;
+        self
+    }
+
     /// Whether the development login is on.
     pub fn dev_login_enabled(&self) -> bool {
         self.dev_login
+    }
+
+    /// Why the development login is dangerous here, when it is on beyond loopback.
+    pub fn dev_login_warning(&self) -> Option<&str> {
+        self.dev_login_warning.as_deref()
     }
 
     /// The OIDC settings, if any.
@@ -262,6 +372,8 @@ impl Authenticator {
         v.set_audience(&[&oidc.audience]);
         v.set_issuer(&[&oidc.issuer]);
         v.set_required_spec_claims(&["exp", "aud", "iss", "sub"]);
+        // `nbf`, when present, with the same leeway as `exp`.
+        v.validate_nbf = true;
         v.leeway = 30;
         let data = jsonwebtoken::decode::<OidcClaims>(token, &key, &v).map_err(token_error)?;
         if data.claims.sub.is_empty() || data.claims.sub.len() > 255 {
@@ -271,49 +383,57 @@ impl Authenticator {
     }
 
     async fn decoding_key(&self, oidc: &OidcSettings, kid: &str) -> Result<DecodingKey, ApiError> {
+        let usable = |jwk: jsonwebtoken::jwk::Jwk| {
+            DecodingKey::from_jwk(&jwk)
+                .map_err(|_| ApiError::unauthorized("the issuer's key is unusable"))
+        };
         {
-            let cache = self.jwks.read().await;
-            if let Some((set, fetched)) = &cache.keys
-                && fetched.elapsed() < JWKS_MAX_AGE
-                && let Some(jwk) = set.find(kid)
-            {
-                return DecodingKey::from_jwk(jwk)
-                    .map_err(|_| ApiError::unauthorized("the issuer's key is unusable"));
+            let state = self.jwks.state();
+            if let Some(jwk) = state.fresh_key(kid) {
+                return usable(jwk);
+            }
+            if state.recently_unknown(kid) {
+                return Err(unknown_kid());
             }
         }
-        let mut cache = self.jwks.write().await;
-        let recently = cache
-            .last_fetch
-            .is_some_and(|t| t.elapsed() < JWKS_MIN_REFRESH);
-        let stale = cache
-            .keys
-            .as_ref()
-            .is_none_or(|(_, t)| t.elapsed() >= JWKS_MAX_AGE);
-        if !recently || stale {
-            cache.last_fetch = Some(Instant::now());
-            let set = self.fetch_jwks(oidc).await?;
-            cache.keys = Some((set, Instant::now()));
+        // One fetch at a time; whoever waited here sees what it fetched.
+        let _flight = self.jwks.flight.lock().await;
+        {
+            let mut state = self.jwks.state();
+            if let Some(jwk) = state.fresh_key(kid) {
+                return usable(jwk);
+            }
+            let stale = state
+                .keys
+                .as_ref()
+                .is_none_or(|(_, t)| t.elapsed() >= JWKS_MAX_AGE);
+            match state.last_fetch {
+                Some((t, true)) if t.elapsed() < JWKS_FAILURE_BACKOFF => {
+                    return Err(issuer_unavailable(
+                        "JWKS: the last fetch failed moments ago".to_owned(),
+                    ));
+                }
+                Some((t, false)) if !stale && t.elapsed() < JWKS_MIN_REFRESH => {
+                    state.remember_unknown(kid);
+                    return Err(unknown_kid());
+                }
+                _ => {}
+            }
+            state.last_fetch = Some((Instant::now(), true));
         }
-        let jwk = cache
-            .keys
-            .as_ref()
-            .and_then(|(set, _)| set.find(kid))
-            .ok_or_else(|| {
-                ApiError::unauthorized("token signed by a key the issuer does not list")
-            })?;
-        DecodingKey::from_jwk(jwk)
-            .map_err(|_| ApiError::unauthorized("the issuer's key is unusable"))
+        let set = self.fetch_jwks(oidc).await?;
+        let mut state = self.jwks.state();
+        state.last_fetch = Some((Instant::now(), false));
+        state.keys = Some((Arc::new(set), Instant::now()));
+        state.unknown.clear();
+        if let Some(jwk) = state.fresh_key(kid) {
+            return usable(jwk);
+        }
+        state.remember_unknown(kid);
+        Err(unknown_kid())
     }
 
     async fn fetch_jwks(&self, oidc: &OidcSettings) -> Result<JwkSet, ApiError> {
-        let unavailable = |detail: String| {
-            ApiError::internal(
-                axum::http::StatusCode::SERVICE_UNAVAILABLE,
-                "identity_provider_unavailable",
-                "the identity provider's keys cannot be fetched; try again later",
-                detail,
-            )
-        };
         let jwks_url = match &oidc.jwks_url {
             Some(u) => u.clone(),
             None => {
@@ -331,10 +451,16 @@ impl Authenticator {
                     .send()
                     .await
                     .and_then(reqwest::Response::error_for_status)
-                    .map_err(|e| unavailable(format!("OIDC discovery: {e}")))?
+                    .map_err(|e| issuer_unavailable(format!("OIDC discovery: {e}")))?
                     .json()
                     .await
-                    .map_err(|e| unavailable(format!("OIDC discovery document: {e}")))?;
+                    .map_err(|e| issuer_unavailable(format!("OIDC discovery document: {e}")))?;
+                if !oidc_url_allowed(&d.jwks_uri) {
+                    return Err(issuer_unavailable(format!(
+                        "OIDC discovery: jwks_uri {:?} is not https (nor http to loopback)",
+                        d.jwks_uri
+                    )));
+                }
                 d.jwks_uri
             }
         };
@@ -343,10 +469,10 @@ impl Authenticator {
             .send()
             .await
             .and_then(reqwest::Response::error_for_status)
-            .map_err(|e| unavailable(format!("JWKS fetch: {e}")))?
+            .map_err(|e| issuer_unavailable(format!("JWKS fetch: {e}")))?
             .json::<JwkSet>()
             .await
-            .map_err(|e| unavailable(format!("JWKS document: {e}")))
+            .map_err(|e| issuer_unavailable(format!("JWKS document: {e}")))
     }
 }
 
@@ -381,6 +507,10 @@ impl FromRequestParts<Arc<AppState>> for Caller {
         parts: &mut Parts,
         state: &Arc<AppState>,
     ) -> Result<Self, Self::Rejection> {
+        // Verified already by the rate limiter (`rate_limit::limit`).
+        if let Some(caller) = parts.extensions.get::<Self>() {
+            return Ok(caller.clone());
+        }
         let value = parts.headers.get(AUTHORIZATION).ok_or_else(|| {
             ApiError::unauthorized("missing bearer token (Authorization: Bearer …)")
         })?;
@@ -408,6 +538,36 @@ mod tests {
         assert_ne!(a.owner, Caller::new("https://issuer", "alice").owner);
         assert_ne!(a.owner, Caller::new("dev", "bob").owner);
         assert_eq!(a.owner, Caller::new("dev", "alice").owner);
+    }
+
+    #[test]
+    fn oidc_urls_are_parsed_not_prefix_matched() {
+        for ok in [
+            "https://issuer.example",
+            "https://issuer.example/realms/x",
+            "http://127.0.0.1:8080",
+            "http://127.5.6.7/x",
+            "http://[::1]:9000/",
+            "http://localhost:3000/realms/x",
+            "http://LOCALHOST",
+        ] {
+            assert!(oidc_url_allowed(ok), "{ok}");
+        }
+        for bad in [
+            "http://127.evil.example",
+            "http://localhost.evil.example",
+            "http://localhost.",
+            "http://issuer.example",
+            "http://10.0.0.1",
+            "http://[::ffff:10.0.0.1]",
+            "http://127.0.0.1@evil.example",
+            "https://user:pass@issuer.example",
+            "ftp://127.0.0.1",
+            "127.0.0.1:8080",
+            "",
+        ] {
+            assert!(!oidc_url_allowed(bad), "{bad}");
+        }
     }
 
     #[test]

@@ -78,6 +78,11 @@ pub struct ServeArgs {
     )]
     pub local_s3_listen: SocketAddr,
 
+    /// Let --local-s3-listen be a non-loopback address (the embedded store then
+    /// takes presigned requests from the network). Off by default.
+    #[arg(long, env = "CIPHERDROP_LOCAL_S3_PUBLIC")]
+    pub local_s3_public: bool,
+
     /// Extra origins allowed by the embedded store's CORS (the page's own origin is
     /// always allowed). Comma-separated.
     #[arg(long, env = "CIPHERDROP_PUBLIC_ORIGINS", value_delimiter = ',')]
@@ -89,7 +94,10 @@ pub struct ServeArgs {
     #[arg(long, env = "CIPHERDROP_CONNECT_ORIGINS", value_delimiter = ',')]
     pub connect_origins: Vec<String>,
 
-    /// Development login (any user name, no password): on by default only in the local mode.
+    /// Development login (any user name, no password): on by default only in the
+    /// local mode with every listener on a loopback address and no OIDC issuer.
+    /// `true` anywhere else lets anyone who reaches the server sign in as any user
+    /// (a warning at start and on /auth/config says so).
     #[arg(long, env = "CIPHERDROP_DEV_LOGIN")]
     pub dev_login: Option<bool>,
 
@@ -107,7 +115,8 @@ pub struct ServeArgs {
     #[arg(long, env = "CIPHERDROP_OIDC_CLIENT_ID")]
     pub oidc_client_id: Option<String>,
 
-    /// JWKS URL (default: discovered from the issuer).
+    /// JWKS URL (default: discovered from the issuer). https, like the issuer. A key
+    /// removed at the issuer stops being accepted within 10 minutes.
     #[arg(long, env = "CIPHERDROP_OIDC_JWKS_URL")]
     pub oidc_jwks_url: Option<String>,
 
@@ -181,6 +190,25 @@ pub struct ServeArgs {
     #[arg(long, env = "CIPHERDROP_RECOVERY_RECIPIENT", value_name = "PUBKEY", value_parser = crate::cli::parse_recipient)]
     pub recovery_recipient: Option<cipherdrop_core::X25519Recipient>,
 
+    /// Requests per second each user may make to /api/* (0: no limit); over it the
+    /// answer is 429 with Retry-After.
+    #[arg(long, env = "CIPHERDROP_RATE_LIMIT", default_value_t = 20)]
+    pub rate_limit: u32,
+
+    /// Requests a user may make at once before --rate-limit applies.
+    #[arg(long, env = "CIPHERDROP_RATE_LIMIT_BURST", default_value_t = 200)]
+    pub rate_limit_burst: u32,
+
+    /// Storage quota per user, in bytes of stored (encrypted) files; an upload that
+    /// would go over it is refused with 413. No quota by default.
+    #[arg(long, env = "CIPHERDROP_QUOTA_BYTES")]
+    pub quota_bytes: Option<u64>,
+
+    /// Serve Prometheus `/metrics` on this address (e.g. 127.0.0.1:9090), a
+    /// listener of its own. Off by default; the API's listener never serves it.
+    #[arg(long, env = "CIPHERDROP_METRICS_LISTEN")]
+    pub metrics_listen: Option<SocketAddr>,
+
     /// Log format.
     #[arg(
         long,
@@ -206,9 +234,45 @@ impl ServeArgs {
         self.bucket.is_none()
     }
 
+    /// Whether every listener is on a loopback address (so only this machine can
+    /// reach the server).
+    pub fn loopback_only(&self) -> bool {
+        self.listen.ip().is_loopback()
+            && (!self.local_store() || self.local_s3_listen.ip().is_loopback())
+    }
+
+    /// Whether the development login is on by default: the local mode, every
+    /// listener on loopback, and no OIDC issuer.
+    pub fn dev_login_safe(&self) -> bool {
+        self.local_store() && self.loopback_only() && self.oidc_issuer.is_none()
+    }
+
     /// Whether the development login is on.
     pub fn dev_login_enabled(&self) -> bool {
-        self.dev_login.unwrap_or(self.local_store())
+        self.dev_login.unwrap_or_else(|| self.dev_login_safe())
+    }
+
+    /// The warning to print and publish when the development login is on where it
+    /// would not be by default, or `None`.
+    pub fn dev_login_warning(&self) -> Option<String> {
+        if !self.dev_login_enabled() || self.dev_login_safe() {
+            return None;
+        }
+        let why = if !self.loopback_only() {
+            format!(
+                "the server listens on {}, not only on loopback",
+                self.listen
+            )
+        } else if self.oidc_issuer.is_some() {
+            "an OIDC issuer is configured as well".to_owned()
+        } else {
+            "the server is not in the local mode".to_owned()
+        };
+        Some(format!(
+            "DEVELOPMENT LOGIN IS ON and {why}: anyone who reaches this server can sign in \
+             as any user, with no password, and read that user's files. Use it for \
+             development only (--dev-login false turns it off)."
+        ))
     }
 
     /// The data directory.
@@ -248,17 +312,39 @@ impl ServeArgs {
         if self.oidc_jwks_url.is_some() && self.oidc_issuer.is_none() {
             bail!("--oidc-jwks-url needs --oidc-issuer");
         }
+        if self.local_store() && !self.local_s3_listen.ip().is_loopback() && !self.local_s3_public {
+            bail!(
+                "--local-s3-listen {} is not a loopback address: the embedded store stays on \
+                 this machine unless you also give --local-s3-public",
+                self.local_s3_listen
+            );
+        }
         if !self.dev_login_enabled() && self.oidc_issuer.is_none() {
+            if self.local_store() && !self.loopback_only() {
+                bail!(
+                    "nobody could sign in: the development login is off by default because {} is \
+                     not a loopback address. Set --oidc-issuer/--oidc-audience, listen on \
+                     127.0.0.1, or give --dev-login true (then anyone who reaches the server \
+                     can sign in as any user: development only)",
+                    self.listen
+                );
+            }
             bail!(
                 "nobody could sign in: set --oidc-issuer/--oidc-audience, or --dev-login true (development only)"
             );
         }
-        if let Some(issuer) = &self.oidc_issuer
-            && !(issuer.starts_with("https://")
-                || issuer.starts_with("http://127.")
-                || issuer.starts_with("http://localhost"))
-        {
-            bail!("--oidc-issuer must be an https:// URL");
+        for (flag, url) in [
+            ("--oidc-issuer", &self.oidc_issuer),
+            ("--oidc-jwks-url", &self.oidc_jwks_url),
+        ] {
+            if let Some(url) = url
+                && !crate::auth::oidc_url_allowed(url)
+            {
+                bail!(
+                    "{flag} must be an https:// URL (plain http only to this machine: \
+                     127.0.0.1, [::1] or localhost), got {url:?}"
+                );
+            }
         }
         match self.sse {
             SseArg::SseC if self.sse_c_key_file.is_none() => {
@@ -288,6 +374,9 @@ impl ServeArgs {
             part_size: self.part_size,
             default_chunk_size: chunk,
             presign_expiry: Duration::from_secs(self.presign_expiry),
+            rate_limit_per_second: self.rate_limit,
+            rate_limit_burst: self.rate_limit_burst,
+            quota_bytes: self.quota_bytes,
             ..Limits::default()
         })
     }
@@ -300,5 +389,145 @@ impl ServeArgs {
             max_bytes: self.key_cache_max_bytes,
             capacity: self.key_cache_capacity,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ServeArgs;
+    use clap::Parser as _;
+
+    #[derive(clap::Parser)]
+    struct Cli {
+        #[command(flatten)]
+        args: ServeArgs,
+    }
+
+    fn args(extra: &[&str]) -> ServeArgs {
+        let mut argv = vec!["serve", "--data-dir", "/nonexistent"];
+        argv.extend_from_slice(extra);
+        Cli::try_parse_from(argv).expect("flags parse").args
+    }
+
+    const OIDC: &[&str] = &[
+        "--oidc-issuer",
+        "https://issuer.example",
+        "--oidc-audience",
+        "cd",
+    ];
+
+    #[test]
+    fn dev_login_is_on_by_default_only_on_loopback_without_oidc() {
+        for listen in ["127.0.0.1:8080", "[::1]:0", "127.3.4.5:1"] {
+            let a = args(&["--listen", listen]);
+            assert!(a.dev_login_enabled(), "{listen}");
+            assert_eq!(a.dev_login_warning(), None);
+            assert!(a.validate().is_ok());
+        }
+        // A listener beyond loopback: off, and with nothing else nobody could sign in.
+        for listen in ["0.0.0.0:8080", "[::]:8080", "192.168.1.5:80"] {
+            let a = args(&["--listen", listen]);
+            assert!(!a.dev_login_enabled(), "{listen}");
+            let e = a.validate().expect_err("nobody could sign in").to_string();
+            assert!(e.contains("not a loopback address"), "{e}");
+            assert!(e.contains("--dev-login true"), "{e}");
+        }
+        // An OIDC issuer: off.
+        let mut with_oidc = vec!["--listen", "127.0.0.1:0"];
+        with_oidc.extend_from_slice(OIDC);
+        let a = args(&with_oidc);
+        assert!(!a.dev_login_enabled());
+        assert!(a.validate().is_ok());
+        // The AWS mode: off (as before).
+        let a = args(&["--bucket", "b"]);
+        assert!(!a.dev_login_enabled());
+        // The embedded store beyond loopback (opted in): off.
+        let a = args(&["--local-s3-listen", "0.0.0.0:0", "--local-s3-public"]);
+        assert!(!a.dev_login_enabled());
+    }
+
+    #[test]
+    fn dev_login_forced_beyond_loopback_warns() {
+        let a = args(&["--listen", "0.0.0.0:8080", "--dev-login", "true"]);
+        assert!(a.dev_login_enabled());
+        assert!(a.validate().is_ok());
+        let w = a.dev_login_warning().expect("a warning");
+        assert!(
+            w.contains("DEVELOPMENT LOGIN IS ON") && w.contains("0.0.0.0:8080"),
+            "{w}"
+        );
+
+        let mut with_oidc = vec!["--dev-login", "true"];
+        with_oidc.extend_from_slice(OIDC);
+        let w = args(&with_oidc).dev_login_warning().expect("a warning");
+        assert!(w.contains("OIDC"), "{w}");
+
+        let w = args(&["--bucket", "b", "--dev-login", "true"])
+            .dev_login_warning()
+            .expect("a warning");
+        assert!(w.contains("local mode"), "{w}");
+
+        // Asked for where it is the default anyway: no warning.
+        assert_eq!(args(&["--dev-login", "true"]).dev_login_warning(), None);
+        // Turned off: no warning.
+        let a = args(&["--listen", "0.0.0.0:1", "--dev-login", "false"]);
+        assert_eq!(a.dev_login_warning(), None);
+    }
+
+    #[test]
+    fn oidc_urls_are_https_or_this_machine() {
+        for (flag, url) in [
+            ("--oidc-issuer", "http://127.evil.example"),
+            ("--oidc-issuer", "http://localhost.evil.example"),
+            ("--oidc-issuer", "http://issuer.example"),
+            ("--oidc-jwks-url", "http://keys.example/jwks"),
+        ] {
+            let mut argv = vec![flag, url];
+            if flag != "--oidc-issuer" {
+                argv.extend(["--oidc-issuer", "https://issuer.example"]);
+            }
+            argv.extend(["--oidc-audience", "cd"]);
+            let e = args(&argv).validate().expect_err(url).to_string();
+            assert!(e.contains(flag), "{e}");
+        }
+        let mut ok = vec!["--oidc-issuer", "http://127.0.0.1:9000/realms/x"];
+        ok.extend([
+            "--oidc-audience",
+            "cd",
+            "--oidc-jwks-url",
+            "http://[::1]:9000/k",
+        ]);
+        assert!(args(&ok).validate().is_ok());
+    }
+
+    #[test]
+    fn embedded_store_stays_on_loopback_unless_opted_out() {
+        let e = args(&["--local-s3-listen", "0.0.0.0:9000"])
+            .validate()
+            .expect_err("refused")
+            .to_string();
+        assert!(e.contains("--local-s3-public"), "{e}");
+        let a = args(&[
+            "--local-s3-listen",
+            "0.0.0.0:9000",
+            "--local-s3-public",
+            "--dev-login",
+            "true",
+        ]);
+        assert!(a.validate().is_ok());
+        assert!(a.dev_login_warning().is_some());
+        // Only the local mode has an embedded store.
+        assert!(
+            args(&[
+                "--bucket",
+                "b",
+                "--local-s3-listen",
+                "0.0.0.0:9000",
+                "--dev-login",
+                "true"
+            ])
+            .validate()
+            .is_ok()
+        );
     }
 }

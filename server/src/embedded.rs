@@ -18,14 +18,20 @@
 //!   body (its length is signed, so bounded) is read first and the answer is
 //!   `NoSuchUpload` (404), as S3 answers.
 //!
+//! - A presigned request carrying an `x-amz-*` header its signature does not
+//!   cover (an `x-amz-meta-*` added by the sender, say) is accepted by s3s-fs;
+//!   S3 refuses it (403 `AccessDenied`, "There were headers present in the
+//!   request which were not signed"), and so does [`refuse_unsigned_amz_headers`].
+//!
 //! `PutObject` with `If-None-Match: *` is checked by s3s-fs itself (412
 //! `PreconditionFailed` when the key exists), as by S3 and moto, but not
 //! atomically: two racing creates both pass the check. Here conditional PUTs of
 //! one key run one after the other, so exactly one of them creates the object.
 //!
 //! Refused requests (bad signature, expired URL, 412…) are logged at INFO by
-//! [`log_store_responses`], without the URL; s3s logs every refusal as ERROR, so
-//! `main` keeps its own log events off.
+//! [`log_store_responses`], without the URL; s3s logs every refusal as ERROR and
+//! whole requests at DEBUG, so its events stay off at every level
+//! (`crate::logging::secret_guard`).
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -38,7 +44,7 @@ use axum::error_handling::HandleError;
 use axum::extract::Request;
 use axum::http::{HeaderName, HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
-use axum::response::Response;
+use axum::response::{IntoResponse as _, Response};
 use s3s::auth::SimpleAuth;
 use s3s::dto::{
     CompleteMultipartUploadInput, CompleteMultipartUploadOutput, ListPartsInput, ListPartsOutput,
@@ -175,6 +181,7 @@ pub fn start(
     });
     let app = Router::new()
         .fallback_service(service)
+        .layer(axum::middleware::from_fn(refuse_unsigned_amz_headers))
         .layer(axum::middleware::from_fn(log_store_responses))
         .layer(cors_layer(origins)?);
     let addr = listener.local_addr()?;
@@ -202,6 +209,45 @@ async fn log_store_responses(req: Request, next: Next) -> Response {
         tracing::info!(%method, status = status.as_u16(), "embedded store refused a request");
     }
     response
+}
+
+/// Refuses a presigned request (SigV4 in the query) that carries an `x-amz-*`
+/// header not listed in its `X-Amz-SignedHeaders`, as S3 does: otherwise a
+/// holder of the URL could add metadata (or any `x-amz-*` option) the server
+/// never signed.
+async fn refuse_unsigned_amz_headers(req: Request, next: Next) -> Response {
+    let signed_headers = req.uri().query().and_then(|q| {
+        q.split('&')
+            .find_map(|kv| kv.strip_prefix("X-Amz-SignedHeaders="))
+            .map(|v| {
+                v.replace("%3B", ";")
+                    .replace("%3b", ";")
+                    .to_ascii_lowercase()
+            })
+    });
+    if let Some(signed) = signed_headers {
+        let signed: Vec<&str> = signed.split(';').collect();
+        let unsigned: Vec<&str> = req
+            .headers()
+            .keys()
+            .map(HeaderName::as_str)
+            .filter(|name| name.starts_with("x-amz-") && !signed.contains(name))
+            .collect();
+        if !unsigned.is_empty() {
+            let body = format!(
+                "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>AccessDenied</Code>\
+                 <Message>There were headers present in the request which were not signed</Message>\
+                 <HeadersNotSigned>{}</HeadersNotSigned></Error>",
+                unsigned.join(", ")
+            );
+            return Response::builder()
+                .status(StatusCode::FORBIDDEN)
+                .header(axum::http::header::CONTENT_TYPE, "application/xml")
+                .body(axum::body::Body::from(body))
+                .unwrap_or_else(|_| StatusCode::FORBIDDEN.into_response());
+        }
+    }
+    next.run(req).await
 }
 
 /// `s3s-fs` with S3's checks on multipart uploads (see the module docs). It

@@ -29,22 +29,24 @@ enum Command {
 
 fn init_tracing(format: LogFormat) {
     use std::io::IsTerminal as _;
+    use tracing_subscriber::Layer as _;
+    use tracing_subscriber::filter::FilterExt as _;
+    use tracing_subscriber::layer::SubscriberExt as _;
+    use tracing_subscriber::util::SubscriberInitExt as _;
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"))
-        // The embedded store's own crates log every refused request as ERROR (and
-        // at DEBUG whole requests, presigned URLs included): the server logs what
-        // the store answers itself (embedded.rs), so their events stay off.
-        .add_directive("s3s=off".parse().expect("a valid directive"))
-        .add_directive("s3s_fs=off".parse().expect("a valid directive"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
+        // Crates that log requests (presigned URLs, SSE-C keys, signatures) below
+        // INFO are capped whatever RUST_LOG says (logging.rs).
+        .and(cipherdrop_server::logging::secret_guard());
+    let layer = tracing_subscriber::fmt::layer()
         // Colours only for a person at a terminal, not in a file or a pipe.
         .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr);
-    match format {
-        LogFormat::Text => builder.init(),
-        LogFormat::Json => builder.json().init(),
-    }
+    let layer = match format {
+        LogFormat::Text => layer.with_filter(filter).boxed(),
+        LogFormat::Json => layer.json().with_filter(filter).boxed(),
+    };
+    tracing_subscriber::registry().with(layer).init();
 }
 
 fn main() -> std::process::ExitCode {

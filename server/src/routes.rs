@@ -7,12 +7,12 @@ pub mod uploads;
 
 use std::sync::Arc;
 
-use axum::Router;
 use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
 use axum::extract::{DefaultBodyLimit, FromRequest, FromRequestParts, Request};
 use axum::http::StatusCode;
 use axum::http::request::Parts;
 use axum::routing::{get, post};
+use axum::{Extension, Router};
 use serde::de::DeserializeOwned;
 
 use crate::error::ApiError;
@@ -25,13 +25,24 @@ pub const MAX_COMPLETE_BODY: usize = 1024 * 1024;
 
 /// The `/api` and `/auth` routes (no web page, no middleware).
 pub fn api_routes(state: Arc<AppState>) -> Router {
+    let limits = crate::rate_limit::RateLimits::new(
+        state.limits.rate_limit_per_second,
+        state.limits.rate_limit_burst,
+    )
+    .map(Arc::new);
+    let limiter = axum::middleware::from_fn_with_state(
+        (Arc::clone(&state), limits),
+        crate::rate_limit::limit,
+    );
     let complete = Router::new()
         .route(crate::COMPLETE_ROUTE, post(uploads::complete))
         .layer(DefaultBodyLimit::max(MAX_COMPLETE_BODY));
     Router::new()
         .route("/healthz", get(health::healthz))
-        .route("/readyz", get(health::readyz))
-        .route("/metrics", get(health::metrics))
+        .route(
+            "/readyz",
+            get(health::readyz).layer(Extension(Arc::new(health::ReadyCache::default()))),
+        )
         .route("/auth/config", get(session::config))
         .route("/auth/dev-login", post(session::dev_login))
         .route("/api/me", get(session::me))
@@ -49,6 +60,16 @@ pub fn api_routes(state: Arc<AppState>) -> Router {
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .merge(complete)
+        .layer(limiter)
+        .with_state(state)
+}
+
+/// `/metrics` alone, for the `--metrics-listen` listener (off by default: the
+/// API's own listener does not serve it).
+pub fn metrics_routes(state: Arc<AppState>) -> Router {
+    Router::new()
+        .route("/metrics", get(health::metrics))
+        .fallback(not_found)
         .with_state(state)
 }
 

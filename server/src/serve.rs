@@ -40,6 +40,8 @@ pub struct Prepared {
     pub embedded: Option<EmbeddedStore>,
     /// Which key service is in use ("raw-aes", "aws-kms").
     pub key_provider: String,
+    /// Where `/metrics` is served (`--metrics-listen`), if anywhere.
+    pub metrics_addr: Option<SocketAddr>,
 }
 
 impl Prepared {
@@ -264,8 +266,14 @@ pub async fn prepare(
         None => Some(PathBuf::from("web/dist")).filter(|d| d.join("index.html").is_file()),
     };
     let key_provider = keys.provider_id().to_owned();
+    let dev_login_warning = args.dev_login_warning();
+    if let Some(warning) = &dev_login_warning {
+        tracing::warn!("{warning}");
+        eprintln!("\n*** WARNING: {warning} ***\n");
+    }
     let state = Arc::new(AppState {
-        auth: Authenticator::new(args.dev_login_enabled(), &secret, oidc),
+        auth: Authenticator::new(args.dev_login_enabled(), &secret, oidc)
+            .with_dev_login_warning(dev_login_warning),
         keys,
         store,
         uploads: UploadTokens::new(&secret, Duration::from_secs(args.upload_ttl)),
@@ -273,12 +281,30 @@ pub async fn prepare(
         web_dir,
         store_origins,
     });
+    let metrics_addr = match args.metrics_listen {
+        Some(at) => {
+            let metrics = TcpListener::bind(at)
+                .await
+                .with_context(|| format!("cannot listen on {at} for /metrics"))?;
+            let metrics_addr = metrics.local_addr()?;
+            let app = crate::routes::metrics_routes(Arc::clone(&state));
+            let stop = shutdown_signal(shutdown.clone());
+            tokio::spawn(async move {
+                if let Err(e) = axum::serve(metrics, app).with_graceful_shutdown(stop).await {
+                    tracing::error!(error = %e, "the metrics listener stopped");
+                }
+            });
+            Some(metrics_addr)
+        }
+        None => None,
+    };
     Ok(Prepared {
         state,
         listener,
         addr,
         embedded,
         key_provider,
+        metrics_addr,
     })
 }
 
@@ -300,6 +326,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         key_provider = %prepared.key_provider,
         dev_login = prepared.state.auth.dev_login_enabled(),
         local_store = prepared.embedded.as_ref().map(|e| e.addr.to_string()),
+        metrics = prepared.metrics_addr.map(|a| a.to_string()),
         "cipherdrop is serving"
     );
     println!("CipherDrop is running at {}", prepared.url());

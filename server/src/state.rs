@@ -30,6 +30,12 @@ pub struct Limits {
     pub max_part_urls_per_request: usize,
     /// Longest accepted encrypted name (base64 characters).
     pub max_name_len: usize,
+    /// Requests per second per user on `/api/*` (0: no limit).
+    pub rate_limit_per_second: u32,
+    /// Requests a user may make at once before the rate applies.
+    pub rate_limit_burst: u32,
+    /// Bytes of stored objects per user (`None`: no quota).
+    pub quota_bytes: Option<u64>,
 }
 
 impl Default for Limits {
@@ -43,6 +49,9 @@ impl Default for Limits {
             initial_part_urls: 32,
             max_part_urls_per_request: 100,
             max_name_len: 1024,
+            rate_limit_per_second: 0,
+            rate_limit_burst: 0,
+            quota_bytes: None,
         }
     }
 }

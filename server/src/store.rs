@@ -207,15 +207,17 @@ pub enum ServerSideEncryptionMode {
         /// `None` means the AWS managed key `aws/s3`.
         key_id: Option<String>,
     },
-    /// SSE-C: the customer key is sent with every request.
+    /// SSE-C: a customer key is sent with every request, each owner's own (see
+    /// [`SseCustomerKey`]).
     CustomerKey(SseCustomerKey),
 }
 
-/// An SSE-C key (base64 key and base64 MD5, as S3 wants them).
+/// The configured SSE-C key. It is never sent as such: each owner's objects use
+/// their own key, HKDF-SHA-256 over it with the owner id as info, so the key a
+/// user's browser receives in presigned headers opens only that user's objects.
 #[derive(Clone)]
 pub struct SseCustomerKey {
-    key_b64: String,
-    md5_b64: String,
+    root: zeroize::Zeroizing<[u8; 32]>,
 }
 
 impl std::fmt::Debug for SseCustomerKey {
@@ -224,15 +226,45 @@ impl std::fmt::Debug for SseCustomerKey {
     }
 }
 
+/// One owner's SSE-C key as S3 wants it: base64 key and base64 MD5.
+pub(crate) struct CustomerKeyHeaders {
+    pub(crate) key_b64: String,
+    pub(crate) md5_b64: String,
+}
+
+/// Domain separation of the per-owner SSE-C keys.
+const SSE_C_SALT: &[u8] = b"cipherdrop-sse-c-owner-v1";
+
 impl SseCustomerKey {
-    /// From the raw 32-byte key.
+    /// From the configured 32-byte key.
     pub fn new(key: &[u8; 32]) -> Self {
-        use base64::Engine as _;
-        let b64 = base64::engine::general_purpose::STANDARD;
-        let md5 = md5_digest(key);
         Self {
-            key_b64: b64.encode(key),
-            md5_b64: b64.encode(md5),
+            root: zeroize::Zeroizing::new(*key),
+        }
+    }
+
+    /// The raw SSE-C key of `owner`'s objects.
+    pub fn owner_key(&self, owner: &str) -> zeroize::Zeroizing<[u8; 32]> {
+        let mut okm = zeroize::Zeroizing::new([0u8; 32]);
+        hkdf::Hkdf::<sha2::Sha256>::new(Some(SSE_C_SALT), self.root.as_slice())
+            .expand(owner.as_bytes(), okm.as_mut_slice())
+            .expect("32 bytes is a valid HKDF-SHA-256 output length");
+        okm
+    }
+
+    /// The headers for the object at `key` (`users/<owner>/…` or
+    /// `uploads/<owner>/…`: that owner's key; any other key: the key of owner "").
+    pub(crate) fn for_object_key(&self, key: &str) -> CustomerKeyHeaders {
+        use base64::Engine as _;
+        let owner = match key.split('/').collect::<Vec<_>>().as_slice() {
+            ["users" | "uploads", owner, _, ..] => *owner,
+            _ => "",
+        };
+        let k = self.owner_key(owner);
+        let b64 = base64::engine::general_purpose::STANDARD;
+        CustomerKeyHeaders {
+            key_b64: b64.encode(k.as_slice()),
+            md5_b64: b64.encode(md5_digest(k.as_slice())),
         }
     }
 }
@@ -377,7 +409,7 @@ where
 }
 
 macro_rules! apply_sse {
-    ($builder:expr, $sse:expr, full) => {{
+    ($builder:expr, $sse:expr, $key:expr, full) => {{
         let b = $builder;
         match $sse {
             ServerSideEncryptionMode::None => b,
@@ -387,19 +419,23 @@ macro_rules! apply_sse {
             ServerSideEncryptionMode::AwsKms { key_id } => b
                 .server_side_encryption(ServerSideEncryption::AwsKms)
                 .set_ssekms_key_id(key_id.clone()),
-            ServerSideEncryptionMode::CustomerKey(k) => b
-                .sse_customer_algorithm("AES256")
-                .sse_customer_key(k.key_b64.clone())
-                .sse_customer_key_md5(k.md5_b64.clone()),
+            ServerSideEncryptionMode::CustomerKey(k) => {
+                let h = k.for_object_key($key);
+                b.sse_customer_algorithm("AES256")
+                    .sse_customer_key(h.key_b64)
+                    .sse_customer_key_md5(h.md5_b64)
+            }
         }
     }};
-    ($builder:expr, $sse:expr, customer_only) => {{
+    ($builder:expr, $sse:expr, $key:expr, customer_only) => {{
         let b = $builder;
         match $sse {
-            ServerSideEncryptionMode::CustomerKey(k) => b
-                .sse_customer_algorithm("AES256")
-                .sse_customer_key(k.key_b64.clone())
-                .sse_customer_key_md5(k.md5_b64.clone()),
+            ServerSideEncryptionMode::CustomerKey(k) => {
+                let h = k.for_object_key($key);
+                b.sse_customer_algorithm("AES256")
+                    .sse_customer_key(h.key_b64)
+                    .sse_customer_key_md5(h.md5_b64)
+            }
             _ => b,
         }
     }};
@@ -480,7 +516,7 @@ impl S3Store {
                     .content_type("application/octet-stream")
                     .if_none_match("*")
                     .set_metadata(Some(metadata.clone().into_iter().collect()));
-                apply_sse!(req, &self.sse, full)
+                apply_sse!(req, &self.sse, key, full)
                     .presigned(config)
                     .await
                     .map_err(|e| map_s3_error(e, StoreError::NotFound))?
@@ -498,14 +534,14 @@ impl S3Store {
                     .upload_id(upload_id)
                     .part_number(part_number)
                     .content_length(length_i64(content_length)?);
-                apply_sse!(req, &self.sse, customer_only)
+                apply_sse!(req, &self.sse, key, customer_only)
                     .presigned(config)
                     .await
                     .map_err(|e| map_s3_error(e, StoreError::NoSuchUpload))?
             }
             Target::Get { key } => {
                 let req = client.get_object().bucket(&self.bucket).key(key);
-                apply_sse!(req, &self.sse, customer_only)
+                apply_sse!(req, &self.sse, key, customer_only)
                     .presigned(config)
                     .await
                     .map_err(|e| map_s3_error(e, StoreError::NotFound))?
@@ -620,7 +656,7 @@ impl ObjectStore for S3Store {
             .key(key)
             .content_type("application/octet-stream")
             .set_metadata(Some(metadata.clone().into_iter().collect()));
-        let req = apply_sse!(req, &self.sse, full);
+        let req = apply_sse!(req, &self.sse, key, full);
         let out = req
             .send()
             .await
@@ -673,7 +709,7 @@ impl ObjectStore for S3Store {
                     .set_parts(Some(parts))
                     .build(),
             );
-        let req = apply_sse!(req, &self.sse, customer_only);
+        let req = apply_sse!(req, &self.sse, key, customer_only);
         // Assembling a large object can take S3 minutes: this call gets the
         // deadline of "complete upload", not the one of every other S3 call.
         let timeouts = aws_sdk_s3::config::timeout::TimeoutConfig::builder()
@@ -724,7 +760,7 @@ impl ObjectStore for S3Store {
                 .key(key)
                 .upload_id(upload_id)
                 .set_part_number_marker(marker.take());
-            let page = match apply_sse!(req, &self.sse, customer_only).send().await {
+            let page = match apply_sse!(req, &self.sse, key, customer_only).send().await {
                 Ok(out) => ListPartsPage {
                     parts: out
                         .parts()
@@ -780,7 +816,7 @@ impl ObjectStore for S3Store {
             .content_type("application/octet-stream")
             .metadata(RECORD_METADATA_KEY, state)
             .body(aws_sdk_s3::primitives::ByteStream::from_static(b""));
-        apply_sse!(req, &self.sse, full)
+        apply_sse!(req, &self.sse, key, full)
             .send()
             .await
             .map_err(|e| map_s3_error(e, StoreError::NotFound))?;
@@ -789,7 +825,7 @@ impl ObjectStore for S3Store {
 
     async fn read_record(&self, key: &str) -> Result<Option<String>, StoreError> {
         let req = self.client.head_object().bucket(&self.bucket).key(key);
-        match apply_sse!(req, &self.sse, customer_only).send().await {
+        match apply_sse!(req, &self.sse, key, customer_only).send().await {
             Ok(out) => Ok(Some(
                 out.metadata()
                     .and_then(|m| m.get(RECORD_METADATA_KEY))
@@ -843,7 +879,7 @@ impl ObjectStore for S3Store {
 
     async fn head(&self, key: &str) -> Result<ObjectMeta, StoreError> {
         let req = self.client.head_object().bucket(&self.bucket).key(key);
-        let req = apply_sse!(req, &self.sse, customer_only);
+        let req = apply_sse!(req, &self.sse, key, customer_only);
         let out = req
             .send()
             .await

@@ -322,6 +322,44 @@ fn inspect_prints_the_header_without_a_key() {
     assert!(String::from_utf8_lossy(&text.stdout).contains("owner=ann"));
 }
 
+/// A header's strings come from the file: `inspect` must not pass terminal
+/// escape sequences (ESC, CSI, BEL, bidi overrides) through to the terminal.
+#[test]
+fn inspect_escapes_control_characters() {
+    use cipherdrop_core::{ChunkSize, DataKey, EncryptionContext, RawAesKeyring, Sealer};
+    let e = Env::new();
+    let hostile = "x\u{1b}]0;pwned\u{7}\u{1b}[2J\u{9b}31m\u{202e}y";
+    let context = EncryptionContext::from_pairs([("owner", hostile), ("k\u{1b}[1m", "v")]).unwrap();
+    let dk = DataKey::from_bytes([3; 32]);
+    let wrapped = RawAesKeyring::new("name\u{1b}[5m", [4; 32])
+        .wrap_with_nonce(&dk, &context, [1; 12])
+        .unwrap();
+    let sealer =
+        Sealer::with_message_id(&dk, &context, &[wrapped], ChunkSize::MIN, Some(3), [5; 32])
+            .unwrap();
+    let mut stream = sealer.into_stream();
+    let mut file = Vec::new();
+    stream.push(b"abc", &mut file).unwrap();
+    stream.finish(&mut file).unwrap();
+    e.write("c", &file);
+    for args in [&["inspect", "c"][..], &["inspect", "--json", "c"][..]] {
+        let o = e.run(args);
+        assert!(o.status.success(), "{}", stderr(&o));
+        let out = String::from_utf8(o.stdout.clone()).unwrap();
+        assert!(
+            !out.chars()
+                .any(|c| (c.is_control() && c != '\n') || c == '\u{202e}'),
+            "{args:?}: {out:?}"
+        );
+        if args.len() == 3 {
+            let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+            assert_eq!(v["context"]["owner"], hostile, "JSON keeps the value");
+        } else {
+            assert!(out.contains("owner=x\\u{1b}]0;pwned\\u{7}"), "{out}");
+        }
+    }
+}
+
 fn passphrase_env() -> Env {
     let e = Env::new();
     e.write(

@@ -38,11 +38,49 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         .with_context(|| format!("cannot inspect {}", input.name))?;
     let report = describe(&header, input.len);
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
+        // serde_json escapes C0 controls; DEL, C1 controls and bidi overrides too.
+        println!(
+            "{}",
+            escape_for_terminal(&serde_json::to_string_pretty(&report)?, true)
+        );
     } else {
         print_text(&report);
     }
     Ok(())
+}
+
+/// Whether `c` would act on a terminal or reorder text instead of showing up:
+/// control characters (C0, DEL, C1: escape sequences start with ESC or CSI) and
+/// invisible bidirectional formatting.
+fn acts_on_terminal(c: char) -> bool {
+    c.is_control()
+        || matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+}
+
+/// `s` with every character that could act on a terminal written as an escape: a
+/// header's strings come from the file, and a file must not be able to move the
+/// cursor, retitle the window or hide text. Text gets `\u{1b}` (and `\\` for a
+/// backslash, so the escapes are unambiguous); JSON gets `\u001b`, which decodes
+/// to the same string.
+fn escape_for_terminal(s: &str, json: bool) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        // In JSON, serde_json already escaped C0 controls inside strings; outside
+        // them a newline is layout.
+        if acts_on_terminal(c) && !(json && c < ' ') {
+            if json {
+                let _ = write!(out, "\\u{:04x}", u32::from(c));
+            } else {
+                let _ = write!(out, "\\u{{{:x}}}", u32::from(c));
+            }
+        } else if c == '\\' && !json {
+            out.push_str("\\\\");
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 /// The header as JSON (the `--json` output).
@@ -85,9 +123,10 @@ pub fn describe(header: &Header, file_len: Option<u64>) -> serde_json::Value {
 fn print_text(r: &serde_json::Value) {
     let s = |k: &str| match &r[k] {
         serde_json::Value::Null => "unknown".to_owned(),
-        serde_json::Value::String(s) => s.clone(),
+        serde_json::Value::String(s) => escape_for_terminal(s, false),
         v => v.to_string(),
     };
+    let e = |v: &serde_json::Value| escape_for_terminal(v.as_str().unwrap_or_default(), false);
     println!(
         "format:        CipherDrop version {} suite {} ({})",
         s("version"),
@@ -120,7 +159,7 @@ fn print_text(r: &serde_json::Value) {
         Some(m) if !m.is_empty() => {
             for (i, (k, v)) in m.iter().enumerate() {
                 let label = if i == 0 { "context:" } else { "" };
-                println!("{label:<15}{k}={}", v.as_str().unwrap_or_default());
+                println!("{label:<15}{}={}", escape_for_terminal(k, false), e(v));
             }
         }
         _ => println!("context:       (empty)"),
@@ -134,8 +173,8 @@ fn print_text(r: &serde_json::Value) {
         let label = if i == 0 { "wrapped keys:" } else { "" };
         println!(
             "{label:<15}{} {} ({} bytes)",
-            w["provider_id"].as_str().unwrap_or_default(),
-            w["provider_info"].as_str().unwrap_or_default(),
+            e(&w["provider_id"]),
+            e(&w["provider_info"]),
             w["blob_len"]
         );
     }
@@ -186,7 +225,28 @@ fn provider_info_text(w: &cipherdrop_core::WrappedKey) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::{binary_size, decimal_size};
+    use super::{binary_size, decimal_size, escape_for_terminal};
+
+    #[test]
+    fn terminal_controls_are_escaped() {
+        let hostile = "a\u{1b}]0;title\u{7}b\u{9b}2Jc\u{7f}\u{202e}d\\e";
+        assert_eq!(
+            escape_for_terminal(hostile, false),
+            "a\\u{1b}]0;title\\u{7}b\\u{9b}2Jc\\u{7f}\\u{202e}d\\\\e"
+        );
+        let json = serde_json::to_string(&serde_json::json!(hostile)).unwrap();
+        let escaped = escape_for_terminal(&json, true);
+        assert!(
+            escaped.chars().all(|c| !c.is_control() && c != '\u{202e}'),
+            "{escaped}"
+        );
+        let back: String = serde_json::from_str(&escaped).unwrap();
+        assert_eq!(
+            back, hostile,
+            "the JSON still decodes to the header's string"
+        );
+        assert_eq!(escape_for_terminal("owner=ann ä", false), "owner=ann ä");
+    }
 
     #[test]
     fn sizes_read_in_decimal_units() {

@@ -1,13 +1,18 @@
 //! `/healthz`, `/readyz` and `/metrics` (no authentication, nothing secret).
+//!
+//! `/readyz` calls S3 and the key service: its answer is kept for
+//! [`READY_CACHE_TTL`] and one check runs at a time, so unauthenticated callers
+//! cannot turn requests into S3 and KMS calls. `/metrics` is not on the API's
+//! listener: only on `--metrics-listen` (see [`super::metrics_routes`]).
 
 use std::fmt::Write as _;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use axum::Json;
 use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
+use axum::{Extension, Json};
 use serde_json::{Value, json};
 
 use crate::error::ApiError;
@@ -20,22 +25,57 @@ pub async fn healthz() -> Json<Value> {
     Json(json!({"status": "ok"}))
 }
 
-/// `GET /readyz`: the bucket and the key service answer.
+/// How long a `/readyz` answer is reused.
+pub const READY_CACHE_TTL: Duration = Duration::from_secs(5);
+
+/// The last `/readyz` answer: ready, or what was not reachable.
+#[derive(Debug, Default)]
+pub struct ReadyCache {
+    last: tokio::sync::Mutex<Option<(Instant, Result<(), &'static str>)>>,
+}
+
+/// `GET /readyz`: the bucket and the key service answer (checked at most every
+/// [`READY_CACHE_TTL`]).
 ///
 /// # Errors
 /// 503 `not_ready` naming what is unreachable.
-pub async fn readyz(State(state): State<Arc<AppState>>) -> Result<Json<Value>, ApiError> {
+pub async fn readyz(
+    State(state): State<Arc<AppState>>,
+    Extension(cache): Extension<Arc<ReadyCache>>,
+) -> Result<Json<Value>, ApiError> {
+    // Held during the check: concurrent callers wait for it and share its answer.
+    let mut last = cache.last.lock().await;
+    let outcome = match *last {
+        Some((at, outcome)) if at.elapsed() < READY_CACHE_TTL => outcome,
+        _ => {
+            let outcome = check(&state).await;
+            *last = Some((Instant::now(), outcome));
+            outcome
+        }
+    };
+    drop(last);
+    match outcome {
+        Ok(()) => Ok(Json(
+            json!({"status": "ready", "key_provider": state.keys.provider_id()}),
+        )),
+        Err(what) => Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "not_ready",
+            format!("{what} is not reachable"),
+        )),
+    }
+}
+
+/// Checks the store and the key service; the error names what failed (the
+/// detail is logged here, once per check).
+async fn check(state: &AppState) -> Result<(), &'static str> {
     let (store, keys) = tokio::join!(
         tokio::time::timeout(CHECK_TIMEOUT, state.store.check()),
         tokio::time::timeout(CHECK_TIMEOUT, state.keys.check()),
     );
-    let not_ready = |what: &str, detail: String| {
-        ApiError::internal(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "not_ready",
-            &format!("{what} is not reachable"),
-            detail,
-        )
+    let not_ready = |what: &'static str, detail: String| {
+        tracing::warn!(%detail, "not ready: {what} is not reachable");
+        what
     };
     match store {
         Ok(Ok(())) => {}
@@ -47,12 +87,11 @@ pub async fn readyz(State(state): State<Arc<AppState>>) -> Result<Json<Value>, A
         Ok(Err(e)) => return Err(not_ready("the key service", format!("{e:?}"))),
         Err(_) => return Err(not_ready("the key service", "timeout".to_owned())),
     }
-    Ok(Json(
-        json!({"status": "ready", "key_provider": state.keys.provider_id()}),
-    ))
+    Ok(())
 }
 
-/// `GET /metrics`: key-service counters in Prometheus text format.
+/// `GET /metrics` on the metrics listener: key-service counters in Prometheus
+/// text format.
 pub async fn metrics(State(state): State<Arc<AppState>>) -> impl IntoResponse {
     let s = state.keys.stats();
     let mut out = String::new();

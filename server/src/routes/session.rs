@@ -16,6 +16,9 @@ use crate::state::AppState;
 pub struct AuthConfig {
     /// Whether `POST /auth/dev-login` works.
     pub dev_login: bool,
+    /// Set when the development login is on where anyone who reaches the server
+    /// can use it (a listener beyond loopback, or beside OIDC): show it loudly.
+    pub dev_login_warning: Option<String>,
     /// The OIDC issuer and audience, when configured.
     pub oidc: Option<OidcInfo>,
 }
@@ -35,6 +38,7 @@ pub struct OidcInfo {
 pub async fn config(State(state): State<Arc<AppState>>) -> Json<AuthConfig> {
     Json(AuthConfig {
         dev_login: state.auth.dev_login_enabled(),
+        dev_login_warning: state.auth.dev_login_warning().map(str::to_owned),
         oidc: state.auth.oidc().map(|o| OidcInfo {
             issuer: o.issuer.clone(),
             audience: o.audience.clone(),

@@ -258,6 +258,7 @@ pub async fn start(
     if let Some(name) = &req.name {
         check_name(name, limits.max_name_len)?;
     }
+    crate::quota::check(&state, &caller, req.size).await?;
 
     let object_id = new_object_id()?;
     let context = object_context(&caller.owner, &object_id)?;

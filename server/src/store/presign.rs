@@ -92,22 +92,30 @@ fn plain_header_value(v: &str) -> bool {
 
 /// The headers server-side encryption adds: all of them on writes, only the SSE-C
 /// customer key on part uploads and reads (like the SDK builders in `store.rs`).
-fn sse_headers(sse: &ServerSideEncryptionMode, full: bool) -> Vec<(&'static str, String)> {
+/// The SSE-C key is the one of the object's owner (`SseCustomerKey::for_object_key`).
+fn sse_headers(
+    sse: &ServerSideEncryptionMode,
+    full: bool,
+    key: &str,
+) -> Vec<(&'static str, String)> {
     match sse {
-        ServerSideEncryptionMode::CustomerKey(k) => vec![
-            (
-                "x-amz-server-side-encryption-customer-algorithm",
-                "AES256".to_owned(),
-            ),
-            (
-                "x-amz-server-side-encryption-customer-key",
-                k.key_b64.clone(),
-            ),
-            (
-                "x-amz-server-side-encryption-customer-key-md5",
-                k.md5_b64.clone(),
-            ),
-        ],
+        ServerSideEncryptionMode::CustomerKey(k) => {
+            let k = k.for_object_key(key);
+            vec![
+                (
+                    "x-amz-server-side-encryption-customer-algorithm",
+                    "AES256".to_owned(),
+                ),
+                (
+                    "x-amz-server-side-encryption-customer-key",
+                    k.key_b64.clone(),
+                ),
+                (
+                    "x-amz-server-side-encryption-customer-key-md5",
+                    k.md5_b64.clone(),
+                ),
+            ]
+        }
         _ if !full => Vec::new(),
         ServerSideEncryptionMode::None => Vec::new(),
         ServerSideEncryptionMode::Aes256 => {
@@ -183,10 +191,8 @@ pub(crate) struct DirectPresigner {
     base: String,
     /// Signing region (from the SDK's signature scope).
     region: String,
-    /// Headers of server-side encryption for writes.
-    sse_full: Vec<(&'static str, String)>,
-    /// Headers of server-side encryption for part uploads and reads.
-    sse_customer: Vec<(&'static str, String)>,
+    /// Server-side encryption (its headers depend on the object's owner).
+    sse: ServerSideEncryptionMode,
     credentials: CredentialCache,
 }
 
@@ -225,8 +231,7 @@ impl DirectPresigner {
         Some(Self {
             base: base.to_owned(),
             region: (*region).to_owned(),
-            sse_full: sse_headers(sse, true),
-            sse_customer: sse_headers(sse, false),
+            sse: sse.clone(),
             credentials: CredentialCache {
                 provider,
                 current: RwLock::new(None),
@@ -340,8 +345,8 @@ impl DirectPresigner {
                 for (k, v) in *metadata {
                     headers.push((format!("x-amz-meta-{k}"), v.clone()));
                 }
-                for (k, v) in &self.sse_full {
-                    headers.push(((*k).to_owned(), v.clone()));
+                for (k, v) in sse_headers(&self.sse, true, target.key()) {
+                    headers.push((k.to_owned(), v));
                 }
                 "PUT"
             }
@@ -356,15 +361,15 @@ impl DirectPresigner {
                 url.push_str("&uploadId=");
                 url.push_str(upload_id);
                 headers.push(("content-length".to_owned(), content_length.to_string()));
-                for (k, v) in &self.sse_customer {
-                    headers.push(((*k).to_owned(), v.clone()));
+                for (k, v) in sse_headers(&self.sse, false, target.key()) {
+                    headers.push((k.to_owned(), v));
                 }
                 "PUT"
             }
             Target::Get { .. } => {
                 url.push_str("?x-id=GetObject");
-                for (k, v) in &self.sse_customer {
-                    headers.push(((*k).to_owned(), v.clone()));
+                for (k, v) in sse_headers(&self.sse, false, target.key()) {
+                    headers.push((k.to_owned(), v));
                 }
                 "GET"
             }

@@ -141,6 +141,8 @@ async fn moto_authorization_matrix() {
 async fn tokens_are_verified() {
     let issuer = Issuer::start().await;
     let server = TestServer::local(&[
+        "--dev-login",
+        "true",
         "--oidc-issuer",
         &issuer.url,
         "--oidc-audience",
@@ -235,9 +237,169 @@ async fn auth_config_names_the_oidc_client_id() {
     .await;
     let (s, cfg) = server.get("/auth/config", None).await;
     assert_eq!(s, StatusCode::OK, "{cfg}");
-    assert_eq!(cfg["dev_login"], true);
+    // With an OIDC issuer the development login is off unless asked for.
+    assert_eq!(cfg["dev_login"], false);
+    assert_eq!(cfg["dev_login_warning"], Value::Null);
+    let (s, body) = server
+        .post("/auth/dev-login", None, &json!({ "user": "alice" }))
+        .await;
+    assert_eq!(s, StatusCode::NOT_FOUND, "{body}");
     assert_eq!(
         cfg["oidc"],
         json!({"issuer": issuer.url, "audience": "cipherdrop-api", "client_id": "cipherdrop-web"})
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dev_login_beside_oidc_is_announced_loudly() {
+    let issuer = Issuer::start().await;
+    let server = TestServer::local(&[
+        "--dev-login",
+        "true",
+        "--oidc-issuer",
+        &issuer.url,
+        "--oidc-audience",
+        "cipherdrop-api",
+    ])
+    .await;
+    let (s, cfg) = server.get("/auth/config", None).await;
+    assert_eq!(s, StatusCode::OK, "{cfg}");
+    assert_eq!(cfg["dev_login"], true);
+    let warning = cfg["dev_login_warning"].as_str().unwrap();
+    assert!(
+        warning.contains("DEVELOPMENT LOGIN IS ON") && warning.contains("any user"),
+        "{warning}"
+    );
+    server.login("alice").await;
+}
+
+/// A listener beyond loopback turns the development login off: `serve` refuses
+/// to start with nobody able to sign in (before it binds anything).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dev_login_is_not_on_by_default_beyond_loopback() {
+    let dir = tempfile::tempdir().unwrap();
+    let (tx, rx) = tokio::sync::watch::channel(false);
+    for argv in [
+        vec!["serve", "--listen", "0.0.0.0:0"],
+        vec!["serve", "--local-s3-listen", "0.0.0.0:0"],
+    ] {
+        let mut argv = argv;
+        argv.extend(["--data-dir", dir.path().to_str().unwrap()]);
+        let args = crate::support::serve_args(&argv);
+        let e = cipherdrop_server::serve::prepare(&args, rx.clone())
+            .await
+            .expect_err("refused")
+            .to_string();
+        assert!(e.contains("loopback"), "{e}");
+    }
+    drop(tx);
+}
+
+fn unix_now() -> i64 {
+    i64::try_from(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs(),
+    )
+    .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn not_before_is_checked_with_the_expiry_leeway() {
+    let issuer = Issuer::start().await;
+    let server = TestServer::local(&["--oidc-issuer", &issuer.url, "--oidc-audience", "cd"]).await;
+    let now = unix_now();
+    let claims =
+        |nbf: i64| json!({"aud": "cd", "sub": "alice", "iat": now, "exp": now + 3600, "nbf": nbf});
+    let later = issuer.signed(claims(now + 600), crate::support::ISSUER_KID);
+    let (s, body) = server.get("/api/me", Some(&later)).await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED, "{body}");
+    assert_eq!(body["error"]["message"], "token not valid yet");
+    // Within the 30 s leeway (a clock slightly ahead of ours), and past: accepted.
+    for nbf in [now + 10, now - 60] {
+        let t = issuer.signed(claims(nbf), crate::support::ISSUER_KID);
+        let (s, body) = server.get("/api/me", Some(&t)).await;
+        assert_eq!(s, StatusCode::OK, "nbf {nbf}: {body}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn made_up_key_ids_cost_one_jwks_fetch_and_stall_nobody() {
+    use std::sync::atomic::Ordering;
+    let issuer = Issuer::start().await;
+    let server = TestServer::local(&["--oidc-issuer", &issuer.url, "--oidc-audience", "cd"]).await;
+    let now = unix_now();
+    let claims = json!({"aud": "cd", "sub": "alice", "iat": now, "exp": now + 3600});
+    // A cold start: good tokens and made-up key ids at once share one fetch.
+    let mut tasks = Vec::new();
+    for i in 0..24 {
+        let kid = if i % 2 == 0 {
+            crate::support::ISSUER_KID.to_owned()
+        } else {
+            format!("made-up-{i}")
+        };
+        let token = issuer.signed(claims.clone(), &kid);
+        let http = server.http.clone();
+        let url = server.url("/api/me");
+        tasks.push(tokio::spawn(async move {
+            let s = http
+                .get(url)
+                .bearer_auth(token)
+                .send()
+                .await
+                .unwrap()
+                .status();
+            (i, s)
+        }));
+    }
+    for t in tasks {
+        let (i, s) = t.await.unwrap();
+        let want = if i % 2 == 0 {
+            StatusCode::OK
+        } else {
+            StatusCode::UNAUTHORIZED
+        };
+        assert_eq!(s, want, "request {i}");
+    }
+    assert_eq!(issuer.jwks_fetches.load(Ordering::SeqCst), 1);
+    // A stream of new made-up key ids: refused at once, no new fetch.
+    let started = std::time::Instant::now();
+    for i in 0..50 {
+        let t = issuer.signed(claims.clone(), &format!("another-{i}"));
+        let (s, body) = server.get("/api/me", Some(&t)).await;
+        assert_eq!(s, StatusCode::UNAUTHORIZED, "{body}");
+        assert_eq!(
+            body["error"]["message"],
+            "token signed by a key the issuer does not list"
+        );
+    }
+    assert_eq!(issuer.jwks_fetches.load(Ordering::SeqCst), 1);
+    // 50 answers without the issuer's 300 ms per fetch.
+    assert!(started.elapsed() < std::time::Duration::from_secs(10));
+    let good = issuer.signed(claims, crate::support::ISSUER_KID);
+    assert_eq!(server.get("/api/me", Some(&good)).await.0, StatusCode::OK);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn oidc_urls_must_be_https_or_loopback() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_tx, rx) = tokio::sync::watch::channel(false);
+    for (flag, url) in [
+        ("--oidc-issuer", "http://127.evil.example"),
+        ("--oidc-issuer", "http://localhost.evil.example"),
+        ("--oidc-jwks-url", "http://localhost.evil.example/jwks"),
+    ] {
+        let mut argv = vec!["serve", "--data-dir", dir.path().to_str().unwrap()];
+        argv.extend(["--oidc-audience", "cd", flag, url]);
+        if flag != "--oidc-issuer" {
+            argv.extend(["--oidc-issuer", "https://issuer.example"]);
+        }
+        let args = crate::support::serve_args(&argv);
+        let e = cipherdrop_server::serve::prepare(&args, rx.clone())
+            .await
+            .expect_err("refused")
+            .to_string();
+        assert!(e.contains(flag) && e.contains("https://"), "{e}");
+    }
 }

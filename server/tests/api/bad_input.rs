@@ -318,3 +318,67 @@ async fn bad_requests_are_clear_4xx() {
     let (s, _) = server.get("/api/objects", Some(&t)).await;
     assert_eq!(s, StatusCode::OK);
 }
+
+/// Per-user rate limits: over the burst, 429 with `Retry-After` and a message in
+/// words; another user is not affected.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn requests_over_the_rate_limit_are_refused_with_retry_after() {
+    let server = TestServer::local(&["--rate-limit", "1", "--rate-limit-burst", "3"]).await;
+    let alice = server.login("alice").await;
+    for _ in 0..3 {
+        let (s, body) = server.get("/api/objects", Some(&alice)).await;
+        assert_eq!(s, StatusCode::OK, "{body}");
+    }
+    let resp = server
+        .http
+        .get(server.url("/api/objects"))
+        .bearer_auth(&alice)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::TOO_MANY_REQUESTS);
+    let retry: u64 = resp.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!((1..=2).contains(&retry), "{retry}");
+    let body: Value = resp.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "rate_limited");
+    assert!(
+        body["error"]["message"].as_str().unwrap().contains("try again"),
+        "{body}"
+    );
+    let bob = server.login("bob").await;
+    assert_eq!(server.get("/api/objects", Some(&bob)).await.0, StatusCode::OK);
+    // Unauthenticated requests are not counted against anyone: still 401.
+    assert_eq!(server.get("/api/objects", None).await.0, StatusCode::UNAUTHORIZED);
+    // After the wait, alice may go on.
+    tokio::time::sleep(std::time::Duration::from_secs(retry)).await;
+    assert_eq!(server.get("/api/objects", Some(&alice)).await.0, StatusCode::OK);
+}
+
+/// `--quota-bytes`: an upload that would take the user over the quota is refused
+/// with 413 before any key or URL is handed out.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn uploads_over_the_quota_are_refused() {
+    let server = TestServer::local(&["--quota-bytes", "5000"]).await;
+    let alice = server.login("alice").await;
+    let plaintext = crate::support::test_bytes(3000, 2);
+    let started = server
+        .start_upload(&alice, &json!({ "size": plaintext.len() }))
+        .await;
+    server.upload(&alice, &started, &plaintext).await;
+    let (s, body) = server
+        .post("/api/uploads", Some(&alice), &json!({ "size": 3000 }))
+        .await;
+    assert_eq!(s, StatusCode::PAYLOAD_TOO_LARGE, "{body}");
+    assert_eq!(body["error"]["code"], "quota_exceeded");
+    assert!(body["data_key"].is_null());
+    // A smaller file still fits; another user has their own quota.
+    let (s, body) = server
+        .post("/api/uploads", Some(&alice), &json!({ "size": 100 }))
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{body}");
+    let bob = server.login("bob").await;
+    let (s, body) = server
+        .post("/api/uploads", Some(&bob), &json!({ "size": 3000 }))
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{body}");
+}

@@ -192,7 +192,37 @@ async fn health_and_readiness() {
     let (status, body) = server.get("/auth/config", None).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(body["dev_login"], true);
+    // On loopback with no OIDC issuer: the safe default, no warning.
+    assert!(body["dev_login_warning"].is_null(), "{body}");
     let page = server.http.get(server.url("/")).send().await.unwrap();
     assert_eq!(page.status(), StatusCode::OK);
     assert!(page.text().await.unwrap().contains("CipherDrop"));
+}
+
+/// `/metrics` is off by default and never on the API's listener; with
+/// `--metrics-listen` it is served there.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_only_on_their_own_listener() {
+    let server = TestServer::local(&[]).await;
+    assert!(server.metrics.is_none());
+    let (s, _) = server.get("/metrics", None).await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+
+    let server = TestServer::local(&["--metrics-listen", "127.0.0.1:0"]).await;
+    let (s, _) = server.get("/metrics", None).await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    let token = server.login("alice").await;
+    server.start_upload(&token, &json!({ "size": 10 })).await;
+    let metrics = server
+        .http
+        .get(format!("http://{}/metrics", server.metrics.unwrap()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(metrics.status(), StatusCode::OK);
+    let text = metrics.text().await.unwrap();
+    assert!(
+        text.contains("cipherdrop_key_generate_calls_total 1"),
+        "{text}"
+    );
 }

@@ -17,6 +17,8 @@ use crate::support::{Moto, TestServer, test_bytes, wrapped_json};
 struct Breakable {
     inner: Arc<dyn KeyService>,
     broken: std::sync::atomic::AtomicU8,
+    /// `check()` calls (from `/readyz`).
+    checks: std::sync::atomic::AtomicUsize,
 }
 
 impl Breakable {
@@ -56,6 +58,8 @@ impl KeyService for Breakable {
         }
     }
     async fn check(&self) -> Result<(), KeyError> {
+        self.checks
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         match self.error() {
             Some(e) => Err(e),
             None => self.inner.check().await,
@@ -70,6 +74,7 @@ async fn key_service_errors_are_clear() {
     let keys = Arc::new(Breakable {
         inner,
         broken: std::sync::atomic::AtomicU8::new(0),
+        checks: std::sync::atomic::AtomicUsize::new(0),
     });
     let server = TestServer::with_parts(Some(moto), keys.clone(), None).await;
     let token = server.login("alice").await;
@@ -158,4 +163,39 @@ async fn kms_refuses_another_owners_context() {
         *b ^= 1;
     }
     assert!(keys.unwrap(&bad, &alice).await.is_err());
+}
+
+/// `/readyz` calls S3 and KMS: its answer is reused for a few seconds, so a
+/// stream of unauthenticated requests costs one check.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readyz_answers_are_cached() {
+    use std::sync::atomic::Ordering;
+    let Some(moto) = Moto::start() else { return };
+    let inner = moto.kms_key_service().await;
+    let keys = Arc::new(Breakable {
+        inner,
+        broken: std::sync::atomic::AtomicU8::new(0),
+        checks: std::sync::atomic::AtomicUsize::new(0),
+    });
+    let server = TestServer::with_parts(Some(moto), keys.clone(), None).await;
+    let mut tasks = Vec::new();
+    for _ in 0..20 {
+        let (http, url) = (server.http.clone(), server.url("/readyz"));
+        tasks.push(tokio::spawn(async move {
+            http.get(url).send().await.unwrap().status()
+        }));
+    }
+    for t in tasks {
+        assert_eq!(t.await.unwrap(), StatusCode::OK);
+    }
+    assert_eq!(keys.checks.load(Ordering::SeqCst), 1);
+    // KMS fails: the cached answer stands for a few seconds, then 503.
+    keys.broken.store(3, Ordering::SeqCst);
+    assert_eq!(server.get("/readyz", None).await.0, StatusCode::OK);
+    assert_eq!(keys.checks.load(Ordering::SeqCst), 1);
+    tokio::time::sleep(cipherdrop_server::routes::health::READY_CACHE_TTL).await;
+    let (s, body) = server.get("/readyz", None).await;
+    assert_eq!(s, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    assert_eq!(body["error"]["message"], "the key service is not reachable");
+    assert_eq!(keys.checks.load(Ordering::SeqCst), 2);
 }

@@ -25,13 +25,31 @@ impl Drop for Served {
 
 impl Served {
     async fn start() -> Self {
+        Self::start_with(None, &[], |_| {}).await
+    }
+
+    /// With `RUST_LOG=rust_log` (none by default), extra flags, and `prepare` run
+    /// on the data directory's parent before the start.
+    async fn start_with(
+        rust_log: Option<&str>,
+        extra: &[&str],
+        prepare: impl FnOnce(&std::path::Path),
+    ) -> Self {
         let dir = tempfile::tempdir().unwrap();
+        prepare(dir.path());
         let stdout = std::fs::File::create(dir.path().join("stdout")).unwrap();
         let stderr = std::fs::File::create(dir.path().join("stderr")).unwrap();
-        let child = Command::new(env!("CARGO_BIN_EXE_cipherdrop"))
+        let mut command = Command::new(env!("CARGO_BIN_EXE_cipherdrop"));
+        command
             .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
             .arg(dir.path().join("data"))
-            .env_remove("RUST_LOG")
+            .args(extra)
+            .current_dir(dir.path());
+        match rust_log {
+            Some(level) => command.env("RUST_LOG", level),
+            None => command.env_remove("RUST_LOG"),
+        };
+        let child = command
             .stdin(Stdio::null())
             .stdout(stdout)
             .stderr(stderr)
@@ -120,4 +138,111 @@ async fn refused_presigned_request_is_not_logged_as_an_error() {
     );
     assert!(!log.contains("ERROR"), "an ERROR line: {log}");
     assert!(!log.contains("X-Amz-Signature"), "a presigned URL: {log}");
+}
+
+/// At `RUST_LOG=debug` (and `trace`) the whole flow, SSE-C included, leaves no
+/// token, data key, SSE-C key or presigned signature in the log.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_secret_in_the_log_at_any_level() {
+    use base64::Engine as _;
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let configured = [5u8; 32];
+    for level in ["debug", "trace"] {
+        let served = Served::start_with(
+            Some(level),
+            &["--sse", "sse-c", "--sse-c-key-file", "sse-c.key"],
+            |dir| {
+                let path = dir.join("sse-c.key");
+                std::fs::write(&path, configured).unwrap();
+                #[cfg(unix)]
+                {
+                    use std::os::unix::fs::PermissionsExt as _;
+                    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))
+                        .unwrap();
+                }
+            },
+        )
+        .await;
+        let http = reqwest::Client::builder().no_proxy().build().unwrap();
+        let login: serde_json::Value = http
+            .post(format!("{}/auth/dev-login", served.base))
+            .json(&json!({ "user": "alice" }))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let token = login["token"].as_str().unwrap().to_owned();
+        let mut secrets = vec![("token", token.clone())];
+        // A single PUT (sent to the store) and a multipart start (the server's own
+        // S3 calls carry the SSE-C key).
+        for body in [
+            json!({ "size": 1000 }),
+            json!({ "size": 6 << 20, "multipart": true }),
+        ] {
+            let resp = http
+                .post(format!("{}/api/uploads", served.base))
+                .bearer_auth(&token)
+                .json(&body)
+                .send()
+                .await
+                .unwrap();
+            let started: serde_json::Value = resp.json().await.unwrap();
+            let Some(data_key) = started["data_key"].as_str() else {
+                // The store may refuse SSE-C on a multipart start: the request
+                // still went through the SDK with the key, which is what counts.
+                continue;
+            };
+            secrets.push(("data key", data_key.to_owned()));
+            let request = match started["upload"]["kind"].as_str() {
+                Some("single") => started["upload"]["request"].clone(),
+                _ => started["upload"]["parts"][0]["request"].clone(),
+            };
+            let url = request["url"].as_str().unwrap_or_default().to_owned();
+            if let Some(at) = url.find("X-Amz-Signature=") {
+                let sig: String = url[at + "X-Amz-Signature=".len()..]
+                    .chars()
+                    .take_while(char::is_ascii_hexdigit)
+                    .collect();
+                secrets.push(("signature", sig));
+            }
+            if let Some(k) =
+                request["headers"]["x-amz-server-side-encryption-customer-key"].as_str()
+            {
+                secrets.push(("SSE-C key", k.to_owned()));
+            }
+            if started["upload"]["kind"] == "single" {
+                let ciphertext = encrypt(&started, &test_bytes(1000, 1));
+                let _ = send_presigned(&http, &request, ciphertext).await;
+            }
+        }
+        secrets.push(("configured SSE-C key", b64.encode(configured)));
+        assert!(
+            secrets.iter().any(|(what, _)| *what == "SSE-C key"),
+            "the flow handed out an SSE-C key"
+        );
+        assert!(secrets.iter().any(|(what, _)| *what == "signature"));
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let log = String::from_utf8_lossy(&served.log()).into_owned();
+        assert!(
+            log.contains(&level.to_ascii_uppercase()),
+            "the log is at {level}: {log}"
+        );
+        for (what, secret) in &secrets {
+            assert!(secret.len() >= 16, "{what} {secret}");
+            assert!(
+                !log.contains(secret.as_str()),
+                "{what} in the log at {level}"
+            );
+        }
+        assert!(
+            !log.contains("X-Amz-Signature"),
+            "a presigned URL at {level}"
+        );
+        assert!(
+            !log.contains("x-amz-server-side-encryption-customer-key:"),
+            "an SSE-C header at {level}"
+        );
+    }
 }

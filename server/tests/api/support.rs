@@ -35,6 +35,11 @@ struct ServeCli {
     args: ServeArgs,
 }
 
+/// `cipherdrop serve` flags (`argv[0]` is "serve") as `ServeArgs`.
+pub fn serve_args(argv: &[&str]) -> ServeArgs {
+    ServeCli::try_parse_from(argv).unwrap().args
+}
+
 /// Which backend a server runs against.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
@@ -50,6 +55,8 @@ pub struct TestServer {
     pub http: reqwest::Client,
     pub state: Arc<AppState>,
     pub backend: Backend,
+    /// Where `/metrics` is served (`--metrics-listen`).
+    pub metrics: Option<SocketAddr>,
     shutdown: watch::Sender<bool>,
     _dir: tempfile::TempDir,
     pub moto: Option<Moto>,
@@ -61,11 +68,21 @@ impl Drop for TestServer {
     }
 }
 
-/// Logs to the test output, filtered by `RUST_LOG` (nothing by default).
+/// Logs to the test output, filtered by `RUST_LOG` (nothing by default) and, as
+/// `cipherdrop serve` does, by the secret guard.
 fn init_logs() {
-    let _ = tracing_subscriber::fmt()
-        .with_test_writer()
-        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+    use tracing_subscriber::Layer as _;
+    use tracing_subscriber::filter::FilterExt as _;
+    use tracing_subscriber::layer::SubscriberExt as _;
+    use tracing_subscriber::util::SubscriberInitExt as _;
+    let filter = tracing_subscriber::EnvFilter::from_default_env()
+        .and(cipherdrop_server::logging::secret_guard());
+    let _ = tracing_subscriber::registry()
+        .with(
+            tracing_subscriber::fmt::layer()
+                .with_test_writer()
+                .with_filter(filter),
+        )
         .try_init();
 }
 
@@ -97,6 +114,7 @@ impl TestServer {
         let (tx, rx) = watch::channel(false);
         let prepared = prepare(&args, rx.clone()).await.unwrap();
         let base = format!("http://{}", prepared.addr);
+        let metrics = prepared.metrics_addr;
         let state = Arc::clone(&prepared.state);
         tokio::spawn(cipherdrop_server::run(
             prepared.listener,
@@ -108,6 +126,7 @@ impl TestServer {
             http: http_client(),
             state,
             backend: Backend::Local,
+            metrics,
             shutdown: tx,
             _dir: dir,
             moto: None,
@@ -163,6 +182,7 @@ impl TestServer {
             http: http_client(),
             state,
             backend: Backend::Moto,
+            metrics: None,
             shutdown: tx,
             _dir: dir,
             moto: Some(moto),
@@ -562,6 +582,8 @@ pub struct Issuer {
     pub url: String,
     pkcs8: Vec<u8>,
     shutdown: watch::Sender<bool>,
+    /// How many times its JWKS was fetched.
+    pub jwks_fetches: Arc<std::sync::atomic::AtomicUsize>,
 }
 
 impl Drop for Issuer {
@@ -590,6 +612,8 @@ impl Issuer {
         let url = format!("http://{}", listener.local_addr().unwrap());
         let jwks = json!({"keys": [{"kty": "OKP", "crv": "Ed25519", "x": x, "kid": ISSUER_KID, "alg": "EdDSA", "use": "sig"}]});
         let discovery = json!({"issuer": url, "jwks_uri": format!("{url}/jwks.json")});
+        let jwks_fetches = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let counter = Arc::clone(&jwks_fetches);
         let app = axum::Router::new()
             .route(
                 "/.well-known/openid-configuration",
@@ -597,7 +621,12 @@ impl Issuer {
             )
             .route(
                 "/jwks.json",
-                axum::routing::get(move || async move { axum::Json(jwks) }),
+                axum::routing::get(move || async move {
+                    counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                    // A slow issuer, so concurrent sign-ins overlap its fetch.
+                    tokio::time::sleep(Duration::from_millis(300)).await;
+                    axum::Json(jwks)
+                }),
             );
         let (tx, rx) = watch::channel(false);
         tokio::spawn(async move {
@@ -609,7 +638,22 @@ impl Issuer {
             url,
             pkcs8,
             shutdown: tx,
+            jwks_fetches,
         }
+    }
+
+    /// A token with these claims (`iss` added) under key id `kid`, signed by this
+    /// issuer's key.
+    pub fn signed(&self, mut claims: Value, kid: &str) -> String {
+        claims["iss"] = json!(self.url);
+        let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::EdDSA);
+        header.kid = Some(kid.to_owned());
+        jsonwebtoken::encode(
+            &header,
+            &claims,
+            &jsonwebtoken::EncodingKey::from_ed_der(&self.pkcs8),
+        )
+        .unwrap()
     }
 
     /// A token signed by this issuer's key (or, with `foreign_key`, by another key
