@@ -30,6 +30,8 @@ pub struct Limits {
     pub max_part_urls_per_request: usize,
     /// Longest accepted encrypted name (base64 characters).
     pub max_name_len: usize,
+    /// Longest a share link may live (`--share-max-days`).
+    pub share_max_ttl: Duration,
 }
 
 impl Default for Limits {
@@ -43,6 +45,7 @@ impl Default for Limits {
             initial_part_urls: 32,
             max_part_urls_per_request: 100,
             max_name_len: 1024,
+            share_max_ttl: Duration::from_secs(30 * 86_400),
         }
     }
 }
