@@ -146,6 +146,11 @@ pub struct ServeArgs {
     #[arg(long, env = "CIPHERDROP_UPLOAD_TTL", default_value_t = 86_400, value_parser = clap::value_parser!(u64).range(60..=604_800))]
     pub upload_ttl: u64,
 
+    /// Longest a share link may live, in days (a link's default is 7 days, or this
+    /// when it is shorter).
+    #[arg(long, env = "CIPHERDROP_SHARE_MAX_DAYS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=365))]
+    pub share_max_days: u64,
+
     /// Largest file accepted, in bytes (plaintext).
     #[arg(long, env = "CIPHERDROP_MAX_OBJECT_SIZE", default_value_t = 1 << 40)]
     pub max_object_size: u64,
@@ -377,6 +382,7 @@ impl ServeArgs {
             rate_limit_per_second: self.rate_limit,
             rate_limit_burst: self.rate_limit_burst,
             quota_bytes: self.quota_bytes,
+            share_max_ttl: Duration::from_secs(self.share_max_days * 86_400),
             ..Limits::default()
         })
     }

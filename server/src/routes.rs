@@ -3,6 +3,7 @@
 pub mod health;
 pub mod objects;
 pub mod session;
+pub mod shares;
 pub mod uploads;
 
 use std::sync::Arc;
@@ -57,6 +58,16 @@ pub fn api_routes(state: Arc<AppState>) -> Router {
         )
         .route("/api/objects/{object_id}/download", get(objects::download))
         .route("/api/objects/{object_id}/data-key", post(objects::data_key))
+        .route(
+            "/api/objects/{object_id}/shares",
+            get(shares::list).post(shares::create),
+        )
+        .route(
+            "/api/shares/{share_id}",
+            get(shares::start).delete(shares::revoke),
+        )
+        .route("/api/shares/{share_id}/open", post(shares::open))
+        .route("/api/shares/{share_id}/download", post(shares::download))
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .merge(complete)

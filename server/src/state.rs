@@ -36,6 +36,8 @@ pub struct Limits {
     pub rate_limit_burst: u32,
     /// Bytes of stored objects per user (`None`: no quota).
     pub quota_bytes: Option<u64>,
+    /// Longest a share link may live (`--share-max-days`).
+    pub share_max_ttl: Duration,
 }
 
 impl Default for Limits {
@@ -52,6 +54,7 @@ impl Default for Limits {
             rate_limit_per_second: 0,
             rate_limit_burst: 0,
             quota_bytes: None,
+            share_max_ttl: Duration::from_secs(30 * 86_400),
         }
     }
 }

@@ -321,6 +321,12 @@ pub trait ObjectStore: Send + Sync + std::fmt::Debug {
     async fn create_record(&self, key: &str, state: &str) -> Result<(), StoreError>;
     /// The state of the record at `key`, `None` when there is none.
     async fn read_record(&self, key: &str) -> Result<Option<String>, StoreError>;
+    /// Creates a small object at `key` holding `body` (a share record), only if
+    /// nothing is there (`If-None-Match: *`): [`StoreError::AlreadyExists`] otherwise.
+    async fn create_blob(&self, key: &str, body: Vec<u8>) -> Result<(), StoreError>;
+    /// The bytes of the small object at `key` (at most `max_len`), `None` when
+    /// there is none; a larger object is an error.
+    async fn read_blob(&self, key: &str, max_len: usize) -> Result<Option<Vec<u8>>, StoreError>;
     /// Lists objects under `prefix`.
     async fn list(
         &self,
@@ -821,6 +827,55 @@ impl ObjectStore for S3Store {
             .await
             .map_err(|e| map_s3_error(e, StoreError::NotFound))?;
         Ok(())
+    }
+
+    async fn create_blob(&self, key: &str, body: Vec<u8>) -> Result<(), StoreError> {
+        let req = self
+            .client
+            .put_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .if_none_match("*")
+            .content_type("application/json")
+            .body(aws_sdk_s3::primitives::ByteStream::from(body));
+        apply_sse!(req, &self.sse, full)
+            .send()
+            .await
+            .map_err(|e| map_s3_error(e, StoreError::NotFound))?;
+        Ok(())
+    }
+
+    async fn read_blob(&self, key: &str, max_len: usize) -> Result<Option<Vec<u8>>, StoreError> {
+        let req = self.client.get_object().bucket(&self.bucket).key(key);
+        let out = match apply_sse!(req, &self.sse, customer_only).send().await {
+            Ok(out) => out,
+            Err(e) => {
+                return match map_s3_error(e, StoreError::NotFound) {
+                    StoreError::NotFound => Ok(None),
+                    e => Err(e),
+                };
+            }
+        };
+        if out
+            .content_length()
+            .is_some_and(|n| usize::try_from(n).map_or(true, |n| n > max_len))
+        {
+            return Err(StoreError::Other(format!(
+                "the record at {key} is larger than {max_len} bytes"
+            )));
+        }
+        let bytes = out
+            .body
+            .collect()
+            .await
+            .map_err(|e| StoreError::Unavailable(format!("reading {key}: {e}")))?
+            .into_bytes();
+        if bytes.len() > max_len {
+            return Err(StoreError::Other(format!(
+                "the record at {key} is larger than {max_len} bytes"
+            )));
+        }
+        Ok(Some(bytes.to_vec()))
     }
 
     async fn read_record(&self, key: &str) -> Result<Option<String>, StoreError> {

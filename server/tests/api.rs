@@ -18,6 +18,8 @@ mod logs;
 mod presigned;
 #[path = "api/recovery.rs"]
 mod recovery;
+#[path = "api/shares.rs"]
+mod shares;
 #[path = "api/support.rs"]
 mod support;
 #[path = "api/uploads.rs"]

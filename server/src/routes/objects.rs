@@ -276,6 +276,8 @@ pub async fn delete(
     ApiPath(object_id): ApiPath<String>,
 ) -> ApiResult<StatusCode> {
     let meta = head_owned(&state, &caller, &object_id).await?;
+    // Its links first: a link to a deleted file must never open a later one.
+    super::shares::remove_all_for(&state, &caller.owner, &object_id).await?;
     match state.store.delete(&meta.key).await {
         Ok(()) | Err(StoreError::NotFound) => Ok(StatusCode::NO_CONTENT),
         Err(e) => Err(e.into()),

@@ -394,6 +394,18 @@ pub async fn send_presigned(
     (resp.status(), etag)
 }
 
+/// Sends a presigned `GET` from the API; returns the body (asserting 200).
+pub async fn send_presigned_get(http: &reqwest::Client, req: &Value) -> Vec<u8> {
+    assert_eq!(req["method"], "GET", "{req}");
+    let mut r = http.get(req["url"].as_str().unwrap());
+    for (k, v) in req["headers"].as_object().unwrap() {
+        r = r.header(k, v.as_str().unwrap());
+    }
+    let resp = r.send().await.unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    resp.bytes().await.unwrap().to_vec()
+}
+
 pub fn wrapped_json(w: &WrappedKey) -> Value {
     json!({
         "provider_id": w.provider_id,
