@@ -838,7 +838,7 @@ impl ObjectStore for S3Store {
             .if_none_match("*")
             .content_type("application/json")
             .body(aws_sdk_s3::primitives::ByteStream::from(body));
-        apply_sse!(req, &self.sse, full)
+        apply_sse!(req, &self.sse, key, full)
             .send()
             .await
             .map_err(|e| map_s3_error(e, StoreError::NotFound))?;
@@ -847,7 +847,7 @@ impl ObjectStore for S3Store {
 
     async fn read_blob(&self, key: &str, max_len: usize) -> Result<Option<Vec<u8>>, StoreError> {
         let req = self.client.get_object().bucket(&self.bucket).key(key);
-        let out = match apply_sse!(req, &self.sse, customer_only).send().await {
+        let out = match apply_sse!(req, &self.sse, key, customer_only).send().await {
             Ok(out) => out,
             Err(e) => {
                 return match map_s3_error(e, StoreError::NotFound) {
