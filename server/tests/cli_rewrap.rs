@@ -86,11 +86,7 @@ impl Env {
     }
     fn rewrap_ok(&self, opening: &[&str], edits: &[&str], file: &str) -> String {
         let o = self.rewrap(opening, edits, file);
-        assert!(
-            o.status.success(),
-            "{opening:?} {edits:?}: {}",
-            stderr(&o)
-        );
+        assert!(o.status.success(), "{opening:?} {edits:?}: {}", stderr(&o));
         stderr(&o)
     }
     /// Decrypts `file` with `opening` into memory, or the error line.
@@ -200,7 +196,11 @@ fn every_flag_changes_only_the_list_and_keeps_the_body() {
     assert_eq!(e.entries("c"), ["raw-aes master"]);
 
     // A second master key, under its own name.
-    let said = e.rewrap_ok(&K1, &["--add-key-file", "k2.key", "--add-key-name", "second"], "c");
+    let said = e.rewrap_ok(
+        &K1,
+        &["--add-key-file", "k2.key", "--add-key-name", "second"],
+        "c",
+    );
     assert!(said.contains("added:   raw-aes second"), "{said}");
     assert_eq!(e.entries("c"), ["raw-aes master", "raw-aes second"]);
     assert!(body(&e.read("c")) == body(&original), "the body changed");
@@ -239,17 +239,16 @@ fn every_flag_changes_only_the_list_and_keeps_the_body() {
     assert_eq!(e.open(&P2, "c").unwrap(), p);
 
     // Remove each kind by the name documented, opened with the identity.
-    let said = e.rewrap_ok(
-        &ID,
-        &["--remove", "master", "--remove", "passphrase"],
-        "c",
-    );
+    let said = e.rewrap_ok(&ID, &["--remove", "master", "--remove", "passphrase"], "c");
     assert!(said.contains("removed: raw-aes master"), "{said}");
     assert!(said.contains("removed: passphrase-argon2id"), "{said}");
     assert!(!said.contains("warning"), "{said}");
     assert_eq!(
         e.entries("c"),
-        ["raw-aes second".to_owned(), format!("x25519-hpke {}", e.recipient)]
+        [
+            "raw-aes second".to_owned(),
+            format!("x25519-hpke {}", e.recipient)
+        ]
     );
     assert!(e.open(&K1, "c").unwrap_err().contains("wrong key"));
     assert!(e.open(&P2, "c").unwrap_err().contains("wrong key"));
@@ -293,7 +292,15 @@ fn output_file_keeps_the_input_and_needs_force_to_replace() {
     // Standard input, with -o only.
     let o = bin(e.dir.path())
         .args(["rewrap", "--key-file", "k.key", "--context", "owner=ann"])
-        .args(["--add-key-file", "k2.key", "--add-key-name", "second", "-o", "piped", "-"])
+        .args([
+            "--add-key-file",
+            "k2.key",
+            "--add-key-name",
+            "second",
+            "-o",
+            "piped",
+            "-",
+        ])
         .stdin(std::fs::File::open(e.path("c")).unwrap())
         .output()
         .unwrap();
@@ -332,7 +339,11 @@ fn a_streamed_file_and_an_empty_file_rewrap() {
     assert_eq!(e.open_piped(&ID, "s").unwrap(), p);
 
     encrypted(&e, 0, &[]);
-    e.rewrap_ok(&K1, &["--add-recipient", &e.recipient, "--remove", "master"], "c");
+    e.rewrap_ok(
+        &K1,
+        &["--add-recipient", &e.recipient, "--remove", "master"],
+        "c",
+    );
     assert_eq!(e.open(&ID, "c").unwrap(), Vec::<u8>::new());
 }
 
@@ -345,7 +356,12 @@ fn in_place_keeps_the_mode_and_a_symbolic_link() {
     std::fs::set_permissions(e.path("c"), std::fs::Permissions::from_mode(0o640)).unwrap();
     std::os::unix::fs::symlink("c", e.path("link")).unwrap();
     e.rewrap_ok(&K1, &["--add-recipient", &e.recipient], "link");
-    assert!(std::fs::symlink_metadata(e.path("link")).unwrap().file_type().is_symlink());
+    assert!(
+        std::fs::symlink_metadata(e.path("link"))
+            .unwrap()
+            .file_type()
+            .is_symlink()
+    );
     let mode = std::fs::metadata(e.path("c")).unwrap().permissions().mode();
     assert_eq!(mode & 0o777, 0o640);
     assert_eq!(e.open(&ID, "c").unwrap(), p);
@@ -373,12 +389,27 @@ fn a_file_that_does_not_open_is_left_untouched() {
     let mut chunk = good.clone();
     chunk[hl + 4112 + 9] ^= 1;
     cases.push(("chunk", chunk, K1.to_vec(), "a chunk failed to verify"));
-    cases.push(("cut", good[..good.len() - 10].to_vec(), K1.to_vec(), "truncated"));
+    cases.push((
+        "cut",
+        good[..good.len() - 10].to_vec(),
+        K1.to_vec(),
+        "truncated",
+    ));
     let mut extra = good.clone();
     extra.extend_from_slice(b"x");
-    cases.push(("extra", extra, K1.to_vec(), "extra bytes after its final chunk"));
+    cases.push((
+        "extra",
+        extra,
+        K1.to_vec(),
+        "extra bytes after its final chunk",
+    ));
     cases.push(("short", good[..hl - 5].to_vec(), K1.to_vec(), "truncated"));
-    cases.push(("foreign", b"plain text".to_vec(), K1.to_vec(), "not a CipherDrop file"));
+    cases.push((
+        "foreign",
+        b"plain text".to_vec(),
+        K1.to_vec(),
+        "not a CipherDrop file",
+    ));
 
     for (name, bytes, opening, message) in cases {
         e.write(name, &bytes);
@@ -399,11 +430,25 @@ fn a_file_that_does_not_open_is_left_untouched() {
         assert!(err.contains(&format!("cannot re-wrap {name}")), "{err}");
         assert!(e.read(name) == bytes, "{name} changed");
         assert_eq!(mtime(&e.path(name)), old, "{name} was rewritten");
-        assert_eq!(e.leftovers(&["p", "c", name]), Vec::<String>::new(), "{name}");
+        assert_eq!(
+            e.leftovers(&["p", "c", name]),
+            Vec::<String>::new(),
+            "{name}"
+        );
+        std::fs::remove_file(e.path(name)).unwrap();
     }
     // The wrong context, too.
     e.fails(
-        &["rewrap", "--key-file", "k.key", "--context", "owner=bob", "--add-key-file", "k2.key", "c"],
+        &[
+            "rewrap",
+            "--key-file",
+            "k.key",
+            "--context",
+            "owner=bob",
+            "--add-key-file",
+            "k2.key",
+            "c",
+        ],
         "encryption context",
     );
     assert!(e.read("c") == good);
@@ -416,10 +461,22 @@ fn edits_that_make_no_sense_are_refused() {
     let good = e.read("c");
     let cases: [(&[&str], &str); 5] = [
         (&[], "nothing to change"),
-        (&["--remove", "nosuch"], "--remove nosuch matches no wrapped key of this file (it has: raw-aes:master, x25519-hpke:cdpub1"),
-        (&["--remove", "master", "--remove", &e.recipient], "remove every wrapped key"),
-        (&["--add-kms-key-id", "alias/aws/s3"], "customer managed key"),
-        (&["--add-recipient", "cdpub1nope"], "not an X25519 public key"),
+        (
+            &["--remove", "nosuch"],
+            "--remove nosuch matches no wrapped key of this file (it has: raw-aes:master, x25519-hpke:cdpub1",
+        ),
+        (
+            &["--remove", "master", "--remove", &e.recipient],
+            "remove every wrapped key",
+        ),
+        (
+            &["--add-kms-key-id", "alias/aws/s3"],
+            "customer managed key",
+        ),
+        (
+            &["--add-recipient", "cdpub1nope"],
+            "not an X25519 public key",
+        ),
     ];
     for (edits, message) in cases {
         let o = e.rewrap(&K1, edits, "c");
@@ -428,13 +485,25 @@ fn edits_that_make_no_sense_are_refused() {
         assert!(e.read("c") == good, "{edits:?} changed the file");
     }
     // Two entries of different providers under one name: name the provider.
-    e.rewrap_ok(&K1, &["--add-key-file", "k2.key", "--add-key-name", "passphrase"], "c");
+    e.rewrap_ok(
+        &K1,
+        &["--add-key-file", "k2.key", "--add-key-name", "passphrase"],
+        "c",
+    );
     e.rewrap_ok(&K1, &["--add-passphrase-file", "p1"], "c");
     let o = e.rewrap(&K1, &["--remove", "passphrase"], "c");
-    assert!(stderr(&o).contains("more than one provider"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("more than one provider"),
+        "{}",
+        stderr(&o)
+    );
     let said = e.rewrap_ok(&K1, &["--remove", "raw-aes:passphrase"], "c");
     assert!(said.contains("removed: raw-aes passphrase"), "{said}");
-    assert!(e.entries("c").iter().any(|w| w.starts_with("passphrase-argon2id")));
+    assert!(
+        e.entries("c")
+            .iter()
+            .any(|w| w.starts_with("passphrase-argon2id"))
+    );
     assert_eq!(e.leftovers(&["p", "c"]), Vec::<String>::new());
 }
 
@@ -447,12 +516,22 @@ fn damaged_rewrapped_files_fail_with_the_right_error() {
     let old = e.read("c");
     e.rewrap_ok(
         &K1,
-        &["--add-key-file", "k2.key", "--add-key-name", "second", "--add-recipient", &e.recipient],
+        &[
+            "--add-key-file",
+            "k2.key",
+            "--add-key-name",
+            "second",
+            "--add-recipient",
+            &e.recipient,
+        ],
         "c",
     );
     let new = e.read("c");
     let hl = header_len(&new);
-    assert_eq!(hl, header_len(&old) + (2 + 7 + 2 + 6 + 2 + 60) + (2 + 11 + 2 + 32 + 2 + 80));
+    assert_eq!(
+        hl,
+        header_len(&old) + (2 + 7 + 2 + 6 + 2 + 60) + (2 + 11 + 2 + 32 + 2 + 80)
+    );
     // Where the entries are: the old header's list end is where the new entries start.
     let old_list_end = header_len(&old) - 64;
     let second_blob = old_list_end + 2 + 7 + 2 + 6 + 2; // raw-aes "second": its blob
@@ -467,12 +546,32 @@ fn damaged_rewrapped_files_fail_with_the_right_error() {
         // The blob of the entry the key opens: it no longer opens.
         ("blob", flip(second_blob + 20), &K2, "wrong key"),
         // Another entry's bytes: the data key still opens, the tag does not verify.
-        ("other-entry", flip(recipient_info + 3), &K2, "header was changed"),
-        ("master-blob", flip(second_blob - 20), &K2, "header was changed"),
+        (
+            "other-entry",
+            flip(recipient_info + 3),
+            &K2,
+            "header was changed",
+        ),
+        (
+            "master-blob",
+            flip(second_blob - 20),
+            &K2,
+            "header was changed",
+        ),
         ("tag", flip(hl - 1), &K2, "header was changed"),
         ("commitment", flip(hl - 64), &K2, "key commitment"),
-        ("chunk", flip(hl + 2 * 4112 + 100), &K2, "a chunk failed to verify"),
-        ("chunk-tag", flip(new.len() - 1), &K2, "a chunk failed to verify"),
+        (
+            "chunk",
+            flip(hl + 2 * 4112 + 100),
+            &K2,
+            "a chunk failed to verify",
+        ),
+        (
+            "chunk-tag",
+            flip(new.len() - 1),
+            &K2,
+            "a chunk failed to verify",
+        ),
         ("cut", new[..new.len() - 4112].to_vec(), &K2, "truncated"),
         ("cut-in-header", new[..hl - 1].to_vec(), &K2, "truncated"),
         ("length-field", flip(14), &K2, "damaged"),
@@ -484,7 +583,17 @@ fn damaged_rewrapped_files_fail_with_the_right_error() {
     cases.push(("old-list-new-tag", swapped, &K1, "header was changed"));
     // The new header on another object's body (same key, another message id).
     e.write("p", &data(30_000));
-    e.ok(&["encrypt", "--chunk-size", "4K", "--key-file", "k.key", "--context", "owner=ann", "p", "other"]);
+    e.ok(&[
+        "encrypt",
+        "--chunk-size",
+        "4K",
+        "--key-file",
+        "k.key",
+        "--context",
+        "owner=ann",
+        "p",
+        "other",
+    ]);
     let mut spliced = new[..hl].to_vec();
     spliced.extend_from_slice(body(&e.read("other")));
     cases.push(("foreign-body", spliced, &K2, "a chunk failed to verify"));
@@ -498,7 +607,11 @@ fn damaged_rewrapped_files_fail_with_the_right_error() {
         assert!(by_file.contains(message), "{name}: {by_file}");
         let piped = e.open_piped(opening, name).unwrap_err();
         assert_eq!(
-            by_file.replacen(&format!("cannot decrypt {name}"), "cannot decrypt standard input", 1),
+            by_file.replacen(
+                &format!("cannot decrypt {name}"),
+                "cannot decrypt standard input",
+                1
+            ),
             piped,
             "{name}: the file and the pipe disagree"
         );
@@ -588,17 +701,25 @@ fn the_independent_python_decryptor_opens_a_rewrapped_file() {
 /// The binary with moto's endpoint and credentials and nothing from the developer's
 /// own AWS configuration.
 fn aws_bin(dir: &Path, moto: &support::Moto) -> Command {
+    store_bin(dir, &moto.endpoint, "testing", "testing")
+}
+
+/// The binary for the S3 store at `endpoint` with these credentials.
+fn store_bin(dir: &Path, endpoint: &str, access_key: &str, secret_key: &str) -> Command {
     let mut c = bin(dir);
     c.env_remove("AWS_PROFILE")
         .env_remove("AWS_SESSION_TOKEN")
         .env_remove("AWS_DEFAULT_REGION")
-        .env("AWS_ENDPOINT_URL", &moto.endpoint)
-        .env("AWS_ACCESS_KEY_ID", "testing")
-        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("AWS_ENDPOINT_URL", endpoint)
+        .env("AWS_ACCESS_KEY_ID", access_key)
+        .env("AWS_SECRET_ACCESS_KEY", secret_key)
         .env("AWS_REGION", "us-east-1")
         .env("AWS_EC2_METADATA_DISABLED", "true")
         .env("AWS_CONFIG_FILE", dir.join("no-aws-config"))
-        .env("AWS_SHARED_CREDENTIALS_FILE", dir.join("no-aws-credentials"));
+        .env(
+            "AWS_SHARED_CREDENTIALS_FILE",
+            dir.join("no-aws-credentials"),
+        );
     c
 }
 
@@ -618,22 +739,50 @@ async fn rewrap_with_kms_against_moto() {
     let run = |args: &[&str]| aws_bin(e.dir.path(), &moto).args(args).output().unwrap();
     let p = data(40_000);
     e.write("p", &p);
-    let o = run(&["encrypt", "--kms-key-id", &key_a, "--context", "owner=ann", "p", "c"]);
+    let o = run(&[
+        "encrypt",
+        "--kms-key-id",
+        &key_a,
+        "--context",
+        "owner=ann",
+        "p",
+        "c",
+    ]);
     assert!(o.status.success(), "{}", stderr(&o));
     let before = e.read("c");
 
     let o = run(&[
-        "rewrap", "--kms-key-id", &key_a, "--context", "owner=ann", "--add-kms-key-id", &key_b,
-        "--add-recipient", &e.recipient, "c",
+        "rewrap",
+        "--kms-key-id",
+        &key_a,
+        "--context",
+        "owner=ann",
+        "--add-kms-key-id",
+        &key_b,
+        "--add-recipient",
+        &e.recipient,
+        "c",
     ]);
     assert!(o.status.success(), "{}", stderr(&o));
     let listed = e.entries("c");
     assert_eq!(listed.len(), 3, "{listed:?}");
     assert!(listed[0].starts_with("aws-kms arn:aws:kms:") && listed[0].ends_with(&key_a));
-    assert!(listed[1].starts_with("aws-kms arn:aws:kms:") && listed[1].ends_with(&key_b));
+    assert_eq!(listed[1], format!("x25519-hpke {}", e.recipient));
+    assert!(
+        listed[2].starts_with("aws-kms arn:aws:kms:") && listed[2].ends_with(&key_b),
+        "{listed:?}"
+    );
     assert!(body(&e.read("c")) == body(&before));
     for key in [&key_a, &key_b] {
-        let o = run(&["decrypt", "--kms-key-id", key, "--context", "owner=ann", "c", "-"]);
+        let o = run(&[
+            "decrypt",
+            "--kms-key-id",
+            key,
+            "--context",
+            "owner=ann",
+            "c",
+            "-",
+        ]);
         assert!(o.status.success(), "{}", stderr(&o));
         assert!(o.stdout == p);
     }
@@ -641,24 +790,52 @@ async fn rewrap_with_kms_against_moto() {
     // Remove the first by its key id, opened with the second; a wrong context is
     // refused by KMS and leaves the file as it was.
     let o = run(&[
-        "rewrap", "--kms-key-id", &key_b, "--context", "owner=bob", "--remove", &key_a, "c",
+        "rewrap",
+        "--kms-key-id",
+        &key_b,
+        "--context",
+        "owner=bob",
+        "--remove",
+        &key_a,
+        "c",
     ]);
     assert!(!o.status.success());
     assert!(stderr(&o).contains("encryption context"), "{}", stderr(&o));
     let o = run(&[
-        "rewrap", "--kms-key-id", &key_b, "--context", "owner=ann", "--remove", &key_a, "c",
+        "rewrap",
+        "--kms-key-id",
+        &key_b,
+        "--context",
+        "owner=ann",
+        "--remove",
+        &key_a,
+        "c",
     ]);
     assert!(o.status.success(), "{}", stderr(&o));
     assert_eq!(e.entries("c").len(), 2);
-    let o = run(&["decrypt", "--kms-key-id", &key_a, "--context", "owner=ann", "c", "-"]);
+    let o = run(&[
+        "decrypt",
+        "--kms-key-id",
+        &key_a,
+        "--context",
+        "owner=ann",
+        "c",
+        "-",
+    ]);
     assert!(!o.status.success(), "the removed KMS key still opens");
     assert_eq!(e.open(&ID, "c").unwrap(), p);
 
     // A KMS key that does not exist: refused, untouched.
     let now = e.read("c");
     let o = run(&[
-        "rewrap", "--identity", "rec.key", "--context", "owner=ann", "--add-kms-key-id",
-        "alias/missing", "c",
+        "rewrap",
+        "--identity",
+        "rec.key",
+        "--context",
+        "owner=ann",
+        "--add-kms-key-id",
+        "alias/missing",
+        "c",
     ]);
     assert!(!o.status.success());
     assert!(stderr(&o).contains("alias/missing"), "{}", stderr(&o));
@@ -685,14 +862,39 @@ async fn cp_up_with_a_recipient_opens_with_the_identity() {
     let p = data(6 << 20); // two parts
     e.write("p", &p);
     let o = run(&[
-        "cp", "--key-file", "k.key", "--context", "owner=ann", "--part-size", "5M",
-        "--recipient", &e.recipient, "p", &url,
+        "cp",
+        "--key-file",
+        "k.key",
+        "--context",
+        "owner=ann",
+        "--part-size",
+        "5M",
+        "--recipient",
+        &e.recipient,
+        "p",
+        &url,
     ]);
     assert!(o.status.success(), "{}", stderr(&o));
-    let o = run(&["cp", "--identity", "rec.key", "--context", "owner=ann", &url, "down"]);
+    let o = run(&[
+        "cp",
+        "--identity",
+        "rec.key",
+        "--context",
+        "owner=ann",
+        &url,
+        "down",
+    ]);
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(e.read("down") == p);
-    let o = run(&["cp", "--key-file", "k.key", "--context", "owner=ann", &url, "down2"]);
+    let o = run(&[
+        "cp",
+        "--key-file",
+        "k.key",
+        "--context",
+        "owner=ann",
+        &url,
+        "down2",
+    ]);
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(e.read("down2") == p);
     // A single-PUT upload with two recipients, and --recipient refused going down.
@@ -701,16 +903,280 @@ async fn cp_up_with_a_recipient_opens_with_the_identity() {
     e.write("small", b"small");
     let small = format!("s3://{}/small", moto.bucket);
     let o = run(&[
-        "cp", "--key-file", "k.key", "--context", "owner=ann", "--recipient", &e.recipient,
-        "--recipient", &second, "small", &small,
+        "cp",
+        "--key-file",
+        "k.key",
+        "--context",
+        "owner=ann",
+        "--recipient",
+        &e.recipient,
+        "--recipient",
+        &second,
+        "small",
+        &small,
     ]);
     assert!(o.status.success(), "{}", stderr(&o));
-    let o = run(&["cp", "--identity", "rec2.key", "--context", "owner=ann", &small, "-"]);
+    let o = run(&[
+        "cp",
+        "--identity",
+        "rec2.key",
+        "--context",
+        "owner=ann",
+        &small,
+        "-",
+    ]);
     assert!(o.status.success(), "{}", stderr(&o));
     assert_eq!(o.stdout, b"small");
     let o = run(&[
-        "cp", "--identity", "rec2.key", "--context", "owner=ann", "--recipient", &e.recipient,
-        &small, "x",
+        "cp",
+        "--identity",
+        "rec2.key",
+        "--context",
+        "owner=ann",
+        "--recipient",
+        &e.recipient,
+        &small,
+        "x",
     ]);
-    assert!(stderr(&o).contains("--recipient is for uploads"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("--recipient is for uploads"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+/// An S3 store for `rewrap s3://`: how to run the binary against it, a client, a
+/// bucket.
+struct Store<'a> {
+    env: &'a Env,
+    endpoint: String,
+    access_key: String,
+    secret_key: String,
+    client: aws_sdk_s3::Client,
+    bucket: String,
+}
+
+impl Store<'_> {
+    fn run(&self, args: &[&str]) -> Output {
+        let mut c = store_bin(
+            self.env.dir.path(),
+            &self.endpoint,
+            &self.access_key,
+            &self.secret_key,
+        );
+        c.args(args);
+        // The embedded store runs on this test's runtime: block a worker, not it.
+        tokio::task::block_in_place(|| c.output().unwrap())
+    }
+    fn ok(&self, args: &[&str]) -> String {
+        let o = self.run(args);
+        assert!(o.status.success(), "{args:?}: {}", stderr(&o));
+        stderr(&o)
+    }
+    fn url(&self, key: &str) -> String {
+        format!("s3://{}/{key}", self.bucket)
+    }
+    async fn object(&self, key: &str) -> (Vec<u8>, String) {
+        let o = self
+            .client
+            .get_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .send()
+            .await
+            .unwrap();
+        let etag = o.e_tag().unwrap().to_owned();
+        (o.body.collect().await.unwrap().to_vec(), etag)
+    }
+}
+
+/// `rewrap s3://` in place inside the store: the body bytes after the header are
+/// the same, the keys changed, a wrong key leaves the object as it was.
+async fn rewrap_objects_in(store: &Store<'_>) {
+    let e = store.env;
+    let big = data((12 << 20) + 1234); // past the 5 MiB first part: UploadPartCopy
+    let small = data(10_000); // rewritten whole
+    e.write("big", &big);
+    e.write("small", &small);
+    for name in ["big", "small"] {
+        store.ok(&[
+            "cp",
+            "--key-file",
+            "k.key",
+            "--context",
+            "owner=ann",
+            "--chunk-size",
+            "64K",
+            name,
+            &store.url(name),
+        ]);
+    }
+    let (before, etag_before) = store.object("big").await;
+
+    let said = store.ok(&[
+        "rewrap",
+        "--key-file",
+        "k.key",
+        "--context",
+        "owner=ann",
+        "--add-key-file",
+        "k2.key",
+        "--add-key-name",
+        "second",
+        "--remove",
+        "master",
+        &store.url("big"),
+    ]);
+    assert!(said.contains("removed: raw-aes master"), "{said}");
+    assert!(said.contains("copied inside S3"), "{said}");
+    let (after, etag_after) = store.object("big").await;
+    assert_ne!(etag_before, etag_after);
+    assert!(body(&after) == body(&before), "the body changed");
+    assert_ne!(after[..header_len(&after)], before[..header_len(&before)]);
+    store.ok(&[
+        "cp",
+        "--key-file",
+        "k2.key",
+        "--key-name",
+        "second",
+        "--context",
+        "owner=ann",
+        &store.url("big"),
+        "big.out",
+    ]);
+    assert!(e.read("big.out") == big);
+
+    // The removed key: refused, the object is untouched (same bytes, same ETag).
+    let o = store.run(&[
+        "rewrap",
+        "--key-file",
+        "k.key",
+        "--context",
+        "owner=ann",
+        "--add-recipient",
+        &e.recipient,
+        &store.url("big"),
+    ]);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("wrong key"), "{}", stderr(&o));
+    assert_eq!(stderr(&o).trim_end().lines().count(), 1, "{}", stderr(&o));
+    let (still, etag_still) = store.object("big").await;
+    assert_eq!(etag_still, etag_after);
+    assert!(still == after);
+
+    // A small object, rewritten whole; then opened with the recipient's identity.
+    let (small_before, _) = store.object("small").await;
+    store.ok(&[
+        "rewrap",
+        "--key-file",
+        "k.key",
+        "--context",
+        "owner=ann",
+        "--add-recipient",
+        &e.recipient,
+        &store.url("small"),
+    ]);
+    let (small_after, _) = store.object("small").await;
+    assert!(body(&small_after) == body(&small_before));
+    store.ok(&[
+        "cp",
+        "--identity",
+        "rec.key",
+        "--context",
+        "owner=ann",
+        &store.url("small"),
+        "small.out",
+    ]);
+    assert!(e.read("small.out") == small);
+
+    // No such object; -o with an object.
+    let o = store.run(&[
+        "rewrap",
+        "--key-file",
+        "k.key",
+        "--context",
+        "owner=ann",
+        "--add-recipient",
+        &e.recipient,
+        &store.url("missing"),
+    ]);
+    assert!(stderr(&o).contains("no such object"), "{}", stderr(&o));
+    let o = store.run(&[
+        "rewrap",
+        "--key-file",
+        "k.key",
+        "--context",
+        "owner=ann",
+        "--add-recipient",
+        &e.recipient,
+        "-o",
+        "x",
+        &store.url("small"),
+    ]);
+    assert!(stderr(&o).contains("re-wrapped in place"), "{}", stderr(&o));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn rewrap_objects_in_moto() {
+    let Some(moto) = support::Moto::start() else {
+        return;
+    };
+    let client = moto.s3_client();
+    client
+        .create_bucket()
+        .bucket(&moto.bucket)
+        .send()
+        .await
+        .unwrap();
+    let e = Env::new();
+    let store = Store {
+        env: &e,
+        endpoint: moto.endpoint.clone(),
+        access_key: "testing".into(),
+        secret_key: "testing".into(),
+        client,
+        bucket: moto.bucket.clone(),
+    };
+    rewrap_objects_in(&store).await;
+}
+
+#[derive(clap::Parser)]
+struct ServeCli {
+    #[command(flatten)]
+    args: cipherdrop_server::config::ServeArgs,
+}
+
+/// The local mode's embedded store (as `cipherdrop serve` starts it).
+#[tokio::test(flavor = "multi_thread")]
+async fn rewrap_objects_in_the_local_mode() {
+    use clap::Parser as _;
+    let data_dir = tempfile::tempdir().unwrap();
+    let args = ServeCli::try_parse_from([
+        "serve",
+        "--listen",
+        "127.0.0.1:0",
+        "--data-dir",
+        data_dir.path().to_str().unwrap(),
+    ])
+    .unwrap()
+    .args;
+    let (_stop, rx) = tokio::sync::watch::channel(false);
+    let prepared = cipherdrop_server::serve::prepare(&args, rx).await.unwrap();
+    let embedded = prepared.embedded.as_ref().unwrap();
+    let endpoint = format!("http://{}", embedded.addr);
+    let creds = &embedded.credentials;
+    let e = Env::new();
+    let store = Store {
+        env: &e,
+        client: cipherdrop_server::serve::local_s3_client(
+            &endpoint,
+            &creds.access_key,
+            &creds.secret_key,
+        ),
+        endpoint,
+        access_key: creds.access_key.clone(),
+        secret_key: creds.secret_key.clone(),
+        bucket: cipherdrop_server::embedded::LOCAL_BUCKET.to_owned(),
+    };
+    rewrap_objects_in(&store).await;
 }

@@ -97,7 +97,7 @@ pub struct S3Url {
 
 impl S3Url {
     /// `Some` for an `s3://` address (`Err` when it has no bucket), `None` otherwise.
-    fn parse(s: &str) -> Option<anyhow::Result<Self>> {
+    pub(crate) fn parse(s: &str) -> Option<anyhow::Result<Self>> {
         let rest = s.strip_prefix("s3://")?;
         Some(match rest.split_once('/') {
             Some((bucket, key)) if !bucket.is_empty() => Ok(Self {
@@ -335,13 +335,7 @@ impl Upload {
         for r in &self.recipients {
             all.push(r.wrap(&data_key, &self.context)?);
         }
-        let sealer = Sealer::new(
-            &data_key,
-            &self.context,
-            &all,
-            self.chunk_size,
-            input.len,
-        )?;
+        let sealer = Sealer::new(&data_key, &self.context, &all, self.chunk_size, input.len)?;
         drop(data_key);
         let cuts = match sealer.layout() {
             Some(layout) => Cuts::Planned(

@@ -26,14 +26,17 @@ use cipherdrop_core::{
     RawAesKeyring, WrappedKey, X25519Recipient,
 };
 
+use super::cp::S3Url;
 use super::decrypt::{decrypt_body, io_to_format};
 use super::files::{Input, open_input};
 use super::inspect::provider_info_text;
 use super::{KeyArgs, default_threads};
+use crate::store::rewrite::{Bucket, Outcome, RewriteError, rewrite_header};
 
 /// Arguments of `cipherdrop rewrap`.
 #[derive(Debug, clap::Args)]
-#[command(after_help = "Only the header changes: the data key is unwrapped with the key \
+#[command(
+    after_help = "Only the header changes: the data key is unwrapped with the key \
 options (--key-file, --passphrase-file, --identity or --kms-key-id, with the file's --context), \
 the list of wrapped keys is edited, and every byte after the header is copied as it is (each \
 chunk is verified on the way). Removals happen first, then additions; an added key replaces an \
@@ -46,7 +49,13 @@ entry (e.g. raw-aes:passphrase), matches that entry only. A NAME that matches no
 of two providers, is refused.\n\nA file left with no wrapped key is refused. Removing the entry \
 that opened the file is allowed, with a warning: only the keys left can open it then.\n\nWithout \
 -o the file is replaced in place, atomically (a temporary file beside it, synced, renamed over \
-it; its permissions kept); a file that does not open, or is damaged, is left untouched.")]
+it; its permissions kept); a file that does not open, or is damaged, is left untouched.\n\nAn \
+s3://BUCKET/KEY object is re-wrapped inside S3 without being downloaded: its header is read, the \
+new header and the body up to 5 MiB are uploaded and the rest is copied by S3 (UploadPartCopy), \
+every write conditional on the object's ETag, so an object replaced or deleted meanwhile is left \
+as it is. Its body is not read there, so not verified (`cp` down verifies it). --endpoint-url, \
+--region and --force-path-style as for `cp`."
+)]
 pub struct Args {
     #[command(flatten)]
     pub key: KeyArgs,
@@ -95,11 +104,17 @@ pub struct Args {
     #[arg(long, requires = "output")]
     pub force: bool,
 
+    /// Use path-style S3 URLs for an s3:// FILE (always on when an endpoint URL is
+    /// set).
+    #[arg(long)]
+    pub force_path_style: bool,
+
     /// Worker threads verifying chunks (default: one per core).
     #[arg(long, value_name = "N")]
     pub threads: Option<usize>,
 
-    /// The encrypted file to re-wrap (- for standard input, with -o).
+    /// The encrypted file to re-wrap (- for standard input, with -o), or an
+    /// s3://BUCKET/KEY object (re-wrapped in place inside S3).
     pub file: PathBuf,
 }
 
@@ -111,6 +126,17 @@ pub struct Args {
 pub fn run(args: Args) -> anyhow::Result<()> {
     let plan = Plan::from_args(&args)?;
     let context = args.key.context()?;
+    if let Some(url) = args.file.to_str().and_then(S3Url::parse) {
+        let url = url?;
+        if args.output.is_some() {
+            bail!("-o is for local files: an s3:// object is re-wrapped in place");
+        }
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+            .context("cannot start the async runtime")?;
+        return rt.block_on(rewrap_object(&args, &plan, &context, &url));
+    }
     let in_place = args.output.is_none();
     if in_place && args.file == Path::new("-") {
         bail!("standard input cannot be re-wrapped in place; give -o OUT");
@@ -135,7 +161,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             };
             let keys = args.key.key_source_in(sdk.as_ref()).await?;
             let (data_key, opened) = keys.data_key(&header, &context).await?;
-            let additions = plan.new_entries(&args, &data_key, &context, sdk.as_ref()).await?;
+            let additions = plan
+                .new_entries(&args, &data_key, &context, sdk.as_ref())
+                .await?;
             let list = plan.apply(header.wrapped_keys(), additions)?;
             anyhow::Ok((data_key, opened, list))
         })
@@ -161,6 +189,74 @@ pub fn run(args: Args) -> anyhow::Result<()> {
 
     report(&header, &new_header, opened, &name);
     Ok(())
+}
+
+/// Re-wraps the object at `url` in place with the store's header rewrite
+/// ([`rewrite_header`]): the header is read, the new one written with the body
+/// bytes of the first part, the rest copied inside S3, every write conditional on
+/// the object being the version read. The body is not downloaded, so it is not
+/// verified here (`cp` down verifies it).
+async fn rewrap_object(
+    args: &Args,
+    plan: &Plan,
+    context: &EncryptionContext,
+    url: &S3Url,
+) -> anyhow::Result<()> {
+    if url.key.is_empty() || url.key.ends_with('/') {
+        bail!("{url} names no object");
+    }
+    let what = || format!("cannot re-wrap {url}");
+    let sdk = args.key.aws.load().await?;
+    let keys = args.key.key_source_in(Some(&sdk)).await?;
+    let s3 = aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(&sdk)
+            .force_path_style(args.force_path_style || sdk.endpoint_url().is_some())
+            .build(),
+    );
+    let bucket = Bucket {
+        client: &s3,
+        name: &url.bucket,
+        sse_customer_key: None,
+    };
+    let seen = std::sync::Mutex::new(None);
+    let outcome = rewrite_header(bucket, &url.key, |header| async {
+        let (data_key, opened) = keys.data_key(&header, context).await?;
+        let additions = plan
+            .new_entries(args, &data_key, context, Some(&sdk))
+            .await?;
+        let list = plan.apply(header.wrapped_keys(), additions)?;
+        let new = header.rewrap(&data_key, &list)?;
+        *seen
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) =
+            Some((header, new.clone(), opened));
+        Ok(Some(new))
+    })
+    .await;
+    match outcome {
+        Ok(Outcome::Rewritten(moved)) => {
+            let seen = seen
+                .into_inner()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            if let Some((old, new, opened)) = seen {
+                report(&old, &new, opened, &url.to_string());
+            }
+            eprintln!(
+                "{url}: {} bytes sent, {} copied inside S3",
+                moved.uploaded, moved.copied
+            );
+            Ok(())
+        }
+        Ok(Outcome::Unchanged) => Ok(()),
+        Ok(Outcome::Changed) => Err(anyhow::anyhow!(
+            "the object was replaced or deleted while it was re-wrapped, so nothing was \
+             written; run the command again"
+        ))
+        .with_context(what),
+        Err(RewriteError::NotFound) => Err(anyhow::anyhow!("no such object")).with_context(what),
+        Err(RewriteError::Decide(e)) => Err(e).with_context(what),
+        Err(e) => Err(anyhow::Error::new(e)).with_context(what),
+    }
 }
 
 /// Writes `header` and the body of `input` (copied, and verified by `opener`) to a
@@ -190,7 +286,10 @@ fn write_rewrapped(
             .set_permissions(mode)
             .context("cannot set the new file's permissions")?;
     }
-    let mut copy = tmp.as_file().try_clone().context("cannot write the output")?;
+    let mut copy = tmp
+        .as_file()
+        .try_clone()
+        .context("cannot write the output")?;
     copy.write_all(header.as_bytes())
         .context("cannot write the output")?;
     // The body goes to the temporary file exactly as read; the plaintext the
@@ -205,7 +304,9 @@ fn write_rewrapped(
     };
     decrypt_body(opener, &mut tee, &mut io::sink(), threads)?;
     drop(tee);
-    tmp.as_file().sync_all().context("cannot write the output")?;
+    tmp.as_file()
+        .sync_all()
+        .context("cannot write the output")?;
     tmp.persist(target)
         .with_context(|| format!("cannot replace {}", target.display()))?;
     // The rename itself survives a crash only once the directory is synced.
@@ -506,7 +607,12 @@ mod tests {
         assert!(e.contains("more than one provider"), "{e}");
         assert_eq!(matching("passphrase", &l[..4]).unwrap(), [1]);
         // Partial names, aliases and other recipients match nothing.
-        for miss in ["mast", "abcd", "alias/x", "key/1234abcd-12ab-34cd-56ef-1234567890ab"] {
+        for miss in [
+            "mast",
+            "abcd",
+            "alias/x",
+            "key/1234abcd-12ab-34cd-56ef-1234567890ab",
+        ] {
             let e = matching(miss, &l).unwrap_err().to_string();
             assert!(e.contains("matches no wrapped key"), "{miss}: {e}");
             assert!(e.contains("raw-aes:master"), "{e}");
