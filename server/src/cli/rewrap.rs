@@ -577,7 +577,7 @@ mod tests {
     const ARN: &str = "arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab";
 
     fn list() -> (Vec<WrappedKey>, X25519Recipient) {
-        let r = cipherdrop_core::X25519Identity::from_bytes([7; 32]).recipient();
+        let r = *cipherdrop_core::X25519Identity::from_bytes([7; 32]).recipient();
         (
             vec![
                 entry(RAW_AES, b"master"),
@@ -593,19 +593,19 @@ mod tests {
     #[test]
     fn remove_names_select_as_documented() {
         let (l, r) = list();
-        assert_eq!(matching("master", &l).unwrap(), [0]);
-        assert_eq!(matching(ARN, &l).unwrap(), [2]);
+        assert_eq!(matching("master", &l).expect("accepted"), [0]);
+        assert_eq!(matching(ARN, &l).expect("accepted"), [2]);
         assert_eq!(
-            matching("1234abcd-12ab-34cd-56ef-1234567890ab", &l).unwrap(),
+            matching("1234abcd-12ab-34cd-56ef-1234567890ab", &l).expect("accepted"),
             [2]
         );
-        assert_eq!(matching(&r.to_string(), &l).unwrap(), [3]);
-        assert_eq!(matching("raw-aes:passphrase", &l).unwrap(), [4]);
-        assert_eq!(matching("raw-aes:master", &l).unwrap(), [0]);
+        assert_eq!(matching(&r.to_string(), &l).expect("accepted"), [3]);
+        assert_eq!(matching("raw-aes:passphrase", &l).expect("accepted"), [4]);
+        assert_eq!(matching("raw-aes:master", &l).expect("accepted"), [0]);
         // `passphrase` is both the passphrase entry and a raw-aes key's name here.
-        let e = matching("passphrase", &l).unwrap_err().to_string();
+        let e = matching("passphrase", &l).expect_err("refused").to_string();
         assert!(e.contains("more than one provider"), "{e}");
-        assert_eq!(matching("passphrase", &l[..4]).unwrap(), [1]);
+        assert_eq!(matching("passphrase", &l[..4]).expect("accepted"), [1]);
         // Partial names, aliases and other recipients match nothing.
         for miss in [
             "mast",
@@ -613,11 +613,11 @@ mod tests {
             "alias/x",
             "key/1234abcd-12ab-34cd-56ef-1234567890ab",
         ] {
-            let e = matching(miss, &l).unwrap_err().to_string();
+            let e = matching(miss, &l).expect_err("refused").to_string();
             assert!(e.contains("matches no wrapped key"), "{miss}: {e}");
             assert!(e.contains("raw-aes:master"), "{e}");
         }
-        let other = cipherdrop_core::X25519Identity::from_bytes([8; 32]).recipient();
+        let other = *cipherdrop_core::X25519Identity::from_bytes([8; 32]).recipient();
         assert!(matching(&other.to_string(), &l).is_err());
     }
 
@@ -633,19 +633,19 @@ mod tests {
         new_kms.blob = vec![3; 60];
         let out = plan
             .apply(&l, vec![new_pass.clone(), new_kms.clone()])
-            .unwrap();
+            .expect("accepted");
         assert_eq!(out, vec![l[3].clone(), new_pass, new_kms]);
 
         let all = Plan {
             removals: vec![
                 "master".into(),
                 "raw-aes:passphrase".into(),
-                "passphrase".into(),
+                "passphrase-argon2id:\u{0}\u{1}".into(),
                 ARN.into(),
                 l[3].provider_id.clone() + ":" + &provider_info_text(&l[3]),
             ],
         };
-        let e = all.apply(&l, Vec::new()).unwrap_err().to_string();
+        let e = all.apply(&l, Vec::new()).expect_err("refused").to_string();
         assert!(e.contains("remove every wrapped key"), "{e}");
     }
 }
