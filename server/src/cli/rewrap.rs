@@ -40,13 +40,13 @@ use crate::store::rewrite::{Bucket, Outcome, RewriteError, rewrite_header};
 options (--key-file, --passphrase-file, --identity or --kms-key-id, with the file's --context), \
 the list of wrapped keys is edited, and every byte after the header is copied as it is (each \
 chunk is verified on the way). Removals happen first, then additions; an added key replaces an \
-entry for the same key (a raw-aes name, a KMS key ARN, a recipient, the one passphrase entry). \
-\n\n--remove NAME matches: `passphrase` the passphrase-argon2id entry; cdpub1... the \
+entry for the same key (a raw-aes name, a KMS key ARN, a recipient, the one passphrase entry).\n\n\
+--remove NAME matches: `passphrase` the passphrase-argon2id entry; cdpub1... the \
 x25519-hpke entry for that public key; a KMS key ARN, or a key id (the part after key/), the \
 aws-kms entry for that key (aliases are not resolved: the header records the key ARN); anything \
-else the raw-aes entry whose key name is NAME. PROVIDER:INFO, as `cipherdrop inspect` prints an \
-entry (e.g. raw-aes:passphrase), matches that entry only. A NAME that matches nothing, or entries \
-of two providers, is refused.\n\nA file left with no wrapped key is refused. Removing the entry \
+else the raw-aes entry whose key name is NAME. PROVIDER:INFO (an entry's provider id and info as \
+`cipherdrop inspect` prints them, joined by a colon: raw-aes:passphrase) matches that entry \
+only. A NAME that matches nothing, or entries of two providers, is refused.\n\nA file left with no wrapped key is refused. Removing the entry \
 that opened the file is allowed, with a warning: only the keys left can open it then.\n\nWithout \
 -o the file is replaced in place, atomically (a temporary file beside it, synced, renamed over \
 it; its permissions kept); a file that does not open, or is damaged, is left untouched.\n\nAn \
