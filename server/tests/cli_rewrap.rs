@@ -198,7 +198,14 @@ fn every_flag_changes_only_the_list_and_keeps_the_body() {
     // A second master key, under its own name.
     let said = e.rewrap_ok(
         &K1,
-        &["--add-key-file", "k2.key", "--add-key-name", "second"],
+        &[
+            "--add-key-file",
+            "k2.key",
+            "--add-key-name",
+            "second",
+            "--threads",
+            "3",
+        ],
         "c",
     );
     assert!(said.contains("added:   raw-aes second"), "{said}");
@@ -273,6 +280,22 @@ fn a_key_file_of_the_same_name_replaces_the_entry() {
     assert_eq!(e.entries("c"), ["raw-aes master"]);
     assert!(e.open(&K1, "c").unwrap_err().contains("wrong key"));
     assert_eq!(e.open(&["--key-file", "k2.key"], "c").unwrap(), p);
+
+    // Removing the entry that opened the file: done, with a warning naming who can.
+    let said = e.rewrap_ok(
+        &["--key-file", "k2.key"],
+        &["--add-recipient", &e.recipient, "--remove", "master"],
+        "c",
+    );
+    assert!(
+        said.contains(&format!(
+            "warning: the entry that opened c (raw-aes master) was removed or replaced: the key \
+             you gave may no longer open it; these do: x25519-hpke {}",
+            e.recipient
+        )),
+        "{said}"
+    );
+    assert_eq!(e.open(&ID, "c").unwrap(), p);
 }
 
 #[test]
