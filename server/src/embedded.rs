@@ -23,10 +23,16 @@
 //!   S3 refuses it (403 `AccessDenied`, "There were headers present in the
 //!   request which were not signed"), and so does [`refuse_unsigned_amz_headers`].
 //!
-//! `PutObject` with `If-None-Match: *` is checked by s3s-fs itself (412
-//! `PreconditionFailed` when the key exists), as by S3 and moto, but not
-//! atomically: two racing creates both pass the check. Here conditional PUTs of
-//! one key run one after the other, so exactly one of them creates the object.
+//! `PutObject` with `If-None-Match: *` or `If-Match: <ETag>`, and
+//! `CompleteMultipartUpload` with `If-Match`, are checked by s3s-fs itself (412
+//! `PreconditionFailed`), as by S3, but not atomically: two racing creates both
+//! pass the check, and a `DELETE` or `PUT` between the check and the write would
+//! be undone. Here every write of one key (`PutObject`, `CompleteMultipartUpload`,
+//! `CopyObject` to it, `DeleteObject`) runs one after the other, so a conditional
+//! write sees the version it replaces (re-wrapping, `store::rewrite`, relies on it).
+//! `UploadPartCopy` in s3s-fs ignores `x-amz-copy-source-if-match`; here it is
+//! checked (412 when the source's ETag differs, 404 when it is gone), under the
+//! source key's turn.
 //!
 //! Refused requests (bad signature, expired URL, 412…) are logged at INFO by
 //! [`log_store_responses`], without the URL; s3s logs every refusal as ERROR and
@@ -47,8 +53,10 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse as _, Response};
 use s3s::auth::SimpleAuth;
 use s3s::dto::{
-    CompleteMultipartUploadInput, CompleteMultipartUploadOutput, ListPartsInput, ListPartsOutput,
-    PutObjectInput, PutObjectOutput, UploadPartInput, UploadPartOutput,
+    CompleteMultipartUploadInput, CompleteMultipartUploadOutput, CopyObjectInput, CopyObjectOutput,
+    CopySource, DeleteObjectInput, DeleteObjectOutput, ETagCondition, HeadObjectInput,
+    ListPartsInput, ListPartsOutput, PutObjectInput, PutObjectOutput, UploadPartCopyInput,
+    UploadPartCopyOutput, UploadPartInput, UploadPartOutput,
 };
 use s3s::service::S3ServiceBuilder;
 use s3s::{S3, S3Request, S3Response, S3Result, s3_error};
@@ -256,8 +264,8 @@ async fn refuse_unsigned_amz_headers(req: Request, next: Next) -> Response {
 struct LocalS3 {
     fs: s3s_fs::FileSystem,
     root: PathBuf,
-    /// One lock per key with a conditional PUT in flight.
-    creating: std::sync::Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    /// One lock per key with a write in flight.
+    writing: std::sync::Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
 }
 
 impl LocalS3 {
@@ -265,14 +273,33 @@ impl LocalS3 {
         Self {
             fs,
             root,
-            creating: std::sync::Mutex::default(),
+            writing: std::sync::Mutex::default(),
         }
     }
 
-    fn creating(&self) -> std::sync::MutexGuard<'_, HashMap<String, Arc<tokio::sync::Mutex<()>>>> {
-        self.creating
+    fn writing(&self) -> std::sync::MutexGuard<'_, HashMap<String, Arc<tokio::sync::Mutex<()>>>> {
+        self.writing
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Runs `write` when no other write of `bucket/key` runs (see the module docs).
+    async fn one_writer<T>(&self, bucket: &str, key: &str, write: impl Future<Output = T>) -> T {
+        let name = format!("{bucket}/{key}");
+        let lock = Arc::clone(self.writing().entry(name.clone()).or_default());
+        let result = {
+            let _one_at_a_time = lock.lock().await;
+            write.await
+        };
+        drop(lock);
+        let mut writing = self.writing();
+        if writing
+            .get(&name)
+            .is_some_and(|l| Arc::strong_count(l) == 1)
+        {
+            writing.remove(&name);
+        }
+        result
     }
     /// The open upload's id, or `NoSuchUpload` (as S3 answers).
     fn open_upload(&self, upload_id: &str) -> S3Result<uuid_like::UploadId> {
@@ -363,9 +390,7 @@ macro_rules! delegate {
 impl S3 for LocalS3 {
     delegate! {
         create_bucket(CreateBucketInput) -> CreateBucketOutput;
-        copy_object(CopyObjectInput) -> CopyObjectOutput;
         delete_bucket(DeleteBucketInput) -> DeleteBucketOutput;
-        delete_object(DeleteObjectInput) -> DeleteObjectOutput;
         delete_objects(DeleteObjectsInput) -> DeleteObjectsOutput;
         get_bucket_location(GetBucketLocationInput) -> GetBucketLocationOutput;
         get_object(GetObjectInput) -> GetObjectOutput;
@@ -375,7 +400,6 @@ impl S3 for LocalS3 {
         list_objects(ListObjectsInput) -> ListObjectsOutput;
         list_objects_v2(ListObjectsV2Input) -> ListObjectsV2Output;
         create_multipart_upload(CreateMultipartUploadInput) -> CreateMultipartUploadOutput;
-        upload_part_copy(UploadPartCopyInput) -> UploadPartCopyOutput;
         abort_multipart_upload(AbortMultipartUploadInput) -> AbortMultipartUploadOutput;
     }
 
@@ -383,24 +407,71 @@ impl S3 for LocalS3 {
         &self,
         req: S3Request<PutObjectInput>,
     ) -> S3Result<S3Response<PutObjectOutput>> {
-        if req.input.if_none_match.is_none() {
-            return self.fs.put_object(req).await;
-        }
-        let key = format!("{}/{}", req.input.bucket, req.input.key);
-        let lock = Arc::clone(self.creating().entry(key.clone()).or_default());
-        let result = {
-            let _one_at_a_time = lock.lock().await;
-            self.fs.put_object(req).await
+        let (bucket, key) = (req.input.bucket.clone(), req.input.key.clone());
+        self.one_writer(&bucket, &key, self.fs.put_object(req))
+            .await
+    }
+
+    async fn delete_object(
+        &self,
+        req: S3Request<DeleteObjectInput>,
+    ) -> S3Result<S3Response<DeleteObjectOutput>> {
+        let (bucket, key) = (req.input.bucket.clone(), req.input.key.clone());
+        self.one_writer(&bucket, &key, self.fs.delete_object(req))
+            .await
+    }
+
+    async fn copy_object(
+        &self,
+        req: S3Request<CopyObjectInput>,
+    ) -> S3Result<S3Response<CopyObjectOutput>> {
+        let (bucket, key) = (req.input.bucket.clone(), req.input.key.clone());
+        self.one_writer(&bucket, &key, self.fs.copy_object(req))
+            .await
+    }
+
+    async fn upload_part_copy(
+        &self,
+        req: S3Request<UploadPartCopyInput>,
+    ) -> S3Result<S3Response<UploadPartCopyOutput>> {
+        let Some(condition) = req.input.copy_source_if_match.clone() else {
+            return self.fs.upload_part_copy(req).await;
         };
-        drop(lock);
-        let mut creating = self.creating();
-        if creating
-            .get(&key)
-            .is_some_and(|l| Arc::strong_count(l) == 1)
-        {
-            creating.remove(&key);
-        }
-        result
+        let CopySource::Bucket { bucket, key, .. } = &req.input.copy_source else {
+            return Err(s3_error!(NotImplemented));
+        };
+        let (bucket, key) = (bucket.to_string(), key.to_string());
+        self.one_writer(&bucket, &key, async {
+            let head = S3Request {
+                input: HeadObjectInput {
+                    bucket: bucket.clone(),
+                    key: key.clone(),
+                    ..HeadObjectInput::default()
+                },
+                method: req.method.clone(),
+                uri: req.uri.clone(),
+                headers: req.headers.clone(),
+                extensions: axum::http::Extensions::default(),
+                credentials: req.credentials.clone(),
+                region: req.region.clone(),
+                service: req.service.clone(),
+                trailing_headers: None,
+            };
+            let current = self.fs.head_object(head).await?.output.e_tag;
+            let matches = match (&condition, &current) {
+                (ETagCondition::Any, Some(_)) => true,
+                (ETagCondition::ETag(want), Some(have)) => have.strong_cmp(want),
+                (_, None) => false,
+            };
+            if !matches {
+                return Err(s3_error!(
+                    PreconditionFailed,
+                    "At least one of the pre-conditions you specified did not hold"
+                ));
+            }
+            self.fs.upload_part_copy(req).await
+        })
+        .await
     }
 
     async fn upload_part(
@@ -442,6 +513,18 @@ impl S3 for LocalS3 {
     }
 
     async fn complete_multipart_upload(
+        &self,
+        req: S3Request<CompleteMultipartUploadInput>,
+    ) -> S3Result<S3Response<CompleteMultipartUploadOutput>> {
+        let (bucket, key) = (req.input.bucket.clone(), req.input.key.clone());
+        self.one_writer(&bucket, &key, self.complete_checked(req))
+            .await
+    }
+}
+
+impl LocalS3 {
+    /// `CompleteMultipartUpload` with S3's part checks (see the module docs).
+    async fn complete_checked(
         &self,
         req: S3Request<CompleteMultipartUploadInput>,
     ) -> S3Result<S3Response<CompleteMultipartUploadOutput>> {

@@ -25,6 +25,8 @@ enum Command {
     Inspect(cli::inspect::Args),
     /// Copy a file to S3 encrypting it, or from S3 decrypting it.
     Cp(cli::cp::Args),
+    /// Change who can open a file (its wrapped keys) without re-encrypting it.
+    Rewrap(cli::rewrap::Args),
 }
 
 fn init_tracing(format: LogFormat) {
@@ -75,5 +77,6 @@ fn run(command: Command) -> anyhow::Result<()> {
         Command::Decrypt(args) => cli::decrypt::run(args),
         Command::Inspect(args) => cli::inspect::run(args),
         Command::Cp(args) => cli::cp::run(args),
+        Command::Rewrap(args) => cli::rewrap::run(args),
     }
 }

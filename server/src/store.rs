@@ -6,6 +6,7 @@
 //! never logged.
 
 mod presign;
+pub mod rewrite;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;

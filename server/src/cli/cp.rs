@@ -23,7 +23,7 @@ use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
 use cipherdrop_core::io::read_header;
 use cipherdrop_core::sizes::{MAX_PART_SIZE, MIN_PART_SIZE};
-use cipherdrop_core::{ChunkSize, EncryptionContext, Sealer};
+use cipherdrop_core::{ChunkSize, EncryptionContext, Keyring as _, Sealer, X25519Recipient};
 use tokio::runtime::Handle;
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
@@ -46,6 +46,12 @@ from the standard chain (AWS_PROFILE, AWS_ACCESS_KEY_ID, ~/.aws, SSO, instance r
 pub struct Args {
     #[command(flatten)]
     pub key: KeyArgs,
+
+    /// When uploading, also wrap the data key to this X25519 public key (cdpub1...,
+    /// from `cipherdrop keygen --x25519`), as `encrypt --recipient` does; repeat for
+    /// several. Its private key alone then opens the object (`cp --identity`).
+    #[arg(long, value_name = "PUBKEY", value_parser = super::parse_recipient)]
+    pub recipient: Vec<X25519Recipient>,
 
     /// Plaintext bytes per chunk when uploading: a power of two from 4K to 16M
     /// (K, M, G are binary: KiB, MiB, GiB).
@@ -91,7 +97,7 @@ pub struct S3Url {
 
 impl S3Url {
     /// `Some` for an `s3://` address (`Err` when it has no bucket), `None` otherwise.
-    fn parse(s: &str) -> Option<anyhow::Result<Self>> {
+    pub(crate) fn parse(s: &str) -> Option<anyhow::Result<Self>> {
         let rest = s.strip_prefix("s3://")?;
         Some(match rest.split_once('/') {
             Some((bucket, key)) if !bucket.is_empty() => Ok(Self {
@@ -156,6 +162,7 @@ async fn run_async(args: Args) -> anyhow::Result<()> {
             let upload = Upload {
                 s3,
                 keys,
+                recipients: args.recipient,
                 context,
                 chunk_size,
                 part_size: args.part_size,
@@ -163,6 +170,9 @@ async fn run_async(args: Args) -> anyhow::Result<()> {
                 threads,
             };
             upload.run(Path::new(&args.source), dest).await
+        }
+        Direction::Down(_) if !args.recipient.is_empty() => {
+            bail!("--recipient is for uploads (it adds a wrapped key when encrypting)")
         }
         Direction::Down(source) => {
             let to = Path::new(&args.dest);
@@ -302,6 +312,7 @@ impl Write for PartSink {
 struct Upload {
     s3: aws_sdk_s3::Client,
     keys: KeySource,
+    recipients: Vec<X25519Recipient>,
     context: EncryptionContext,
     chunk_size: ChunkSize,
     part_size: u64,
@@ -320,13 +331,11 @@ impl Upload {
             dest.key.push_str(&name.to_string_lossy());
         }
         let (data_key, wrapped) = self.keys.new_data_key(&self.context, input.len).await?;
-        let sealer = Sealer::new(
-            &data_key,
-            &self.context,
-            &[wrapped],
-            self.chunk_size,
-            input.len,
-        )?;
+        let mut all = vec![wrapped];
+        for r in &self.recipients {
+            all.push(r.wrap(&data_key, &self.context)?);
+        }
+        let sealer = Sealer::new(&data_key, &self.context, &all, self.chunk_size, input.len)?;
         drop(data_key);
         let cuts = match sealer.layout() {
             Some(layout) => Cuts::Planned(

@@ -69,7 +69,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
 pub(crate) fn decrypt_body(
     opener: Opener,
     input: &mut Input,
-    output: &mut Output,
+    output: &mut dyn Write,
     threads: usize,
 ) -> anyhow::Result<()> {
     match opener.header().layout() {
@@ -91,7 +91,7 @@ pub(crate) fn decrypt_chunks(
     opener: &Opener,
     layout: &Layout,
     input: &mut Input,
-    output: &mut Output,
+    output: &mut dyn Write,
     threads: usize,
 ) -> anyhow::Result<()> {
     let cs = usize::try_from(layout.chunk_size().get())?;
@@ -140,7 +140,7 @@ pub(crate) fn decrypt_chunks(
 pub(crate) fn decrypt_stream(
     opener: Opener,
     input: &mut Input,
-    output: &mut Output,
+    output: &mut dyn Write,
 ) -> anyhow::Result<()> {
     let mut stream = opener.into_stream();
     let mut buf = vec![0u8; 1 << 20];

@@ -213,7 +213,7 @@ fn binary_size(n: u64) -> String {
 
 /// Provider info as text: an `x25519-hpke` recipient in its `cdpub1...` form (what
 /// `keygen --x25519` printed), UTF-8 as it is, anything else as `hex:...`.
-fn provider_info_text(w: &cipherdrop_core::WrappedKey) -> String {
+pub(crate) fn provider_info_text(w: &cipherdrop_core::WrappedKey) -> String {
     if w.provider_id == cipherdrop_core::x25519::X25519_HPKE
         && let Ok(public) = <[u8; 32]>::try_from(w.provider_info.as_slice())
     {

@@ -220,6 +220,76 @@ impl KeySource {
     }
 }
 
+impl KeySource {
+    /// The data key of `header` itself (for re-wrapping), checked as
+    /// [`KeySource::opener`] checks it (context, key commitment, header tag), and
+    /// the index of the wrapped key that opened it. Entries are tried one at a
+    /// time in header order; a passphrase runs Argon2id once (a header holds at
+    /// most one passphrase entry).
+    ///
+    /// # Errors
+    /// As [`KeySource::opener`].
+    pub async fn data_key(
+        &self,
+        header: &Header,
+        context: &EncryptionContext,
+    ) -> anyhow::Result<(DataKey, usize)> {
+        if header.context() != context {
+            return Err(cipherdrop_core::Error::ContextMismatch.into());
+        }
+        let wrapped = header.wrapped_keys();
+        let (found, guessable) = match self {
+            Self::File(keyring) => (first_that_opens(keyring, wrapped, context), false),
+            Self::Passphrase(keyring) => (first_that_opens(keyring, wrapped, context), true),
+            Self::Identity(keyring) => (first_that_opens(keyring, wrapped, context), false),
+            Self::Kms { service, key_id } => {
+                let mut last = KeyError::NoUsableWrappedKey;
+                let mut found = None;
+                for (i, w) in wrapped.iter().enumerate() {
+                    if w.provider_id != cipherdrop_core::keyring::AWS_KMS {
+                        continue;
+                    }
+                    match service.unwrap(std::slice::from_ref(w), context).await {
+                        Ok(data_key) => {
+                            found = Some((data_key, i));
+                            break;
+                        }
+                        Err(e) => last = e,
+                    }
+                }
+                (found.ok_or_else(|| kms_error(&last, key_id)), false)
+            }
+        };
+        let (data_key, index) = found?;
+        // The same checks, in the same order, as opening the file.
+        Opener::new(header.clone(), &data_key, context).map_err(|e| match e {
+            cipherdrop_core::Error::CommitmentMismatch if guessable => {
+                cipherdrop_core::Error::WrongKey
+            }
+            e => e,
+        })?;
+        Ok((data_key, index))
+    }
+}
+
+/// The first entry of `wrapped` that `keyring` opens, and its index.
+fn first_that_opens(
+    keyring: &dyn Keyring,
+    wrapped: &[WrappedKey],
+    context: &EncryptionContext,
+) -> anyhow::Result<(DataKey, usize)> {
+    wrapped
+        .iter()
+        .enumerate()
+        .find_map(|(i, w)| {
+            keyring
+                .unwrap(std::slice::from_ref(w), context)
+                .ok()
+                .map(|k| (k, i))
+        })
+        .ok_or_else(|| cipherdrop_core::Error::WrongKey.into())
+}
+
 /// A fresh random data key, wrapped by a keyring held in this process.
 fn wrap_fresh_data_key(
     keyring: &dyn Keyring,
