@@ -41,7 +41,9 @@ impl RateLimits {
         let per_second = NonZeroU32::new(per_second)?;
         let burst = NonZeroU32::new(burst).unwrap_or(per_second);
         Some(Self {
-            limiter: DefaultKeyedRateLimiter::keyed(Quota::per_second(per_second).allow_burst(burst)),
+            limiter: DefaultKeyedRateLimiter::keyed(
+                Quota::per_second(per_second).allow_burst(burst),
+            ),
             clock: DefaultClock::default(),
             checks: AtomicU64::new(0),
         })
@@ -65,7 +67,8 @@ pub async fn limit(
     req: Request,
     next: Next,
 ) -> Response {
-    if !req.uri().path().starts_with("/api/") || !req.headers().contains_key(header::AUTHORIZATION) {
+    if !req.uri().path().starts_with("/api/") || !req.headers().contains_key(header::AUTHORIZATION)
+    {
         return next.run(req).await;
     }
     let (mut parts, body) = req.into_parts();

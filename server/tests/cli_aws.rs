@@ -634,8 +634,9 @@ async fn serve_sse_options_reach_the_presigned_requests_and_moto() {
         Some(&ServerSideEncryption::AwsKms)
     );
 
-    // SSE-C: the customer-key headers are in the presigned PUT and GET, and the
-    // round trip through them works.
+    // SSE-C: the customer-key headers are in the presigned PUT and GET (the
+    // owner's own key, derived from the configured one), and the round trip
+    // through them works.
     let customer_key = [9u8; 32];
     std::fs::write(env.path("sse-c.key"), customer_key).unwrap();
     let key_file = env.path("sse-c.key");
@@ -654,9 +655,14 @@ async fn serve_sse_options_reach_the_presigned_requests_and_moto() {
         header(&headers, "x-amz-server-side-encryption-customer-algorithm"),
         Some("AES256")
     );
+    let owner = cipherdrop_server::auth::Caller::new("dev", "ann").owner;
+    let mut owner_key = [0u8; 32];
+    hkdf::Hkdf::<sha2::Sha256>::new(Some(b"cipherdrop-sse-c-owner-v1"), &customer_key)
+        .expand(owner.as_bytes(), &mut owner_key)
+        .unwrap();
     assert_eq!(
         header(&headers, "x-amz-server-side-encryption-customer-key"),
-        Some(B64.encode(customer_key).as_str())
+        Some(B64.encode(owner_key).as_str())
     );
     assert!(header(&headers, "x-amz-server-side-encryption-customer-key-md5").is_some());
     let (status, body) = server.download(&token, &id).await;

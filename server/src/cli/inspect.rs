@@ -234,13 +234,13 @@ mod tests {
             escape_for_terminal(hostile, false),
             "a\\u{1b}]0;title\\u{7}b\\u{9b}2Jc\\u{7f}\\u{202e}d\\\\e"
         );
-        let json = serde_json::to_string(&serde_json::json!(hostile)).unwrap();
+        let json = serde_json::to_string(&serde_json::json!(hostile)).expect("a string serializes");
         let escaped = escape_for_terminal(&json, true);
         assert!(
             escaped.chars().all(|c| !c.is_control() && c != '\u{202e}'),
             "{escaped}"
         );
-        let back: String = serde_json::from_str(&escaped).unwrap();
+        let back: String = serde_json::from_str(&escaped).expect("still JSON");
         assert_eq!(
             back, hostile,
             "the JSON still decodes to the header's string"

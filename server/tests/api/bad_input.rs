@@ -337,21 +337,37 @@ async fn requests_over_the_rate_limit_are_refused_with_retry_after() {
         .await
         .unwrap();
     assert_eq!(resp.status(), StatusCode::TOO_MANY_REQUESTS);
-    let retry: u64 = resp.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+    let retry: u64 = resp.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
     assert!((1..=2).contains(&retry), "{retry}");
     let body: Value = resp.json().await.unwrap();
     assert_eq!(body["error"]["code"], "rate_limited");
     assert!(
-        body["error"]["message"].as_str().unwrap().contains("try again"),
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("try again"),
         "{body}"
     );
     let bob = server.login("bob").await;
-    assert_eq!(server.get("/api/objects", Some(&bob)).await.0, StatusCode::OK);
+    assert_eq!(
+        server.get("/api/objects", Some(&bob)).await.0,
+        StatusCode::OK
+    );
     // Unauthenticated requests are not counted against anyone: still 401.
-    assert_eq!(server.get("/api/objects", None).await.0, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        server.get("/api/objects", None).await.0,
+        StatusCode::UNAUTHORIZED
+    );
     // After the wait, alice may go on.
     tokio::time::sleep(std::time::Duration::from_secs(retry)).await;
-    assert_eq!(server.get("/api/objects", Some(&alice)).await.0, StatusCode::OK);
+    assert_eq!(
+        server.get("/api/objects", Some(&alice)).await.0,
+        StatusCode::OK
+    );
 }
 
 /// `--quota-bytes`: an upload that would take the user over the quota is refused
