@@ -71,6 +71,9 @@ impl ServerProcess {
             .arg("--server-secret-file")
             .arg(&secret)
             .args(["--part-size", &config.part_size.to_string()])
+            // The soak drives many requests per user on purpose: it measures faults
+            // and restarts, not the per-user rate limit (tested in the api tests).
+            .args(["--rate-limit", "0"])
             // No ./web here: the built-in page.
             .current_dir(&config.data_dir)
             .env_clear()
