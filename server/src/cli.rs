@@ -16,6 +16,7 @@ pub mod inspect;
 pub mod keygen;
 pub mod kms;
 pub mod parallel;
+pub mod rotate;
 
 use std::io::Read as _;
 use std::path::{Path, PathBuf};

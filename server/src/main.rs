@@ -25,6 +25,7 @@ enum Command {
     Inspect(cli::inspect::Args),
     /// Copy a file to S3 encrypting it, or from S3 decrypting it.
     Cp(cli::cp::Args),
+    Rotate(Box<cli::rotate::Args>),
 }
 
 fn init_tracing(format: LogFormat) {
@@ -73,5 +74,6 @@ fn run(command: Command) -> anyhow::Result<()> {
         Command::Decrypt(args) => cli::decrypt::run(args),
         Command::Inspect(args) => cli::inspect::run(args),
         Command::Cp(args) => cli::cp::run(args),
+        Command::Rotate(args) => cli::rotate::run(*args),
     }
 }
