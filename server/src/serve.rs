@@ -182,7 +182,7 @@ pub async fn open_backend(
             let running = embedded::start(
                 &root,
                 s3_listener,
-                &origins,
+                origins,
                 shutdown_signal(shutdown.clone()),
             )?;
             store_origins.push(running.endpoint_url());

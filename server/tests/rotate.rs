@@ -657,3 +657,124 @@ async fn a_new_header_that_is_not_a_rewrap_is_refused() {
     assert!(missing.to_string().contains("no such object"), "{missing}");
     tokio::time::sleep(Duration::from_millis(1)).await;
 }
+
+fn cipherdrop(args: &[&str]) -> (bool, String, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_cipherdrop"))
+        .args(args)
+        .env_remove("CIPHERDROP_BUCKET")
+        .env_remove("CIPHERDROP_KMS_KEY_ID")
+        .env_remove("CIPHERDROP_RECOVERY_RECIPIENT")
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// The command itself, in the local mode: refuses to share the store with a
+/// running server, adds a master key, re-wraps, then finds nothing to do.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rotate_command_in_the_local_mode() {
+    let dir = tempfile::tempdir().unwrap();
+    let data_dir = dir.path().to_str().unwrap().to_owned();
+    let args = BackendCli::try_parse_from(["x", "--data-dir", &data_dir])
+        .unwrap()
+        .args;
+    let (stop, shutdown) = watch::channel(false);
+    let backend = open_backend(
+        &args,
+        &BackendOptions {
+            local_s3_listen: "127.0.0.1:0".parse().unwrap(),
+            origins: Vec::new(),
+            cache: None,
+            announce_recovery: false,
+        },
+        shutdown,
+    )
+    .await
+    .unwrap();
+    let embedded = backend.embedded.as_ref().unwrap();
+    let s3 = cipherdrop_server::serve::local_s3_client(
+        &embedded.endpoint_url(),
+        &embedded.credentials.access_key,
+        &embedded.credentials.secret_key,
+    );
+    for (n, len) in [(1, 0), (2, 1000), (3, 6 * MIB)] {
+        let key = format!("users/{}/{}", hex32(9, 9), hex32(n, 1));
+        let (bytes, _) = seal(backend.keys.as_ref(), &key, len, 5, &[]).await;
+        put(&s3, backend.s3.bucket(), &key, bytes).await;
+    }
+
+    let (ok, _, err) = cipherdrop(&["rotate", "--data-dir", &data_dir]);
+    assert!(!ok && err.contains("another cipherdrop process"), "{err}");
+
+    stop.send(true).unwrap();
+    let lock = dir.path().join("objects/.cipherdrop.lock");
+    let mut free = false;
+    for _ in 0..100 {
+        if std::fs::File::open(&lock).unwrap().try_lock().is_ok() {
+            free = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(free, "the store did not stop");
+
+    let (ok, _, err) = cipherdrop(&[
+        "rotate",
+        "--data-dir",
+        &data_dir,
+        "--new-master-key",
+        "--dry-run",
+    ]);
+    assert!(!ok && err.contains("without --dry-run"), "{err}");
+    let (ok, out, err) = cipherdrop(&["rotate", "--data-dir", &data_dir, "--dry-run"]);
+    assert!(ok, "{err}");
+    assert!(
+        out.is_empty() && err.contains("3 objects: 0 would re-wrap, 3 already current"),
+        "{out}{err}"
+    );
+
+    let (ok, _, err) = cipherdrop(&["rotate", "--data-dir", &data_dir, "--new-master-key"]);
+    assert!(ok, "{err}");
+    assert!(
+        err.contains("added the master key cipherdrop-local-master-2"),
+        "{err}"
+    );
+    assert!(
+        err.contains("3 objects: 3 re-wrapped, 0 already current, 0 skipped, 0 failed"),
+        "{err}"
+    );
+    assert!(
+        !err.contains("X-Amz-Signature") && !err.contains("http://"),
+        "{err}"
+    );
+
+    let (ok, _, err) = cipherdrop(&["rotate", "--data-dir", &data_dir]);
+    assert!(ok, "{err}");
+    assert!(
+        err.contains("3 objects: 0 re-wrapped, 3 already current"),
+        "{err}"
+    );
+
+    let recovery = X25519Identity::generate().unwrap().recipient().to_string();
+    let (ok, out, err) = cipherdrop(&[
+        "rotate",
+        "--data-dir",
+        &data_dir,
+        "--recovery-recipient",
+        &recovery,
+        "--dry-run",
+    ]);
+    assert!(ok, "{err}");
+    assert_eq!(
+        out.lines()
+            .filter(|l| l.starts_with("would re-wrap users/"))
+            .count(),
+        3,
+        "{out}"
+    );
+    assert!(out.contains(&format!("[raw-aes:cipherdrop-local-master-2] -> [raw-aes:cipherdrop-local-master-2, x25519-hpke:{recovery}]")), "{out}");
+}

@@ -271,7 +271,12 @@ mod tests {
         // A data directory of an older version: the same key under the same name.
         let legacy =
             LocalKeyService::load_or_create(&dir.path().join(FIRST_KEY_FILE)).expect("loads");
-        assert!(legacy.unwrap(&[old.wrapped.clone()], &ctx()).await.is_ok());
+        assert!(
+            legacy
+                .unwrap(std::slice::from_ref(&old.wrapped), &ctx())
+                .await
+                .is_ok()
+        );
 
         assert_eq!(
             LocalKeyService::add_master_key(dir.path()).expect("added"),
@@ -290,13 +295,13 @@ mod tests {
             b"cipherdrop-local-master-3"
         );
         let opened = ring
-            .unwrap(&[old.wrapped.clone()], &ctx())
+            .unwrap(std::slice::from_ref(&old.wrapped), &ctx())
             .await
             .expect("opens");
         assert_eq!(opened.as_bytes(), old.data_key.as_bytes());
         let rewrapped = ring.wrap(&old.data_key, &ctx()).await.expect("wraps");
         let opened = ring
-            .unwrap(&[rewrapped.clone()], &ctx())
+            .unwrap(std::slice::from_ref(&rewrapped), &ctx())
             .await
             .expect("opens");
         assert_eq!(opened.as_bytes(), old.data_key.as_bytes());
