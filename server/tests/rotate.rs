@@ -264,6 +264,19 @@ async fn run(s: &Scenario) {
     let total = made.len() as u64;
     assert_eq!(total, 200);
 
+    // Before: the rotation's key service opens old objects (a previous KMS key, an
+    // older master key); the new key alone does not.
+    let first_key = made.keys().next().unwrap();
+    let bytes = get(&s.s3, &s.bucket, first_key).await.unwrap();
+    let header = Header::parse(&bytes).unwrap();
+    assert!(s.new.unwrap(header.wrapped_keys(), header.context()).await.is_ok());
+    assert!(
+        s.new_only
+            .unwrap(header.wrapped_keys(), header.context())
+            .await
+            .is_err()
+    );
+
     // A dry run changes nothing and names every object.
     let dry = rotate(&Rotation {
         store: &s.store,
