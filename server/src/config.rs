@@ -30,7 +30,7 @@ pub enum SseArg {
 /// `cipherdrop serve` and `cipherdrop rotate` share.
 #[derive(Debug, Clone, clap::Args)]
 pub struct BackendArgs {
-    /// Data directory (local store, master key, server secret). Default:
+    /// Data directory (local store, master keys, server secret). Default:
     /// $XDG_DATA_HOME/cipherdrop or ~/.local/share/cipherdrop.
     #[arg(long, env = "CIPHERDROP_DATA_DIR")]
     pub data_dir: Option<PathBuf>,
