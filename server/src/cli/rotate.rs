@@ -473,3 +473,94 @@ async fn run_async(args: Args) -> anyhow::Result<()> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser as _;
+
+    fn entry(provider: &str, info: &[u8]) -> WrappedKey {
+        WrappedKey {
+            provider_id: provider.to_owned(),
+            provider_info: info.to_vec(),
+            blob: vec![1; 60],
+        }
+    }
+
+    #[test]
+    fn the_target_is_exactly_current_then_recovery() {
+        let rec = cipherdrop_core::X25519Identity::from_bytes([3; 32]);
+        let rec = *rec.recipient();
+        let cur = entry("raw-aes", b"new");
+        let old = entry("raw-aes", b"old");
+        let r = entry(X25519_HPKE, rec.as_bytes());
+        let plain = Target {
+            provider_id: "raw-aes".to_owned(),
+            current_info: b"new".to_vec(),
+            recovery: None,
+        };
+        assert!(plain.reached(std::slice::from_ref(&cur)));
+        assert!(
+            !plain.reached(&[cur.clone(), r.clone()]),
+            "a recovery entry is removed"
+        );
+        assert!(!plain.reached(std::slice::from_ref(&old)));
+        assert!(!plain.reached(&[cur.clone(), old.clone()]));
+        let with = Target {
+            recovery: Some(rec),
+            ..plain
+        };
+        assert!(with.reached(&[cur.clone(), r.clone()]));
+        assert!(
+            !with.reached(std::slice::from_ref(&cur)),
+            "the recovery entry is added"
+        );
+        assert!(!with.reached(&[r, cur]), "order: current, recovery");
+    }
+
+    #[test]
+    fn a_header_of_another_object_is_not_rewrapped() {
+        let ctx = |o: &str, x: &str| {
+            EncryptionContext::from_pairs([(CONTEXT_OBJECT, x), (CONTEXT_OWNER, o)]).expect("valid")
+        };
+        assert!(check_context("users/a/b", &ctx("a", "b")).is_ok());
+        assert!(check_context("users/a/b", &ctx("a", "c")).is_err());
+        assert!(check_context("users/a/b", &ctx("z", "b")).is_err());
+        // Outside users/<owner>/<id>, the key service's binding decides.
+        assert!(check_context("other/x", &ctx("a", "b")).is_ok());
+    }
+
+    #[derive(clap::Parser)]
+    struct Cli {
+        #[command(flatten)]
+        args: Args,
+    }
+
+    #[test]
+    fn flags_are_checked() {
+        let parse = |argv: &[&str]| {
+            let mut all = vec!["rotate"];
+            all.extend_from_slice(argv);
+            Cli::try_parse_from(all).map(|c| c.args)
+        };
+        let a = parse(&["--kms-previous-key-id", "k1"]).expect("parses");
+        assert!(a.backend.validate().is_err(), "needs --kms-key-id");
+        let a = parse(&[
+            "--kms-key-id",
+            "k2",
+            "--kms-previous-key-id",
+            "alias/aws/s3",
+        ])
+        .expect("parses");
+        assert!(
+            a.backend.validate().is_err(),
+            "AWS managed keys are refused"
+        );
+        let a = parse(&["--kms-key-id", "k2", "--kms-previous-key-id", "k0,k1"]).expect("parses");
+        assert_eq!(a.backend.kms_previous_key_id, ["k0", "k1"]);
+        assert!(a.backend.validate().is_ok());
+        assert!(parse(&["--concurrency", "0"]).is_err());
+        assert!(run(parse(&["--new-master-key", "--dry-run"]).expect("parses")).is_err());
+        assert!(run(parse(&["--new-master-key", "--kms-key-id", "k"]).expect("parses")).is_err());
+    }
+}
