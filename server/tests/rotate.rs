@@ -269,7 +269,12 @@ async fn run(s: &Scenario) {
     let first_key = made.keys().next().unwrap();
     let bytes = get(&s.s3, &s.bucket, first_key).await.unwrap();
     let header = Header::parse(&bytes).unwrap();
-    assert!(s.new.unwrap(header.wrapped_keys(), header.context()).await.is_ok());
+    assert!(
+        s.new
+            .unwrap(header.wrapped_keys(), header.context())
+            .await
+            .is_ok()
+    );
     assert!(
         s.new_only
             .unwrap(header.wrapped_keys(), header.context())
