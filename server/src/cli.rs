@@ -17,6 +17,7 @@ pub mod keygen;
 pub mod kms;
 pub mod parallel;
 pub mod rewrap;
+pub mod rotate;
 
 use std::io::Read as _;
 use std::path::{Path, PathBuf};

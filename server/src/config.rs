@@ -26,29 +26,14 @@ pub enum SseArg {
     SseC,
 }
 
-/// `cipherdrop serve`.
+/// Where objects are stored and how their data keys are wrapped: the flags
+/// `cipherdrop serve` and `cipherdrop rotate` share.
 #[derive(Debug, Clone, clap::Args)]
-#[command(
-    about = "Run the backend: data keys from KMS (or a local keyring) and presigned S3 URLs",
-    long_about = "Run the backend: data keys from KMS (or a local keyring) and presigned S3 URLs.\n\n\
-        With no AWS settings it runs everything on this machine: an embedded S3-compatible \
-        store on loopback, a local master key in the data directory, and the development \
-        login. With --bucket (and optionally --kms-key-id, --endpoint-url) it uses S3 and KMS \
-        through the standard AWS credential chain (AWS_PROFILE, AWS_ACCESS_KEY_ID, ...)."
-)]
-pub struct ServeArgs {
-    /// Address of the web page and API.
-    #[arg(long, env = "CIPHERDROP_LISTEN", default_value = "127.0.0.1:8080")]
-    pub listen: SocketAddr,
-
-    /// Data directory (local store, master key, server secret). Default:
+pub struct BackendArgs {
+    /// Data directory (local store, master keys, server secret). Default:
     /// $XDG_DATA_HOME/cipherdrop or ~/.local/share/cipherdrop.
     #[arg(long, env = "CIPHERDROP_DATA_DIR")]
     pub data_dir: Option<PathBuf>,
-
-    /// Directory of the web page. Default: ./web/dist (the built page) when it exists, else a built-in page.
-    #[arg(long, env = "CIPHERDROP_WEB_DIR")]
-    pub web_dir: Option<PathBuf>,
 
     /// S3 bucket. Without it the embedded local store is used.
     #[arg(long, env = "CIPHERDROP_BUCKET")]
@@ -57,6 +42,17 @@ pub struct ServeArgs {
     /// KMS key (id, ARN, alias/NAME) for data keys. Without it the local keyring is used.
     #[arg(long, env = "CIPHERDROP_KMS_KEY_ID")]
     pub kms_key_id: Option<String>,
+
+    /// A previous KMS key (id, ARN, alias/NAME) whose wrapped keys may still be
+    /// opened while `cipherdrop rotate` moves objects to --kms-key-id; repeat for
+    /// several. New objects always use --kms-key-id. Needs --kms-key-id.
+    #[arg(
+        long,
+        env = "CIPHERDROP_KMS_PREVIOUS_KEY_IDS",
+        value_delimiter = ',',
+        value_name = "ID"
+    )]
+    pub kms_previous_key_id: Vec<String>,
 
     /// Endpoint for S3 and KMS (an S3-compatible store, moto, ...). Needs --bucket.
     #[arg(long, env = "CIPHERDROP_ENDPOINT_URL")]
@@ -69,6 +65,104 @@ pub struct ServeArgs {
     /// Use path-style S3 URLs (needed by most S3-compatible stores; on with --endpoint-url).
     #[arg(long, env = "CIPHERDROP_FORCE_PATH_STYLE")]
     pub force_path_style: bool,
+
+    /// Server-side encryption signed into presigned PUTs (a second layer).
+    #[arg(long, env = "CIPHERDROP_SSE", value_enum, default_value = "none")]
+    pub sse: SseArg,
+
+    /// KMS key for `--sse aws:kms` (default: the AWS managed key aws/s3).
+    #[arg(long, env = "CIPHERDROP_SSE_KMS_KEY_ID")]
+    pub sse_kms_key_id: Option<String>,
+
+    /// File with the 32-byte SSE-C key for `--sse sse-c`.
+    #[arg(long, env = "CIPHERDROP_SSE_C_KEY_FILE")]
+    pub sse_c_key_file: Option<PathBuf>,
+
+    /// Recovery recipient: an X25519 public key (cdpub1..., from `cipherdrop keygen
+    /// --x25519`) that every new object is also wrapped to (provider x25519-hpke).
+    /// Its private key, kept offline, opens those objects with neither this server
+    /// nor KMS (`cipherdrop decrypt --identity`) — so disabling or deleting the KMS
+    /// key no longer shreds them. Off by default.
+    #[arg(long, env = "CIPHERDROP_RECOVERY_RECIPIENT", value_name = "PUBKEY", value_parser = crate::cli::parse_recipient)]
+    pub recovery_recipient: Option<cipherdrop_core::X25519Recipient>,
+}
+
+impl BackendArgs {
+    /// Whether the embedded store is used.
+    pub fn local_store(&self) -> bool {
+        self.bucket.is_none()
+    }
+
+    /// The data directory.
+    ///
+    /// # Errors
+    /// When no default can be found (no `HOME`).
+    pub fn data_dir(&self) -> anyhow::Result<PathBuf> {
+        if let Some(d) = &self.data_dir {
+            return Ok(d.clone());
+        }
+        if let Some(x) = std::env::var_os("XDG_DATA_HOME").filter(|x| !x.is_empty()) {
+            return Ok(PathBuf::from(x).join("cipherdrop"));
+        }
+        let home = std::env::var_os("HOME").context("no --data-dir given and HOME is not set")?;
+        Ok(PathBuf::from(home).join(".local/share/cipherdrop"))
+    }
+
+    /// Checks the storage and key flags.
+    ///
+    /// # Errors
+    /// With a message naming the flag to change.
+    pub fn validate(&self) -> anyhow::Result<()> {
+        if let Some(key_id) = &self.kms_key_id {
+            crate::keys::kms::refuse_aws_managed_key(key_id)?;
+        }
+        for key_id in &self.kms_previous_key_id {
+            crate::keys::kms::refuse_aws_managed_key(key_id)?;
+        }
+        if !self.kms_previous_key_id.is_empty() && self.kms_key_id.is_none() {
+            bail!("--kms-previous-key-id needs --kms-key-id (the key new objects use)");
+        }
+        if self.endpoint_url.is_some() && self.bucket.is_none() {
+            bail!(
+                "--endpoint-url needs --bucket (without a bucket the embedded local store is used)"
+            );
+        }
+        match self.sse {
+            SseArg::SseC if self.sse_c_key_file.is_none() => {
+                bail!("--sse sse-c needs --sse-c-key-file")
+            }
+            SseArg::AwsKms => {}
+            _ if self.sse_kms_key_id.is_some() => bail!("--sse-kms-key-id needs --sse aws:kms"),
+            _ => {}
+        }
+        if self.sse_c_key_file.is_some() && self.sse != SseArg::SseC {
+            bail!("--sse-c-key-file needs --sse sse-c");
+        }
+        Ok(())
+    }
+}
+
+/// `cipherdrop serve`.
+#[derive(Debug, Clone, clap::Args)]
+#[command(
+    about = "Run the backend: data keys from KMS (or a local keyring) and presigned S3 URLs",
+    long_about = "Run the backend: data keys from KMS (or a local keyring) and presigned S3 URLs.\n\n\
+        With no AWS settings it runs everything on this machine: an embedded S3-compatible \
+        store on loopback, a local master key in the data directory, and the development \
+        login. With --bucket (and optionally --kms-key-id, --endpoint-url) it uses S3 and KMS \
+        through the standard AWS credential chain (AWS_PROFILE, AWS_ACCESS_KEY_ID, ...)."
+)]
+pub struct ServeArgs {
+    #[command(flatten)]
+    pub backend: BackendArgs,
+
+    /// Address of the web page and API.
+    #[arg(long, env = "CIPHERDROP_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+
+    /// Directory of the web page. Default: ./web/dist (the built page) when it exists, else a built-in page.
+    #[arg(long, env = "CIPHERDROP_WEB_DIR")]
+    pub web_dir: Option<PathBuf>,
 
     /// Loopback address of the embedded store in the local mode (port 0: any free port).
     #[arg(
@@ -126,18 +220,6 @@ pub struct ServeArgs {
     #[arg(long, env = "CIPHERDROP_SERVER_SECRET_FILE")]
     pub server_secret_file: Option<PathBuf>,
 
-    /// Server-side encryption signed into presigned PUTs (a second layer).
-    #[arg(long, env = "CIPHERDROP_SSE", value_enum, default_value = "none")]
-    pub sse: SseArg,
-
-    /// KMS key for `--sse aws:kms` (default: the AWS managed key aws/s3).
-    #[arg(long, env = "CIPHERDROP_SSE_KMS_KEY_ID")]
-    pub sse_kms_key_id: Option<String>,
-
-    /// File with the 32-byte SSE-C key for `--sse sse-c`.
-    #[arg(long, env = "CIPHERDROP_SSE_C_KEY_FILE")]
-    pub sse_c_key_file: Option<PathBuf>,
-
     /// Lifetime of presigned URLs, in seconds.
     #[arg(long, env = "CIPHERDROP_PRESIGN_EXPIRY", default_value_t = 900, value_parser = clap::value_parser!(u64).range(1..=604_800))]
     pub presign_expiry: u64,
@@ -187,14 +269,6 @@ pub struct ServeArgs {
     #[arg(long, env = "CIPHERDROP_KEY_CACHE_CAPACITY", default_value_t = 10_000)]
     pub key_cache_capacity: usize,
 
-    /// Recovery recipient: an X25519 public key (cdpub1..., from `cipherdrop keygen
-    /// --x25519`) that every new object is also wrapped to (provider x25519-hpke).
-    /// Its private key, kept offline, opens those objects with neither this server
-    /// nor KMS (`cipherdrop decrypt --identity`) — so disabling or deleting the KMS
-    /// key no longer shreds them. Off by default.
-    #[arg(long, env = "CIPHERDROP_RECOVERY_RECIPIENT", value_name = "PUBKEY", value_parser = crate::cli::parse_recipient)]
-    pub recovery_recipient: Option<cipherdrop_core::X25519Recipient>,
-
     /// Requests per second each user may make to /api/* (0: no limit); over it the
     /// answer is 429 with Retry-After.
     #[arg(long, env = "CIPHERDROP_RATE_LIMIT", default_value_t = 20)]
@@ -236,7 +310,7 @@ pub enum LogFormat {
 impl ServeArgs {
     /// Whether the embedded store is used.
     pub fn local_store(&self) -> bool {
-        self.bucket.is_none()
+        self.backend.local_store()
     }
 
     /// Whether every listener is on a loopback address (so only this machine can
@@ -285,14 +359,7 @@ impl ServeArgs {
     /// # Errors
     /// When no default can be found (no `HOME`).
     pub fn data_dir(&self) -> anyhow::Result<PathBuf> {
-        if let Some(d) = &self.data_dir {
-            return Ok(d.clone());
-        }
-        if let Some(x) = std::env::var_os("XDG_DATA_HOME").filter(|x| !x.is_empty()) {
-            return Ok(PathBuf::from(x).join("cipherdrop"));
-        }
-        let home = std::env::var_os("HOME").context("no --data-dir given and HOME is not set")?;
-        Ok(PathBuf::from(home).join(".local/share/cipherdrop"))
+        self.backend.data_dir()
     }
 
     /// Checks combinations; returns the request limits.
@@ -300,14 +367,7 @@ impl ServeArgs {
     /// # Errors
     /// With a message naming the flag to change.
     pub fn validate(&self) -> anyhow::Result<Limits> {
-        if let Some(key_id) = &self.kms_key_id {
-            crate::keys::kms::refuse_aws_managed_key(key_id)?;
-        }
-        if self.endpoint_url.is_some() && self.bucket.is_none() {
-            bail!(
-                "--endpoint-url needs --bucket (without a bucket the embedded local store is used)"
-            );
-        }
+        self.backend.validate()?;
         if self.oidc_issuer.is_some() != self.oidc_audience.is_some() {
             bail!("--oidc-issuer and --oidc-audience go together");
         }
@@ -350,17 +410,6 @@ impl ServeArgs {
                      127.0.0.1, [::1] or localhost), got {url:?}"
                 );
             }
-        }
-        match self.sse {
-            SseArg::SseC if self.sse_c_key_file.is_none() => {
-                bail!("--sse sse-c needs --sse-c-key-file")
-            }
-            SseArg::AwsKms => {}
-            _ if self.sse_kms_key_id.is_some() => bail!("--sse-kms-key-id needs --sse aws:kms"),
-            _ => {}
-        }
-        if self.sse_c_key_file.is_some() && self.sse != SseArg::SseC {
-            bail!("--sse-c-key-file needs --sse sse-c");
         }
         let chunk = ChunkSize::from_u64(self.chunk_size).map_err(|_| {
             anyhow::anyhow!("--chunk-size must be a power of two from 4096 to 16777216")

@@ -30,6 +30,8 @@
 //! be undone. Here every write of one key (`PutObject`, `CompleteMultipartUpload`,
 //! `CopyObject` to it, `DeleteObject`) runs one after the other, so a conditional
 //! write sees the version it replaces (re-wrapping, `store::rewrite`, relies on it).
+//! `CompleteMultipartUpload` over an existing object in s3s-fs keeps the old
+//! object's checksums (a GET then fails the client's check); here they are dropped.
 //! `UploadPartCopy` in s3s-fs ignores `x-amz-copy-source-if-match`; here it is
 //! checked (412 when the source's ETag differs, 404 when it is gone), under the
 //! source key's turn.
@@ -169,6 +171,18 @@ pub fn start(
 ) -> anyhow::Result<EmbeddedStore> {
     std::fs::create_dir_all(root.join(LOCAL_BUCKET))
         .with_context(|| format!("cannot create {}", root.display()))?;
+    // One process per store: the per-key write order (LocalS3) only holds inside
+    // one process, so `serve` and `rotate` never share a store directory.
+    let lock_path = root.join(".cipherdrop.lock");
+    let lock = std::fs::File::create(&lock_path)
+        .with_context(|| format!("cannot create {}", lock_path.display()))?;
+    if lock.try_lock().is_err() {
+        anyhow::bail!(
+            "another cipherdrop process (serve or rotate) is using the local store at {}; \
+             stop it first (in the local mode the store lives inside that process)",
+            root.display()
+        );
+    }
     let fs = s3s_fs::FileSystem::new(root)
         .map_err(|e| anyhow::anyhow!("cannot open the local store at {}: {e:?}", root.display()))?;
     let root = root
@@ -194,6 +208,8 @@ pub fn start(
         .layer(cors_layer(origins)?);
     let addr = listener.local_addr()?;
     tokio::spawn(async move {
+        // Held while the store runs.
+        let _lock = lock;
         if let Err(e) = axum::serve(listener, app)
             .with_graceful_shutdown(shutdown)
             .await
@@ -517,12 +533,43 @@ impl S3 for LocalS3 {
         req: S3Request<CompleteMultipartUploadInput>,
     ) -> S3Result<S3Response<CompleteMultipartUploadOutput>> {
         let (bucket, key) = (req.input.bucket.clone(), req.input.key.clone());
-        self.one_writer(&bucket, &key, self.complete_checked(req))
-            .await
+        self.one_writer(&bucket, &key, async {
+            let done = self.complete_checked(req).await?;
+            self.forget_old_checksums(&bucket, &key).await?;
+            Ok(done)
+        })
+        .await
     }
 }
 
 impl LocalS3 {
+    /// After a multipart upload replaced an object: s3s-fs keeps the replaced
+    /// object's whole-object checksums in its internal record (it only updates the
+    /// ETag), and a GET would then send them with the new bytes (clients refuse
+    /// the body). Only the new ETag is kept.
+    async fn forget_old_checksums(&self, bucket: &str, key: &str) -> S3Result<()> {
+        use base64::Engine as _;
+        let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+        let path = self.root.join(format!(
+            ".bucket-{}.object-{}.internal.json",
+            b64.encode(bucket),
+            b64.encode(key)
+        ));
+        let Ok(text) = tokio::fs::read(&path).await else {
+            return Ok(());
+        };
+        let mut info: serde_json::Map<String, serde_json::Value> =
+            serde_json::from_slice(&text).map_err(|e| s3_error!(InternalError, "{e}"))?;
+        if info.len() <= 1 {
+            return Ok(());
+        }
+        info.retain(|k, _| k == "e_tag");
+        let text = serde_json::to_vec(&info).map_err(|e| s3_error!(InternalError, "{e}"))?;
+        tokio::fs::write(&path, text)
+            .await
+            .map_err(|e| s3_error!(InternalError, "writing {}: {e}", path.display()))
+    }
+
     /// `CompleteMultipartUpload` with S3's part checks (see the module docs).
     async fn complete_checked(
         &self,

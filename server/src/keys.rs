@@ -113,6 +113,37 @@ pub trait KeyService: Send + Sync + std::fmt::Debug {
         context: &EncryptionContext,
     ) -> Result<DataKey, KeyError>;
 
+    /// Wraps an existing `data_key` under `context` with the current key (the newest
+    /// local master key, the configured KMS key): exactly the binding
+    /// [`KeyService::generate`] uses. For re-wrapping (`cipherdrop rotate`).
+    ///
+    /// # Errors
+    /// [`KeyError`] when the key service refuses or fails.
+    async fn wrap(
+        &self,
+        data_key: &DataKey,
+        context: &EncryptionContext,
+    ) -> Result<WrappedKey, KeyError> {
+        let _ = (data_key, context);
+        Err(KeyError::Other(format!(
+            "the {} key service cannot wrap an existing data key",
+            self.provider_id()
+        )))
+    }
+
+    /// The provider info new wrapped keys carry (the newest local master key's
+    /// name, the KMS key's ARN): an entry with [`KeyService::provider_id`] and this
+    /// info is under the current key.
+    ///
+    /// # Errors
+    /// [`KeyError`] when it cannot be learned (KMS `DescribeKey` failed).
+    async fn current_key_info(&self) -> Result<Vec<u8>, KeyError> {
+        Err(KeyError::Other(format!(
+            "the {} key service does not name its current key",
+            self.provider_id()
+        )))
+    }
+
     /// Whether the key service is reachable and the key usable (for `/readyz`).
     ///
     /// # Errors

@@ -27,6 +27,7 @@ enum Command {
     Cp(cli::cp::Args),
     /// Change who can open a file (its wrapped keys) without re-encrypting it.
     Rewrap(cli::rewrap::Args),
+    Rotate(Box<cli::rotate::Args>),
 }
 
 fn init_tracing(format: LogFormat) {
@@ -78,5 +79,6 @@ fn run(command: Command) -> anyhow::Result<()> {
         Command::Inspect(args) => cli::inspect::run(args),
         Command::Cp(args) => cli::cp::run(args),
         Command::Rewrap(args) => cli::rewrap::run(args),
+        Command::Rotate(args) => cli::rotate::run(*args),
     }
 }

@@ -13,7 +13,7 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 use crate::auth::{Authenticator, OidcSettings};
-use crate::config::{ServeArgs, SseArg};
+use crate::config::{BackendArgs, ServeArgs, SseArg};
 use crate::embedded::{self, EmbeddedStore};
 use crate::keys::KeyService;
 use crate::keys::cache::CachingKeyService;
@@ -76,30 +76,44 @@ pub fn local_s3_client(endpoint: &str, access_key: &str, secret_key: &str) -> aw
     aws_sdk_s3::Client::from_conf(config)
 }
 
-/// Binds listeners, opens or creates the data directory's secrets, starts the
-/// embedded store when needed and builds the state. Everything started stops when
-/// `shutdown` turns `true`.
+/// The store and key service `serve` and `rotate` share.
+#[derive(Debug)]
+pub struct Backend {
+    /// The object store (S3, moto or the embedded store).
+    pub s3: S3Store,
+    /// The embedded store, in the local mode.
+    pub embedded: Option<EmbeddedStore>,
+    /// The key service (with the recovery recipient, when configured).
+    pub keys: Arc<dyn KeyService>,
+    /// Origins the page's browser sends ciphertext to (for its CSP).
+    pub store_origins: Vec<String>,
+}
+
+/// How [`open_backend`] sets up what only one command needs.
+#[derive(Debug, Clone)]
+pub struct BackendOptions {
+    /// Where the embedded store listens (local mode).
+    pub local_s3_listen: SocketAddr,
+    /// Origins the embedded store allows by CORS.
+    pub origins: Vec<String>,
+    /// The data-key cache in front of KMS, if any.
+    pub cache: Option<crate::keys::cache::CacheLimits>,
+    /// Whether to log that new objects are wrapped to the recovery recipient.
+    pub announce_recovery: bool,
+}
+
+/// Opens the object store (starting the embedded one in the local mode, until
+/// `shutdown` turns `true`) and the key service from `args`.
 ///
 /// # Errors
-/// On bad configuration or when a listener, file or service cannot be set up.
-pub async fn prepare(
-    args: &ServeArgs,
+/// When a listener, file or service cannot be set up.
+pub async fn open_backend(
+    args: &BackendArgs,
+    options: &BackendOptions,
     shutdown: watch::Receiver<bool>,
-) -> anyhow::Result<Prepared> {
-    let limits = args.validate()?;
-    let listener = TcpListener::bind(args.listen)
-        .await
-        .with_context(|| format!("cannot listen on {}", args.listen))?;
-    let addr = listener.local_addr()?;
+) -> anyhow::Result<Backend> {
     let data_dir = args.data_dir()?;
-
-    // The page's origins, for the embedded store's CORS.
-    let mut origins = vec![format!("http://{addr}")];
-    if addr.ip().is_loopback() {
-        origins.push(format!("http://localhost:{}", addr.port()));
-    }
-    origins.extend(args.public_origins.iter().cloned());
-
+    let origins = &options.origins;
     let sse = match args.sse {
         SseArg::None => ServerSideEncryptionMode::None,
         SseArg::Aes256 => ServerSideEncryptionMode::Aes256,
@@ -140,87 +154,134 @@ pub async fn prepare(
 
     // Where the page's browser sends ciphertext: allowed by the page's CSP.
     let mut store_origins = Vec::new();
-    let (store, embedded): (Arc<dyn ObjectStore>, Option<EmbeddedStore>) =
-        match (&args.bucket, &sdk) {
-            (Some(bucket), Some(sdk)) => {
-                let s3 = aws_sdk_s3::config::Builder::from(sdk)
-                    .force_path_style(args.force_path_style || args.endpoint_url.is_some())
-                    .build();
-                let client = aws_sdk_s3::Client::from_conf(s3);
-                store_origins.push(match &args.endpoint_url {
-                    Some(url) => url_origin(url).context("bad --endpoint-url")?,
-                    // Virtual-hosted and path-style S3 URLs are all under amazonaws.com.
-                    None => "https://*.amazonaws.com".to_owned(),
-                });
-                let mut store = S3Store::new(client, bucket.clone(), sse);
-                if let Some(provider) = sdk.credentials_provider() {
-                    store = store.with_presigning_credentials(provider);
-                }
-                (Arc::new(store), None)
+    let (store, embedded): (S3Store, Option<EmbeddedStore>) = match (&args.bucket, &sdk) {
+        (Some(bucket), Some(sdk)) => {
+            let s3 = aws_sdk_s3::config::Builder::from(sdk)
+                .force_path_style(args.force_path_style || args.endpoint_url.is_some())
+                .build();
+            let client = aws_sdk_s3::Client::from_conf(s3);
+            store_origins.push(match &args.endpoint_url {
+                Some(url) => url_origin(url).context("bad --endpoint-url")?,
+                // Virtual-hosted and path-style S3 URLs are all under amazonaws.com.
+                None => "https://*.amazonaws.com".to_owned(),
+            });
+            let mut store = S3Store::new(client, bucket.clone(), sse);
+            if let Some(provider) = sdk.credentials_provider() {
+                store = store.with_presigning_credentials(provider);
             }
-            _ => {
-                let s3_listener =
-                    TcpListener::bind(args.local_s3_listen)
-                        .await
-                        .with_context(|| {
-                            format!(
-                                "cannot listen on {} for the local store",
-                                args.local_s3_listen
-                            )
-                        })?;
-                let root: PathBuf = data_dir.join("objects");
-                let running = embedded::start(
-                    &root,
-                    s3_listener,
-                    &origins,
-                    shutdown_signal(shutdown.clone()),
-                )?;
-                store_origins.push(running.endpoint_url());
-                let client = local_s3_client(
-                    &running.endpoint_url(),
-                    &running.credentials.access_key,
-                    &running.credentials.secret_key,
-                );
-                let credentials = SharedCredentialsProvider::new(local_credentials(
-                    &running.credentials.access_key,
-                    &running.credentials.secret_key,
-                ));
-                (
-                    Arc::new(
-                        S3Store::new(client, embedded::LOCAL_BUCKET, sse)
-                            .with_presigning_credentials(credentials),
-                    ),
-                    Some(running),
-                )
-            }
-        };
+            (store, None)
+        }
+        _ => {
+            let s3_listener = TcpListener::bind(options.local_s3_listen)
+                .await
+                .with_context(|| {
+                    format!(
+                        "cannot listen on {} for the local store",
+                        options.local_s3_listen
+                    )
+                })?;
+            let root: PathBuf = data_dir.join("objects");
+            let running = embedded::start(
+                &root,
+                s3_listener,
+                origins,
+                shutdown_signal(shutdown.clone()),
+            )?;
+            store_origins.push(running.endpoint_url());
+            let client = local_s3_client(
+                &running.endpoint_url(),
+                &running.credentials.access_key,
+                &running.credentials.secret_key,
+            );
+            let credentials = SharedCredentialsProvider::new(local_credentials(
+                &running.credentials.access_key,
+                &running.credentials.secret_key,
+            ));
+            (
+                S3Store::new(client, embedded::LOCAL_BUCKET, sse)
+                    .with_presigning_credentials(credentials),
+                Some(running),
+            )
+        }
+    };
 
     let keys: Arc<dyn KeyService> = match (&args.kms_key_id, &sdk) {
         (Some(key_id), Some(sdk)) => {
             let kms_conf = aws_sdk_kms::config::Builder::from(sdk)
                 .timeout_config(kms_timeouts())
                 .build();
-            let kms = KmsKeyService::new(aws_sdk_kms::Client::from_conf(kms_conf), key_id.clone());
-            match args.cache_limits() {
+            let kms = KmsKeyService::new(aws_sdk_kms::Client::from_conf(kms_conf), key_id.clone())
+                .with_previous_keys(args.kms_previous_key_id.clone());
+            match options.cache {
                 Some(limits) => Arc::new(CachingKeyService::new(kms, limits)),
                 None => Arc::new(kms),
             }
         }
-        _ => Arc::new(LocalKeyService::load_or_create(
-            &data_dir.join("master.key"),
-        )?),
+        _ => Arc::new(LocalKeyService::load_dir(&data_dir)?),
     };
     let keys: Arc<dyn KeyService> = match args.recovery_recipient {
         Some(recipient) => {
-            tracing::warn!(
+            if options.announce_recovery {
+                tracing::warn!(
                 %recipient,
                 "every new object is also wrapped to the recovery recipient: its private key \
                  opens them without this server or KMS (crypto-shredding no longer covers them)"
-            );
+                );
+            }
             Arc::new(WithRecovery::new(keys, recipient))
         }
         None => keys,
     };
+
+    Ok(Backend {
+        s3: store,
+        embedded,
+        keys,
+        store_origins,
+    })
+}
+
+/// Binds listeners, opens or creates the data directory's secrets, starts the
+/// embedded store when needed and builds the state. Everything started stops when
+/// `shutdown` turns `true`.
+///
+/// # Errors
+/// On bad configuration or when a listener, file or service cannot be set up.
+pub async fn prepare(
+    args: &ServeArgs,
+    shutdown: watch::Receiver<bool>,
+) -> anyhow::Result<Prepared> {
+    let limits = args.validate()?;
+    let listener = TcpListener::bind(args.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", args.listen))?;
+    let addr = listener.local_addr()?;
+    let data_dir = args.data_dir()?;
+
+    // The page's origins, for the embedded store's CORS.
+    let mut origins = vec![format!("http://{addr}")];
+    if addr.ip().is_loopback() {
+        origins.push(format!("http://localhost:{}", addr.port()));
+    }
+    origins.extend(args.public_origins.iter().cloned());
+
+    let Backend {
+        s3,
+        embedded,
+        keys,
+        mut store_origins,
+    } = open_backend(
+        &args.backend,
+        &BackendOptions {
+            local_s3_listen: args.local_s3_listen,
+            origins,
+            cache: args.cache_limits(),
+            announce_recovery: true,
+        },
+        shutdown.clone(),
+    )
+    .await?;
+    let store: Arc<dyn ObjectStore> = Arc::new(s3);
 
     let secret = match (&args.server_secret_file, embedded.is_some()) {
         (Some(path), _) => crate::secret_file::load_exact(path, SERVER_SECRET_LEN)?,

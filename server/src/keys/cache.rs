@@ -331,6 +331,18 @@ impl<K: KeyService> KeyService for CachingKeyService<K> {
         self.inner.unwrap(wrapped, context).await
     }
 
+    async fn wrap(
+        &self,
+        data_key: &DataKey,
+        context: &EncryptionContext,
+    ) -> Result<WrappedKey, KeyError> {
+        self.inner.wrap(data_key, context).await
+    }
+
+    async fn current_key_info(&self) -> Result<Vec<u8>, KeyError> {
+        self.inner.current_key_info().await
+    }
+
     async fn check(&self) -> Result<(), KeyError> {
         self.inner.check().await
     }

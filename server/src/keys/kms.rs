@@ -1,5 +1,10 @@
 //! AWS KMS as the key service: `GenerateDataKey` (AES_256) and `Decrypt`, always with
 //! the configured key id and the owner's encryption context.
+//!
+//! While objects move to a new key (`cipherdrop rotate`), `--kms-previous-key-id`
+//! names keys the service may still decrypt with: an entry whose key ARN (its
+//! provider info) is one of those keys is decrypted naming that key; any other
+//! entry names the current key, so KMS refuses blobs of every other key.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -31,9 +36,21 @@ pub enum KmsContextScope {
 pub struct KmsKeyService {
     client: aws_sdk_kms::Client,
     key_id: String,
+    /// Keys that may still decrypt (ids, ARNs or aliases as configured).
+    previous: Vec<String>,
+    /// The current key's ARN and the previous keys' ARNs, learned once by `DescribeKey`.
+    arns: tokio::sync::OnceCell<KeyArns>,
     scope: KmsContextScope,
     generated: AtomicU64,
     unwrapped: AtomicU64,
+}
+
+/// Key ARNs as KMS reports them (what headers carry as provider info).
+#[derive(Debug)]
+struct KeyArns {
+    current: String,
+    /// `(ARN, configured id)` of each previous key.
+    previous: Vec<(String, String)>,
 }
 
 impl KmsKeyService {
@@ -42,10 +59,64 @@ impl KmsKeyService {
         Self {
             client,
             key_id: key_id.into(),
+            previous: Vec::new(),
+            arns: tokio::sync::OnceCell::new(),
             scope: KmsContextScope::Owner,
             generated: AtomicU64::new(0),
             unwrapped: AtomicU64::new(0),
         }
+    }
+
+    /// Lets `Decrypt` also use `previous` keys, for entries made under them
+    /// (`--kms-previous-key-id`).
+    #[must_use]
+    pub fn with_previous_keys(mut self, previous: Vec<String>) -> Self {
+        self.previous = previous;
+        self
+    }
+
+    /// The ARN KMS reports for `key_id` (`DescribeKey`).
+    async fn describe_arn(&self, key_id: &str) -> Result<String, KeyError> {
+        let out = self
+            .client
+            .describe_key()
+            .key_id(key_id)
+            .send()
+            .await
+            .map_err(|e| map_kms_error(e, false))?;
+        out.key_metadata()
+            .and_then(|m| m.arn())
+            .map(str::to_owned)
+            .ok_or_else(|| KeyError::Other("DescribeKey returned no ARN".to_owned()))
+    }
+
+    /// The ARNs of the current and previous keys (asked once, then kept; a
+    /// failure is not kept, so the next call asks again).
+    async fn arns(&self) -> Result<&KeyArns, KeyError> {
+        self.arns
+            .get_or_try_init(|| async {
+                let current = self.describe_arn(&self.key_id).await?;
+                let mut previous = Vec::new();
+                for id in &self.previous {
+                    previous.push((self.describe_arn(id).await?, id.clone()));
+                }
+                Ok(KeyArns { current, previous })
+            })
+            .await
+    }
+
+    /// The key id to name when decrypting `w`: a previous key when `w` was made
+    /// under it, else the current key.
+    async fn decrypting_key<'a>(&'a self, w: &WrappedKey) -> Result<&'a str, KeyError> {
+        if self.previous.is_empty() {
+            return Ok(&self.key_id);
+        }
+        let arns = self.arns().await?;
+        Ok(arns
+            .previous
+            .iter()
+            .find(|(arn, _)| arn.as_bytes() == w.provider_info.as_slice())
+            .map_or(self.key_id.as_str(), |(_, id)| id.as_str()))
     }
 
     /// Sends `scope` of the context to KMS instead of only the owner.
@@ -182,12 +253,20 @@ impl KeyService for KmsKeyService {
     ) -> Result<DataKey, KeyError> {
         let mut last = KeyError::NoUsableWrappedKey;
         for w in wrapped.iter().filter(|w| w.provider_id == PROVIDER_ID) {
+            // Always name a key we hold (the current one, or the previous one the
+            // entry names): KMS then refuses blobs made under any other key.
+            let key_id = match self.decrypting_key(w).await {
+                Ok(k) => k,
+                Err(e) => {
+                    last = e;
+                    continue;
+                }
+            };
             self.unwrapped.fetch_add(1, Ordering::Relaxed);
-            // Always name our key: KMS then refuses blobs made under any other key.
             let result = self
                 .client
                 .decrypt()
-                .key_id(&self.key_id)
+                .key_id(key_id)
                 .ciphertext_blob(Blob::new(w.blob.clone()))
                 .set_encryption_context(Some(self.kms_context(context)))
                 .send()
@@ -205,6 +284,37 @@ impl KeyService for KmsKeyService {
             }
         }
         Err(last)
+    }
+
+    async fn wrap(
+        &self,
+        data_key: &DataKey,
+        context: &EncryptionContext,
+    ) -> Result<WrappedKey, KeyError> {
+        // KMS Encrypt under the same key and encryption context as GenerateDataKey,
+        // so the entry opens exactly like a generated one.
+        let out = self
+            .client
+            .encrypt()
+            .key_id(&self.key_id)
+            .plaintext(Blob::new(data_key.as_bytes().to_vec()))
+            .set_encryption_context(Some(self.kms_context(context)))
+            .send()
+            .await
+            .map_err(|e| map_kms_error(e, false))?;
+        let blob = out
+            .ciphertext_blob()
+            .ok_or_else(|| KeyError::Other("Encrypt returned no ciphertext".to_owned()))?;
+        let key_arn = out.key_id().unwrap_or(&self.key_id);
+        Ok(WrappedKey {
+            provider_id: PROVIDER_ID.to_owned(),
+            provider_info: key_arn.as_bytes().to_vec(),
+            blob: blob.as_ref().to_vec(),
+        })
+    }
+
+    async fn current_key_info(&self) -> Result<Vec<u8>, KeyError> {
+        Ok(self.arns().await?.current.as_bytes().to_vec())
     }
 
     async fn check(&self) -> Result<(), KeyError> {
