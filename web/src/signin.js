@@ -26,7 +26,11 @@ async function showSignIn() {
   }
   authOidc = config.oidc;
   $('dev-login').hidden = !config.dev_login;
-  $('signin-hint').hidden = !config.dev_login;
+  // The server turned the password-less sign-in on where others can reach it.
+  const warning = config.dev_login ? config.dev_login_warning : null;
+  $('signin-hint').hidden = !config.dev_login || Boolean(warning);
+  $('dev-login-warning').hidden = !warning;
+  $('dev-login-warning').textContent = warning ?? '';
   $('oidc-login').hidden = !config.oidc;
   // Pasting a token is the way in only when there is nothing else.
   $('token-login-box').hidden = config.dev_login;
