@@ -255,8 +255,9 @@ pub async fn keys(
     ApiPath(object_id): ApiPath<String>,
     ApiJson(req): ApiJson<KeysRequest>,
 ) -> ApiResult<Json<KeysAnswer>> {
-    let header = decode_header(&req.header)?;
+    // Someone else's object is a 404 whatever the body says.
     head_owned(&state, &caller, &object_id).await?;
+    let header = decode_header(&req.header)?;
     let (context, keys) = open_header(&state, &caller, &object_id, header).await?;
     Ok(Json(KeysAnswer {
         object_keys: ObjectKeysJson::new(&keys),

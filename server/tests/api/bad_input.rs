@@ -235,11 +235,16 @@ async fn bad_requests_are_clear_4xx() {
         StatusCode::NOT_FOUND,
         "upload_not_found",
     );
+    let started = server.start_upload(&t, &json!({ "size": 3 })).await;
+    let mine = started["object_id"].as_str().unwrap().to_owned();
+    server
+        .upload(&t, &started, b"abc")
+        .await;
     assert_error(
         "header not base64",
         server
             .post(
-                &format!("/api/objects/{unknown}/keys"),
+                &format!("/api/objects/{mine}/keys"),
                 Some(&t),
                 &json!({"header": "!!"}),
             )
@@ -251,7 +256,7 @@ async fn bad_requests_are_clear_4xx() {
         "not a header",
         server
             .post(
-                &format!("/api/objects/{unknown}/keys"),
+                &format!("/api/objects/{mine}/keys"),
                 Some(&t),
                 &json!({"header": "Q0lQSERST1AB"}),
             )
@@ -263,7 +268,7 @@ async fn bad_requests_are_clear_4xx() {
         "header over 64 KiB",
         server
             .post(
-                &format!("/api/objects/{unknown}/keys"),
+                &format!("/api/objects/{mine}/keys"),
                 Some(&t),
                 &json!({"header": "A".repeat(90_000)}),
             )
