@@ -6,10 +6,17 @@
 //   { unwrap: { passphrase, params, wrappedKeys, context } }  -> { dataKey } or { error }
 //   { wrap: { passphrase, params, dataKey, context } }         -> { wrapped } or { error }
 //
-// The wasm module is imported dynamically, after `onmessage` is set: a static import
-// of wasm.js (which loads the module with a top-level await) would delay the
-// handler, and a message arriving before it would be lost.
-const wasm = import('./wasm.js');
+// The wasm module is loaded when the message arrives, not with a top-level await
+// (as wasm.js does): that would delay setting `onmessage`, and a message arriving
+// before it would be lost. The glue is imported statically (bundlers emit this
+// worker as one file, and the .wasm as an asset from the `new URL` below).
+import init, { Keyring } from './cipherdrop_wasm.js';
+
+let ready;
+const load = () => {
+  ready ??= init({ module_or_path: new URL('./cipherdrop_wasm_bg.wasm', import.meta.url) });
+  return ready;
+};
 
 const fail = (e) => ({ error: { name: e?.name ?? 'Error', code: e?.code, message: String(e?.message ?? e) } });
 
@@ -18,7 +25,7 @@ globalThis.onmessage = async (event) => {
   let answer;
   let keyring;
   try {
-    const { Keyring } = await wasm;
+    await load();
     if (unwrap) {
       keyring = Keyring.fromPassphrase(unwrap.passphrase, unwrap.params);
       answer = { dataKey: keyring.unwrap(unwrap.wrappedKeys, unwrap.context) };

@@ -251,8 +251,7 @@ pub async fn start(
         Some(req.size),
     )
     .map_err(|e| internal(format!("header: {e}")))?;
-    let header_len =
-        u64::try_from(sealer.header().len()).map_err(|_| internal("header length"))?;
+    let header_len = u64::try_from(sealer.header().len()).map_err(|_| internal("header length"))?;
     let layout = Layout::new(header_len, chunk_size, req.size)
         .map_err(|_| too_large("the file is too large for this chunk size"))?;
     let ciphertext_len = layout.ciphertext_len();

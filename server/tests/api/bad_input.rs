@@ -237,9 +237,7 @@ async fn bad_requests_are_clear_4xx() {
     );
     let started = server.start_upload(&t, &json!({ "size": 3 })).await;
     let mine = started["object_id"].as_str().unwrap().to_owned();
-    server
-        .upload(&t, &started, b"abc")
-        .await;
+    server.upload(&t, &started, b"abc").await;
     assert_error(
         "header not base64",
         server

@@ -89,7 +89,12 @@ async fn flow(server: &TestServer) {
 
     // Send, sign, complete.
     let single_ct = encrypt(&single, &small);
-    let (status, _) = send_presigned(&server.http, &single["upload"]["request"], single_ct.clone()).await;
+    let (status, _) = send_presigned(
+        &server.http,
+        &single["upload"]["request"],
+        single_ct.clone(),
+    )
+    .await;
     assert_eq!(status, StatusCode::OK);
     let id = single["object_id"].as_str().unwrap();
     answers.keep(
@@ -118,8 +123,12 @@ async fn flow(server: &TestServer) {
     for p in multi["upload"]["parts"].as_array().unwrap() {
         let off = usize::try_from(p["offset"].as_u64().unwrap()).unwrap();
         let len = usize::try_from(p["length"].as_u64().unwrap()).unwrap();
-        let (status, etag) =
-            send_presigned(&server.http, &p["request"], multi_ct[off..off + len].to_vec()).await;
+        let (status, etag) = send_presigned(
+            &server.http,
+            &p["request"],
+            multi_ct[off..off + len].to_vec(),
+        )
+        .await;
         assert_eq!(status, StatusCode::OK);
         etags.push(json!({ "part_number": p["part_number"], "etag": etag.unwrap() }));
     }
@@ -138,13 +147,23 @@ async fn flow(server: &TestServer) {
     answers.keep("list", server.get("/api/objects", Some(&token)).await);
     answers.keep("me", server.get("/api/me", Some(&token)).await);
     for (id, ct, plain) in [(id, &single_ct, &small), (mid, &multi_ct, &large)] {
-        answers.keep("show", server.get(&format!("/api/objects/{id}"), Some(&token)).await);
+        answers.keep(
+            "show",
+            server
+                .get(&format!("/api/objects/{id}"), Some(&token))
+                .await,
+        );
         answers.keep(
             "download",
-            server.get(&format!("/api/objects/{id}/download"), Some(&token)).await,
+            server
+                .get(&format!("/api/objects/{id}/download"), Some(&token))
+                .await,
         );
         let header = Header::parse(ct).unwrap();
-        answers.keep("keys", server.object_keys(&token, id, header.as_bytes()).await);
+        answers.keep(
+            "keys",
+            server.object_keys(&token, id, header.as_bytes()).await,
+        );
         assert!(server.decrypt(&token, id, ct).await == *plain);
     }
 
@@ -154,13 +173,19 @@ async fn flow(server: &TestServer) {
     let mut data_keys = Vec::new();
     for started in [&single, &multi] {
         let header = header_from(started);
-        assert_eq!(header.context(), &context_from(&started["encryption_context"]));
+        assert_eq!(
+            header.context(),
+            &context_from(&started["encryption_context"])
+        );
         data_keys.push(data_key_of(server, &header).await);
     }
 
     assert!(answers.0.len() >= 14);
     for (what, body) in &answers.0 {
-        assert!(!has_field(body, "data_key"), "{what} has a data_key field: {body}");
+        assert!(
+            !has_field(body, "data_key"),
+            "{what} has a data_key field: {body}"
+        );
         let text = body.to_string();
         for key in &data_keys {
             let bytes = key.as_bytes();
@@ -203,9 +228,17 @@ async fn a_proposed_object_id_is_checked() {
     server.upload(&token, &started, &test_bytes(10, 3)).await;
     // Taken by an object.
     let (status, body) = server
-        .post("/api/uploads", Some(&token), &json!({ "size": 10, "object_id": id }))
+        .post(
+            "/api/uploads",
+            Some(&token),
+            &json!({ "size": 10, "object_id": id }),
+        )
         .await;
-    assert_eq!((status, body["error"]["code"].as_str()), (StatusCode::CONFLICT, Some("object_id_taken")), "{body}");
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (StatusCode::CONFLICT, Some("object_id_taken")),
+        "{body}"
+    );
     // Taken by an ended (aborted) upload: the upload record stays.
     let other = "fedcba9876543210fedcba9876543210";
     let started = server
@@ -220,9 +253,17 @@ async fn a_proposed_object_id_is_checked() {
         .await;
     assert_eq!(status, StatusCode::NO_CONTENT);
     let (status, body) = server
-        .post("/api/uploads", Some(&token), &json!({ "size": 10, "object_id": other }))
+        .post(
+            "/api/uploads",
+            Some(&token),
+            &json!({ "size": 10, "object_id": other }),
+        )
         .await;
-    assert_eq!((status, body["error"]["code"].as_str()), (StatusCode::CONFLICT, Some("object_id_taken")), "{body}");
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (StatusCode::CONFLICT, Some("object_id_taken")),
+        "{body}"
+    );
     // Another owner may use the same id (ids are per owner).
     let bob = server.login("bob").await;
     let started = server
@@ -230,10 +271,22 @@ async fn a_proposed_object_id_is_checked() {
         .await;
     assert_eq!(started["object_id"], id);
     // Malformed ids.
-    for bad in ["ABCDEF0123456789abcdef0123456789", "0123", "../../etc/passwd0123456789abcdef"] {
+    for bad in [
+        "ABCDEF0123456789abcdef0123456789",
+        "0123",
+        "../../etc/passwd0123456789abcdef",
+    ] {
         let (status, body) = server
-            .post("/api/uploads", Some(&token), &json!({ "size": 10, "object_id": bad }))
+            .post(
+                "/api/uploads",
+                Some(&token),
+                &json!({ "size": 10, "object_id": bad }),
+            )
             .await;
-        assert_eq!((status, body["error"]["code"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_object_id")), "{bad}: {body}");
+        assert_eq!(
+            (status, body["error"]["code"].as_str()),
+            (StatusCode::BAD_REQUEST, Some("invalid_object_id")),
+            "{bad}: {body}"
+        );
     }
 }

@@ -737,7 +737,8 @@ impl<'a> User<'a> {
         if context["object"] != file.id.as_str() || context["owner"] != self.owner.as_str() {
             return Err(fail(format!("keys returned context {context}")));
         }
-        let keys = object_keys_of(&key["object_keys"]).ok_or_else(|| fail("bad object keys".to_owned()))?;
+        let keys = object_keys_of(&key["object_keys"])
+            .ok_or_else(|| fail("bad object keys".to_owned()))?;
         let expected = context_from(context);
         let opened = tokio::task::spawn_blocking(move || {
             open_and_hash(header, &keys, &expected, &ciphertext)
@@ -923,10 +924,12 @@ fn urlencode(s: &str) -> String {
 
 /// One object's keys from an API answer.
 fn object_keys_of(v: &Value) -> Option<ObjectKeys> {
-    let key = |name: &str| -> Option<[u8; 32]> {
-        B64.decode(v[name].as_str()?).ok()?.try_into().ok()
-    };
-    Some(ObjectKeys::from_bytes(key("content_key")?, key("header_key")?))
+    let key =
+        |name: &str| -> Option<[u8; 32]> { B64.decode(v[name].as_str()?).ok()?.try_into().ok() };
+    Some(ObjectKeys::from_bytes(
+        key("content_key")?,
+        key("header_key")?,
+    ))
 }
 
 /// A sealer over exactly what "start upload" returned: the server's header and
