@@ -59,14 +59,19 @@ fn server_side(len: Option<u64>) -> (Vec<u8>, Vec<u8>, Vec<u8>, DataKey) {
 
 #[wasm_bindgen_test]
 fn object_keys_seal_and_open_one_object() {
-    let plain: Vec<u8> = (0..10_000u32).map(|i| (i % 251) as u8).collect();
-    let (header, ck, hk, dk) = server_side(Some(plain.len() as u64));
+    let plain: Vec<u8> = (0..10_000u32)
+        .map(|i| u8::try_from(i % 251).unwrap())
+        .collect();
+    let (header, ck, hk, dk) = server_side(Some(u64::try_from(plain.len()).unwrap()));
     let (_, ctx) = context("aa");
     let enc = Encryptor::with_object_keys(&header, &ck, &hk, ctx.clone()).unwrap();
     assert_eq!(enc.header(), header);
     let mut file = header.clone();
     for (i, c) in plain.chunks(4096).enumerate() {
-        file.extend(enc.seal_chunk(i as f64, c).unwrap());
+        file.extend(
+            enc.seal_chunk(f64::from(u32::try_from(i).unwrap()), c)
+                .unwrap(),
+        );
     }
     // Opened with the object's keys alone, and with the data key: the same bytes.
     for dec in [
@@ -77,7 +82,8 @@ fn object_keys_seal_and_open_one_object() {
         let mut off = header.len();
         for i in 0..3 {
             let r = dec.chunk_range(f64::from(i)).unwrap();
-            let end = Reflect::get(&r, &"end".into()).unwrap().as_f64().unwrap() as usize;
+            let end = Reflect::get(&r, &"end".into()).unwrap().as_f64().unwrap();
+            let end: usize = end.to_string().parse().unwrap();
             out.extend(dec.open_chunk(f64::from(i), &file[off..end], None).unwrap());
             off = end;
         }
@@ -85,7 +91,7 @@ fn object_keys_seal_and_open_one_object() {
     }
 
     // Another object's keys, another context, a changed header, bytes after it.
-    let (_, other_ck, other_hk, _) = server_side(Some(plain.len() as u64));
+    let (_, other_ck, other_hk, _) = server_side(Some(u64::try_from(plain.len()).unwrap()));
     let e = Encryptor::with_object_keys(&header, &other_ck, &other_hk, ctx.clone()).unwrap_err();
     assert_eq!(code(&e), "HEADER_AUTH_FAILED");
     let e = Decryptor::with_object_keys(&file, &ck, &other_hk, ctx.clone(), None).unwrap_err();
@@ -110,7 +116,7 @@ fn a_header_is_checked_before_its_lengths_decide_anything() {
     // header's chunk size give the layout; 3 bytes is no possible file length.
     let (header, ck, hk, dk) = server_side(None);
     let (_, ctx) = context("aa");
-    let bad_len = Some((header.len() + 3) as f64);
+    let bad_len = Some(f64::from(u32::try_from(header.len() + 3).unwrap()));
     // An authentic header: the impossible length is what is wrong.
     let e = Decryptor::new(&header, dk.as_bytes(), ctx.clone(), bad_len).unwrap_err();
     let length_code = code(&e);
