@@ -23,6 +23,8 @@ use crate::state::AppState;
 pub const MAX_BODY: usize = 16 * 1024;
 /// Largest JSON body of "complete upload" (up to 10,000 part ETags).
 pub const MAX_COMPLETE_BODY: usize = 1024 * 1024;
+/// Largest JSON body of "resume" and "keys" (a 64 KiB header as base64, and a token).
+pub const MAX_HEADER_BODY: usize = 96 * 1024;
 
 /// The `/api` and `/auth` routes (no web page, no middleware).
 pub fn api_routes(state: Arc<AppState>) -> Router {
@@ -38,6 +40,11 @@ pub fn api_routes(state: Arc<AppState>) -> Router {
     let complete = Router::new()
         .route(crate::COMPLETE_ROUTE, post(uploads::complete))
         .layer(DefaultBodyLimit::max(MAX_COMPLETE_BODY));
+    // These carry a file header (up to 64 KiB, as base64).
+    let with_header = Router::new()
+        .route("/api/uploads/{object_id}/resume", post(uploads::resume))
+        .route("/api/objects/{object_id}/keys", post(objects::keys))
+        .layer(DefaultBodyLimit::max(MAX_HEADER_BODY));
     Router::new()
         .route("/healthz", get(health::healthz))
         .route(
@@ -50,14 +57,16 @@ pub fn api_routes(state: Arc<AppState>) -> Router {
         .route("/api/uploads", post(uploads::start))
         .route("/api/uploads/{object_id}/parts", post(uploads::sign_parts))
         .route("/api/uploads/{object_id}/abort", post(uploads::abort))
-        .route("/api/uploads/{object_id}/resume", post(uploads::resume))
         .route("/api/objects", get(objects::list))
         .route(
             "/api/objects/{object_id}",
             get(objects::show).delete(objects::delete),
         )
         .route("/api/objects/{object_id}/download", get(objects::download))
-        .route("/api/objects/{object_id}/data-key", post(objects::data_key))
+        .route(
+            "/api/objects/{object_id}/data-key",
+            post(objects::data_key_removed),
+        )
         .route(
             "/api/objects/{object_id}/shares",
             get(shares::list).post(shares::create),
@@ -71,6 +80,7 @@ pub fn api_routes(state: Arc<AppState>) -> Router {
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .merge(complete)
+        .merge(with_header)
         .layer(limiter)
         .with_state(state)
 }

@@ -14,6 +14,8 @@ mod flow;
 mod keys;
 #[path = "api/logs.rs"]
 mod logs;
+#[path = "api/no_data_key.rs"]
+mod no_data_key;
 #[path = "api/presigned.rs"]
 mod presigned;
 #[path = "api/recovery.rs"]

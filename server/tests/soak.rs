@@ -35,6 +35,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as B64;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
@@ -111,19 +113,19 @@ struct FaultLog {
     problems: Vec<String>,
 }
 
-/// Asks for the data key of `id` once (no retries), for the probes.
-async fn probe_data_key(
+/// Asks for the keys of `id` once (no retries), for the probes.
+async fn probe_keys(
     http: &reqwest::Client,
     base: &str,
     token: &str,
     id: &str,
-    wrapped: &Value,
+    header: &Value,
 ) -> (StatusCode, Value, Duration) {
     let t = Instant::now();
     let resp = http
-        .post(format!("{base}/api/objects/{id}/data-key"))
+        .post(format!("{base}/api/objects/{id}/keys"))
         .bearer_auth(token)
-        .json(&json!({ "wrapped_keys": wrapped }))
+        .json(&json!({ "header": header }))
         .send()
         .await
         .unwrap();
@@ -181,7 +183,7 @@ async fn soak_under_load_and_faults() {
     // The probe: one user and one small file, to ask for its data key during the
     // KMS outage.
     let probe = User::sign_in(&shared, "soak-probe", 1).await.unwrap();
-    let (probe_id, probe_wrapped) = {
+    let (probe_id, probe_header) = {
         let mut p = probe;
         // Upload through the same client code, then read back its header's keys.
         let mut tries = 0;
@@ -212,12 +214,7 @@ async fn soak_under_load_and_faults() {
             .await
             .unwrap();
         let header = cipherdrop_core::Header::parse(&ct).unwrap();
-        let wrapped: Vec<Value> = header
-            .wrapped_keys()
-            .iter()
-            .map(support::wrapped_json)
-            .collect();
-        (f.id, Value::Array(wrapped))
+        (f.id, Value::String(B64.encode(header.as_bytes())))
     };
     let probe_token = probe_token(&shared, "soak-probe").await;
 
@@ -301,12 +298,12 @@ async fn soak_under_load_and_faults() {
             shared.base.clone(),
             probe_token.clone(),
             probe_id.clone(),
-            probe_wrapped.clone(),
+            probe_header.clone(),
         );
         tokio::spawn(async move {
             tokio::join!(
                 probe_readyz(&http, &base),
-                probe_data_key(&http, &base, &token, &id, &wrapped)
+                probe_keys(&http, &base, &token, &id, &wrapped)
             )
         })
     };
@@ -323,31 +320,31 @@ async fn soak_under_load_and_faults() {
             .push(format!("/readyz while KMS fails answered {s} {body}"));
     }
     faults.probes.push(format!(
-        "data-key while KMS fails: {} {} after {took:.1?}",
+        "keys while KMS fails: {} {} after {took:.1?}",
         ks.as_u16(),
         kbody["error"]["code"]
     ));
     if !(ks.is_server_error() && is_error_shape(&kbody)) {
         faults.problems.push(format!(
-            "data-key while KMS fails answered {ks} {kbody} after {took:?} (want a 5xx JSON error)"
+            "keys while KMS fails answered {ks} {kbody} after {took:?} (want a 5xx JSON error)"
         ));
     }
-    let (s, body, took) = probe_data_key(
+    let (s, body, took) = probe_keys(
         &shared.http,
         &shared.base,
         &probe_token,
         &probe_id,
-        &probe_wrapped,
+        &probe_header,
     )
     .await;
     faults.probes.push(format!(
-        "data-key after KMS is back: {} after {took:?}",
+        "keys after KMS is back: {} after {took:?}",
         s.as_u16()
     ));
     if s != StatusCode::OK {
         faults
             .problems
-            .push(format!("data-key after KMS is back answered {s} {body}"));
+            .push(format!("keys after KMS is back answered {s} {body}"));
     }
 
     // Let the users finish what they are doing.

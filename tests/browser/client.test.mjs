@@ -397,3 +397,73 @@ test('two uploads at once on one client hold no more parts than its partsInFligh
   assert.deepEqual(r, [true, true]);
   assert.equal(most, 2, `at most 2 part requests at once, saw ${most}`);
 });
+
+test('the page gets one object\'s keys, never a data key; a name moved to another object is refused', async () => {
+  // Every API answer the client reads, as the page sees it.
+  const r = await page.evaluate(async ({ token }) => {
+    const { cd } = window;
+    const answers = [];
+    const recording = async (url, init) => {
+      const res = await fetch(url, init);
+      if (String(url).includes('/api/')) answers.push({ url: String(url).replace(/^.*\/api\//, '/api/'), text: await res.clone().text() });
+      return res;
+    };
+    const client = new cd.CipherDropClient({ baseUrl: location.origin, token, fetch: recording });
+    const a = await client.upload(new File([window.randomBytes(70000)], 'alpha.txt'));
+    const b = await client.upload(new File([window.randomBytes(6 * 1024 * 1024)], 'beta.txt'), { multipart: true });
+    const sizes = [];
+    for (const o of [a, b]) sizes.push((await cd.collect(await client.download(o.id))).length);
+    const list = await client.list();
+    const old = await fetch(`/api/objects/${a.id}/data-key`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: '{"wrapped_keys":[]}' });
+    return { a: a.id, b: b.id, sizes, list, answers, old: [old.status, (await old.json()).error.code] };
+  }, { token });
+  assert.deepEqual(r.sizes, [70000, 6 * 1024 * 1024]);
+  assert.deepEqual(r.old, [410, 'endpoint_removed']);
+  const paths = r.answers.map((x) => x.url.split('?')[0].replace(/[0-9a-f]{32}/g, ':id'));
+  for (const want of ['/api/uploads', '/api/uploads/:id/complete', '/api/objects/:id/keys', '/api/objects/:id/download', '/api/objects', '/api/me']) {
+    assert.ok(paths.includes(want), `no answer of ${want} seen: ${[...new Set(paths)]}`);
+  }
+  for (const { url, text } of r.answers) {
+    assert.ok(!text.includes('data_key'), `${url} answered a data_key`);
+  }
+  const named = Object.fromEntries(r.list.map((o) => [o.id, o.name]));
+  assert.equal(named[r.a], 'alpha.txt');
+  assert.equal(named[r.b], 'beta.txt');
+
+  // Someone who can write the bucket's metadata copies alpha's sealed name onto beta.
+  // The local store (s3s-fs) keeps an object's metadata in
+  // `.bucket-<b64url bucket>.object-<b64url key>.metadata.json`.
+  const metaOf = (id) => {
+    const keyOf = (p) => {
+      const m = path.basename(p).match(/\.object-([A-Za-z0-9_-]+)\.metadata\.json$/);
+      return m ? Buffer.from(m[1], 'base64url').toString() : '';
+    };
+    const found = walk(path.join(dir, 'data')).filter((p) => keyOf(p).startsWith('users/') && keyOf(p).endsWith(`/${id}`));
+    assert.equal(found.length, 1, `metadata files of ${id}: ${found}`);
+    return found[0];
+  };
+  const nameIn = (m) => (m.user_metadata ?? m)['cd-name'];
+  const aMeta = JSON.parse(fs.readFileSync(metaOf(r.a), 'utf8'));
+  const bPath = metaOf(r.b);
+  const bMeta = JSON.parse(fs.readFileSync(bPath, 'utf8'));
+  assert.ok(nameIn(aMeta) && nameIn(bMeta), 'no cd-name in the stored metadata');
+  (bMeta.user_metadata ?? bMeta)['cd-name'] = nameIn(aMeta);
+  fs.writeFileSync(bPath, JSON.stringify(bMeta));
+  const after = await page.evaluate(async ({ token, b }) => {
+    const { cd } = window;
+    const client = new cd.CipherDropClient({ baseUrl: location.origin, token });
+    const raw = await (await fetch(`/api/objects/${b}`, { headers: { authorization: `Bearer ${token}` } })).json();
+    return { list: await client.list(), one: await client.get(b), raw: raw.name };
+  }, { token, b: r.b });
+  assert.equal(after.raw, nameIn(aMeta), 'the moved name did not reach the API');
+  const names = Object.fromEntries(after.list.map((o) => [o.id, o.name]));
+  assert.equal(names[r.a], 'alpha.txt');
+  assert.equal(names[r.b], null, 'a name moved from another object was shown');
+  assert.equal(after.one.name, null);
+  assert.equal(after.one.plaintextSize, null);
+  await page.evaluate(async ({ token, ids }) => {
+    const client = new window.cd.CipherDropClient({ baseUrl: location.origin, token });
+    for (const id of ids) await client.delete(id);
+  }, { token, ids: [r.a, r.b] });
+  assert.deepEqual(await browser.collectProblems(), []);
+});

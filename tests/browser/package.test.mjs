@@ -254,6 +254,76 @@ test('self-managed secrets: a 32-byte key and a passphrase (Argon2id), refused w
   console.log(`# Argon2id at the default costs (64 MiB, t=3) in wasm: ${r.defaultMs} ms`);
 });
 
+test('Argon2id runs off the page\'s thread: timers keep firing while a passphrase wraps and unwraps', async () => {
+  const r = await page.evaluate(async () => {
+    const { cd } = window;
+    const context = { owner: 'erin', object: 'diary.txt' };
+    const workers = [];
+    const NativeWorker = window.Worker;
+    window.Worker = class extends NativeWorker {
+      constructor(url, options) {
+        super(url, options);
+        workers.push(String(url));
+      }
+    };
+    // The longest gap between the ticks of a 10 ms timer while `fn` runs.
+    const gaps = async (fn) => {
+      let last = performance.now();
+      let max = 0;
+      let ticks = 0;
+      const timer = setInterval(() => {
+        const now = performance.now();
+        max = Math.max(max, now - last);
+        last = now;
+        ticks++;
+      }, 10);
+      const t0 = performance.now();
+      try {
+        const value = await fn();
+        const now = performance.now();
+        return { value, ms: now - t0, maxGap: Math.max(max, now - last), ticks };
+      } finally {
+        clearInterval(timer);
+      }
+    };
+    try {
+      const pk = cd.Keyring.fromPassphrase('off the main thread'); // default costs: 64 MiB, t=3
+      const data = new Uint8Array(5000).fill(7);
+      const enc = await gaps(() => cd.encrypt(data, { keyring: pk, context }));
+      const file = enc.value;
+      const hl = cd.headerLength(file);
+      // The same unwrap on this thread (the synchronous API) blocks it for its whole run.
+      const t0 = performance.now();
+      cd.Decryptor.withKeyring(file.subarray(0, hl), pk, context).free();
+      const syncMs = performance.now() - t0;
+      const dec = await gaps(() => cd.decrypt(file, { keyring: cd.Keyring.fromPassphrase('off the main thread'), context }));
+      const wrong = await gaps(() => cd.decrypt(file, { keyring: cd.Keyring.fromPassphrase('wrong'), context }).then(() => 'OK', (e) => e.code));
+      const ctx = await cd.decrypt(file, { keyring: pk, context: { ...context, object: 'other' } }).then(() => 'OK', (e) => e.code);
+      return {
+        syncMs,
+        enc: { ms: enc.ms, maxGap: enc.maxGap, ticks: enc.ticks },
+        dec: { ms: dec.ms, maxGap: dec.maxGap, ticks: dec.ticks, same: dec.value.length === 5000 && dec.value.every((b) => b === 7) },
+        wrong: { code: wrong.value, maxGap: wrong.maxGap },
+        ctx,
+        workers: workers.filter((u) => u.endsWith('/keyring-worker.js')).length,
+      };
+    } finally {
+      window.Worker = NativeWorker;
+    }
+  });
+  console.log(`# passphrase: unwrap on the page's thread ${Math.round(r.syncMs)} ms; in the worker: decrypt ${Math.round(r.dec.ms)} ms, longest timer gap ${Math.round(r.dec.maxGap)} ms (${r.dec.ticks} ticks); encrypt ${Math.round(r.enc.ms)} ms, gap ${Math.round(r.enc.maxGap)} ms`);
+  assert.equal(r.dec.same, true);
+  assert.equal(r.wrong.code, 'WRONG_KEY');
+  assert.equal(r.ctx, 'CONTEXT_MISMATCH');
+  assert.ok(r.workers >= 3, `passphrase workers started: ${r.workers}`);
+  // Argon2id is real work here: on the page's thread it blocks timers for its whole run.
+  assert.ok(r.syncMs > 100, `a synchronous unwrap took only ${r.syncMs} ms`);
+  for (const [what, x] of [['encrypt', r.enc], ['decrypt', r.dec], ['wrong passphrase', r.wrong]]) {
+    assert.ok(x.maxGap < Math.max(60, r.syncMs / 2), `${what}: the page's timers stopped for ${Math.round(x.maxGap)} ms (Argon2id on the page's thread takes ${Math.round(r.syncMs)} ms)`);
+  }
+  assert.ok(r.dec.ticks >= 5, `only ${r.dec.ticks} timer ticks during a ${r.dec.ms} ms decrypt`);
+});
+
 test('errors are Errors with a stable code and a human message', async () => {
   const r = await page.evaluate(async () => {
     const { cd } = window;

@@ -403,15 +403,15 @@ describe(`CipherDrop page (${MODE} mode)`, () => {
         const token = sessionStorage.getItem('cipherdrop.token');
         const h = { authorization: `Bearer ${token}`, 'content-type': 'application/json' };
         const get = (p) => fetch(p, { headers: h }).then((r) => r.status);
-        const key = { wrapped_keys: [{ provider_id: 'raw-aes', provider_info: 'AA==', blob: 'AA==' }] };
+        const key = { header: 'Q0lQSERST1AB' };
         return {
           object: await get(`/api/objects/${objectId}`),
           download: await get(`/api/objects/${objectId}/download`),
-          dataKey: await fetch(`/api/objects/${objectId}/data-key`, { method: 'POST', headers: h, body: JSON.stringify(key) }).then((r) => r.status),
+          keys: await fetch(`/api/objects/${objectId}/keys`, { method: 'POST', headers: h, body: JSON.stringify(key) }).then((r) => r.status),
           remove: await fetch(`/api/objects/${objectId}`, { method: 'DELETE', headers: h }).then((r) => r.status),
         };
       }, id);
-      assert.deepEqual(statuses, { object: 404, download: 404, dataKey: 404, remove: 404 });
+      assert.deepEqual(statuses, { object: 404, download: 404, keys: 404, remove: 404 });
       assert.deepEqual((await bob.collectProblems()).filter((p) => !/404/.test(p)), []);
     } finally {
       await bob.close();

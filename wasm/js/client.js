@@ -24,14 +24,24 @@ export class ApiError extends Error {
 
 const SIGN_BATCH = 100;
 
-const toWrappedKeys = (list) =>
-  list.map((k) => ({ providerId: k.provider_id, providerInfo: b64decode(k.provider_info), blob: b64decode(k.blob) }));
-const fromWrappedKeys = (list) =>
-  list.map((k) => ({
-    provider_id: k.providerId,
-    provider_info: b64encode(typeof k.providerInfo === 'string' ? new TextEncoder().encode(k.providerInfo) : k.providerInfo),
-    blob: b64encode(k.blob),
-  }));
+/** A fresh random object id (128 bits, 32 lowercase hex characters), proposed at upload start. */
+const newObjectId = () => Array.from(crypto.getRandomValues(new Uint8Array(16)), (b) => b.toString(16).padStart(2, '0')).join('');
+
+/**
+ * The wasm Encryptor for a header the backend built, with that object's keys
+ * (`object_keys` of the start or resume answer). The header must name `context`
+ * and its tag must verify; the key bytes are wiped here once the Encryptor has them.
+ */
+function encryptorFor(header, objectKeys, context) {
+  const contentKey = b64decode(objectKeys.content_key);
+  const headerKey = b64decode(objectKeys.header_key);
+  try {
+    return Encryptor.withObjectKeys(header, contentKey, headerKey, context);
+  } finally {
+    contentKey.fill(0);
+    headerKey.fill(0);
+  }
+}
 
 
 function sleep(ms, signal) {
@@ -59,7 +69,8 @@ function retryable(e) {
 
 /**
  * The client of a CipherDrop backend. Files are encrypted before they leave the
- * browser; the backend only hands out data keys and presigned storage URLs.
+ * browser; the backend builds each file's header and hands out the keys of that
+ * one object (never a data key) and presigned storage URLs.
  */
 export class CipherDropClient {
   constructor({ baseUrl = '', token, fetch: fetchImpl, retries = 4, retryDelay = 250, useWorker = true, partsInFlight = 5 } = {}) {
@@ -133,18 +144,22 @@ export class CipherDropClient {
     } while (cursor);
     const files = raw.filter((o) => o.name !== NAME_KEY_MARKER);
     const keys = files.some((o) => o.name) ? await this.loadNameKeys(raw, false, signal) : [];
-    return Promise.all(files.map(async (o) => this.describe(o, keys)));
+    const { owner } = await this.whoami(signal);
+    return Promise.all(files.map(async (o) => this.describe(o, keys, owner)));
   }
 
   /** One object (name decrypted). */
   async get(id, { signal } = {}) {
     const o = await this.retry(signal, () => this.api('GET', `/api/objects/${encodeURIComponent(id)}`, undefined, signal));
     const keys = o.name ? await this.loadNameKeys(undefined, false, signal) : [];
-    return this.describe(o, keys);
+    const { owner } = await this.whoami(signal);
+    return this.describe(o, keys, owner);
   }
 
-  async describe(o, keys) {
-    const meta = await openName(o.name, keys);
+  // A name sealed for another object (moved in the bucket's metadata) does not
+  // open: it is shown as no name (`null`), never as this file's.
+  async describe(o, keys, owner) {
+    const meta = await openName(o.name, keys, owner, o.object_id);
     return {
       id: o.object_id,
       size: o.size,
@@ -221,29 +236,35 @@ export class CipherDropClient {
    */
   async upload(file, { name, resumable = false, fileHandle, ...options } = {}) {
     const plainName = name ?? (typeof File !== 'undefined' && file instanceof File ? file.name : undefined);
+    // The id is chosen here so that the name can be sealed bound to it (and to the
+    // owner) before the upload starts; the backend refuses an id already in use.
+    const objectId = newObjectId();
     let sealedName;
     if (plainName) {
       const keys = await this.loadNameKeys(undefined, true, options.signal);
-      sealedName = await sealName(plainName, file.size, keys[0]);
+      const { owner } = await this.whoami(options.signal);
+      sealedName = await sealName(plainName, file.size, keys[0], owner, objectId);
     }
     const store = resumable ? await this.resumeStore(options.signal) : null;
-    const o = await this.uploadSealed(file, sealedName, { ...options, store, fileHandle, plainName });
+    const o = await this.uploadSealed(file, sealedName, { ...options, objectId, store, fileHandle, plainName });
     return { ...o, name: plainName ?? null, plaintextSize: file.size };
   }
 
-  async uploadSealed(file, sealedName, { signal, chunkSize, multipart, store, fileHandle, plainName, ...options } = {}) {
+  async uploadSealed(file, sealedName, { signal, chunkSize, multipart, objectId, store, fileHandle, plainName, ...options } = {}) {
     if (signal?.aborted) throw abortError(signal);
-    const req = { size: file.size };
+    const { owner } = await this.whoami(signal);
+    const req = { size: file.size, object_id: objectId ?? newObjectId() };
     if (sealedName) req.name = sealedName;
     if (chunkSize) req.chunk_size = chunkSize;
     if (multipart !== undefined) req.multipart = multipart;
     const start = await this.retry(signal, () => this.api('POST', '/api/uploads', req, signal));
     const upload = { id: start.object_id, token: start.upload_token, file, store: null };
     try {
-      const dataKey = b64decode(start.data_key);
-      upload.enc = new Encryptor(dataKey, toWrappedKeys(start.wrapped_keys), start.encryption_context, start.chunk_size, file.size);
-      dataKey.fill(0);
-      if (upload.enc.ciphertextLength !== start.ciphertext_length || upload.enc.headerLength !== start.header_length) {
+      if (start.object_id !== req.object_id) throw cipherDropError('CONTEXT_MISMATCH', 'the server gave this upload another object id than the one asked for');
+      // The header must name this object and this user: what the name was sealed to.
+      const context = { object: req.object_id, owner };
+      upload.enc = encryptorFor(b64decode(start.header), start.object_keys, context);
+      if (upload.enc.ciphertextLength !== start.ciphertext_length || upload.enc.headerLength !== start.header_length || upload.enc.plaintextLength !== file.size) {
         throw cipherDropError('LENGTH_MISMATCH', 'the server and this client disagree on the encrypted size');
       }
       upload.parts = partsOf(start, upload.enc);
@@ -254,8 +275,7 @@ export class CipherDropClient {
           id: upload.id,
           token: upload.token,
           header: upload.enc.header,
-          context: start.encryption_context,
-          wrappedKeys: start.wrapped_keys,
+          context,
           kind: start.upload.kind,
           partLengths: upload.parts.map((p) => p.length),
           ciphertextLength: start.ciphertext_length,
@@ -331,7 +351,7 @@ export class CipherDropClient {
     let state;
     try {
       state = await this.retry(signal, () =>
-        this.api('POST', `/api/uploads/${encodeURIComponent(id)}/resume`, { upload_token: record.token, wrapped_keys: record.wrappedKeys }, signal),
+        this.api('POST', `/api/uploads/${encodeURIComponent(id)}/resume`, { upload_token: record.token, header: b64encode(record.header) }, signal),
       );
     } catch (e) {
       if (e instanceof ApiError && e.code === 'upload_not_found') {
@@ -340,13 +360,7 @@ export class CipherDropClient {
       }
       throw e;
     }
-    const dataKey = b64decode(state.data_key);
-    let enc;
-    try {
-      enc = Encryptor.resume(record.header, dataKey, record.context);
-    } finally {
-      dataKey.fill(0);
-    }
+    const enc = encryptorFor(record.header, state.object_keys, record.context);
     const upload = { id, token: record.token, file, enc, store };
     try {
       if ((await firstChunkDigest(enc, file)) !== record.digest) throw differentFile();
@@ -568,11 +582,14 @@ export class CipherDropClient {
     });
     const decrypt = new DecryptStream({
       context: { object: id, owner },
-      dataKey: async (header) => {
+      // The header as read is sent back: the backend checks it (context from the
+      // caller and id, key commitment, tag) and answers the keys of this object only.
+      // The Decryptor checks the context and the tag again with them.
+      objectKeys: async (_info, headerBytes) => {
         const k = await this.retry(signal, () =>
-          this.api('POST', `/api/objects/${encodeURIComponent(id)}/data-key`, { wrapped_keys: fromWrappedKeys(header.wrappedKeys) }, signal),
+          this.api('POST', `/api/objects/${encodeURIComponent(id)}/keys`, { header: b64encode(headerBytes) }, signal),
         );
-        return b64decode(k.data_key);
+        return { contentKey: b64decode(k.object_keys.content_key), headerKey: b64decode(k.object_keys.header_key) };
       },
     });
     return res.body.pipeThrough(counter).pipeThrough(decrypt);

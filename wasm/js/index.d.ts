@@ -145,10 +145,25 @@ export class EncryptStream extends TransformStream<Uint8Array, Uint8Array> {
   readonly encryptor: Encryptor;
 }
 
-/** How to decrypt: the data key (or how to get it once the header is read), or a keyring. */
+/** The keys of one object (32 bytes each), as a CipherDrop backend's `keys` answer gives them. */
+export interface ObjectKeys {
+  /** AES-256-GCM key of the chunks. */
+  contentKey: Uint8Array;
+  /** HMAC-SHA-256 key of the header tag. */
+  headerKey: Uint8Array;
+}
+
+/** How to decrypt: the data key (or how to get it once the header is read), one object's keys, or a keyring. */
 export interface DecryptOptions {
   /** The data key, or an async function given the (not yet verified) header that returns it. */
   dataKey?: Uint8Array | ((header: HeaderInfo) => Promise<Uint8Array> | Uint8Array);
+  /**
+   * The keys of this one object, or an async function given the (not yet verified)
+   * header and its bytes that returns them (from a backend that checked the header's
+   * key commitment: it alone has the data key). The header's context and tag are
+   * still checked here; keys a function returns are wiped once used.
+   */
+  objectKeys?: ObjectKeys | ((header: HeaderInfo, headerBytes: Uint8Array) => Promise<ObjectKeys> | ObjectKeys);
   /** Self-managed secret mode: unwrap the data key with a key or passphrase the user holds. */
   keyring?: Keyring;
   /** The context the file must have; a file with another is refused (`CONTEXT_MISMATCH`). */
@@ -183,6 +198,18 @@ export function collect(readable: ReadableStream<Uint8Array>): Promise<Uint8Arra
 
 /** Builds the wasm {@link Encryptor} that {@link EncryptStream} would use for these options. */
 export function createEncryptor(options: EncryptOptions): Encryptor;
+
+/**
+ * As {@link createEncryptor}, but with a passphrase keyring the Argon2id wrap runs in a
+ * Web Worker (`keyring-worker.js` next to the package) so the page's thread stays
+ * responsive; on the calling thread where no worker can start (Node, a CSP without
+ * `worker-src 'self'`). Pass the result as `encryptor` to {@link EncryptStream}.
+ * `encrypt`, `decrypt`, `decryptRange` and {@link DecryptStream} do the same by
+ * themselves; the synchronous APIs (`new EncryptStream({ keyring })`,
+ * `Encryptor.withKeyring`, `Decryptor.withKeyring`, `Keyring#wrap`/`unwrap`) run
+ * Argon2id on the calling thread.
+ */
+export function createEncryptorAsync(options: EncryptOptions): Promise<Encryptor>;
 
 /** Where random access reads ciphertext from: a byte range `[start, end)`. */
 export interface RangeSource {
@@ -262,7 +289,11 @@ export interface StoredFile {
   size: number;
   /** RFC 3339 time of the upload. */
   lastModified: string;
-  /** The decrypted file name, or `null` when there is none or it cannot be read. */
+  /**
+   * The decrypted file name, or `null` when there is none or it cannot be read:
+   * another key, or a name sealed for another object (names are bound to their
+   * owner and object id, so one copied from another file's metadata is refused).
+   */
   name: string | null;
   /** Plaintext size in bytes (sealed with the name), or `null` when not known. */
   plaintextSize: number | null;
@@ -341,8 +372,9 @@ export interface DownloadOptions {
 /**
  * The client of a CipherDrop backend. Files are encrypted before they leave the
  * browser (read in slices, sealed in a Web Worker with WebCrypto, sent as multipart
- * parts in parallel with retries); the backend only hands out data keys and
- * presigned URLs. File names are encrypted too, with per-user name keys stored as
+ * parts in parallel with retries); the backend builds each file's header and hands
+ * out only the keys of that one object (never a data key) and presigned URLs. File
+ * names are encrypted too, bound to their object, with per-user name keys stored as
  * ordinary encrypted objects.
  *
  * @example

@@ -20,6 +20,7 @@ export {
   EncryptStream,
   DecryptStream,
   createEncryptor,
+  createEncryptorAsync,
   encrypt,
   decrypt,
   decryptRange,

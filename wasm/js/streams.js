@@ -5,6 +5,7 @@
 import { readHeader, headerLength, Encryptor, Decryptor, Keyring } from './wasm.js';
 import { createChunkAead } from './aead.js';
 import { cipherDropError, errorFor } from './errors.js';
+import { offThread, unwrapOffThread, wrapOffThread } from './passphrase.js';
 
 /** Default plaintext bytes per chunk (256 KiB: the fastest WebCrypto size measured). */
 export const DEFAULT_CHUNK_SIZE = 256 * 1024;
@@ -28,6 +29,29 @@ export function createEncryptor(options) {
   }
   return new Encryptor(dataKey, wrappedKeys, context, chunkSize, plaintextLength);
 }
+
+/**
+ * As {@link createEncryptor}, but a passphrase keyring's Argon2id runs in a worker
+ * (FORMAT.md 2.4) where one can start; pass the result as `encryptor` to EncryptStream.
+ */
+export async function createEncryptorAsync(options) {
+  const { keyring, context = {}, chunkSize = DEFAULT_CHUNK_SIZE, plaintextLength } = options ?? {};
+  if (keyring && offThread(keyring)) {
+    const dataKey = Keyring.generateKey();
+    try {
+      const wrapped = await wrapOffThread(keyring, dataKey, context);
+      if (wrapped) return new Encryptor(dataKey, [wrapped], context, chunkSize, plaintextLength);
+    } finally {
+      dataKey.fill(0);
+    }
+  }
+  return createEncryptor(options);
+}
+
+const sameContext = (a, b) => {
+  const ka = Object.keys(a);
+  return ka.length === Object.keys(b).length && ka.every((k) => Object.hasOwn(b, k) && a[k] === b[k]);
+};
 
 /** Runs `queue`'s oldest promises, enqueueing results in order, until at most `max` remain. */
 async function drain(queue, controller, max) {
@@ -115,14 +139,42 @@ export class EncryptStream extends TransformStream {
 }
 
 async function openHeader(headerBytes, options, ciphertextLength) {
-  const { dataKey, keyring, context = {} } = options;
+  const { dataKey, keyring, objectKeys, context = {} } = options;
+  if (keyring && offThread(keyring)) {
+    // Argon2id in a worker. The same checks in the same order as withKeyring: the
+    // context first, then (one) unwrap, then commitment and tag; a passphrase that
+    // unwraps a key failing the commitment is WRONG_KEY (FORMAT.md 2.4).
+    const info = readHeader(headerBytes);
+    if (!sameContext(info.context, context)) throw errorFor('CONTEXT_MISMATCH');
+    const key = await unwrapOffThread(keyring, info.wrappedKeys, context);
+    if (key) {
+      try {
+        return new Decryptor(headerBytes, key, context, ciphertextLength);
+      } catch (e) {
+        throw e?.code === 'COMMITMENT_MISMATCH' ? errorFor('WRONG_KEY') : e;
+      } finally {
+        key.fill(0);
+      }
+    }
+  }
   if (keyring) return Decryptor.withKeyring(headerBytes, keyring, context, ciphertextLength);
+  if (objectKeys) {
+    const k = typeof objectKeys === 'function' ? await objectKeys(readHeader(headerBytes), headerBytes) : objectKeys;
+    try {
+      return Decryptor.withObjectKeys(headerBytes, k.contentKey, k.headerKey, context, ciphertextLength);
+    } finally {
+      if (typeof objectKeys === 'function') {
+        k.contentKey?.fill?.(0);
+        k.headerKey?.fill?.(0);
+      }
+    }
+  }
   if (typeof dataKey === 'function') {
     const info = readHeader(headerBytes);
     const key = await dataKey(info);
     return new Decryptor(headerBytes, key, context, ciphertextLength);
   }
-  if (!dataKey) throw cipherDropError('INVALID_ARGUMENT', 'give a dataKey (bytes or an async function of the header) or a keyring');
+  if (!dataKey) throw cipherDropError('INVALID_ARGUMENT', 'give a dataKey (bytes or an async function of the header), objectKeys, or a keyring');
   return new Decryptor(headerBytes, dataKey, context, ciphertextLength);
 }
 
@@ -320,7 +372,9 @@ function sizeOf(data) {
 
 /** Encrypts a whole `Uint8Array` or `Blob` (streamed) into a `Uint8Array`. */
 export async function encrypt(data, options) {
-  const s = new EncryptStream({ plaintextLength: sizeOf(data), ...options });
+  const opts = { plaintextLength: sizeOf(data), ...options };
+  if (!opts.encryptor && opts.keyring) opts.encryptor = await createEncryptorAsync(opts);
+  const s = new EncryptStream(opts);
   return collect(sourceStream(data).pipeThrough(s));
 }
 

@@ -1,6 +1,6 @@
 //! The reader side: a verified header, then chunks opened in any order.
 
-use cipherdrop_core::{DataKey, Header, Layout, Opener};
+use cipherdrop_core::{DataKey, Header, Layout, ObjectKeys, Opener};
 use js_sys::Object;
 use wasm_bindgen::prelude::*;
 
@@ -30,22 +30,28 @@ impl core::fmt::Debug for Decryptor {
     }
 }
 
-fn parse(
-    header: &[u8],
-    ciphertext_length: Option<f64>,
-) -> Result<(Header, Option<Layout>), JsValue> {
-    let h = Header::parse(header).map_err(core_error)?;
-    let layout = match ciphertext_length {
-        Some(n) => Some(
-            h.layout_for_ciphertext_len(to_u64(n, "ciphertextLength")?)
-                .map_err(core_error)?,
-        ),
+/// The layout of a header that has been verified: called only with an [`Opener`]'s
+/// header, so no unauthenticated field (length, chunk size) decides anything (or
+/// which error is reported) before the context, commitment and tag checks.
+fn layout_of(h: &Header, ciphertext_length: Option<u64>) -> Result<Option<Layout>, JsValue> {
+    Ok(match ciphertext_length {
+        Some(n) => Some(h.layout_for_ciphertext_len(n).map_err(core_error)?),
         None => h.layout(),
-    };
-    Ok((h, layout))
+    })
+}
+
+fn length_arg(ciphertext_length: Option<f64>) -> Result<Option<u64>, JsValue> {
+    ciphertext_length
+        .map(|n| to_u64(n, "ciphertextLength"))
+        .transpose()
 }
 
 impl Decryptor {
+    fn from_opener(opener: Opener, ciphertext_length: Option<u64>) -> Result<Self, JsValue> {
+        let layout = layout_of(opener.header(), ciphertext_length)?;
+        Ok(Self { opener, layout })
+    }
+
     fn layout(&self) -> Result<Layout, JsValue> {
         self.layout.ok_or_else(|| {
             invalid("the file's length is not recorded in its header: give the Decryptor its ciphertextLength")
@@ -67,11 +73,39 @@ impl Decryptor {
         #[wasm_bindgen(unchecked_param_type = "Record<string, string>")] expected_context: JsValue,
         ciphertext_length: Option<f64>,
     ) -> Result<Decryptor, JsValue> {
-        let (h, layout) = parse(header, ciphertext_length)?;
+        let length = length_arg(ciphertext_length)?;
+        let h = Header::parse(header).map_err(core_error)?;
         let dk = DataKey::from_bytes(key32(data_key, "the data key")?);
         let opener =
             Opener::new(h, &dk, &context_from_js(&expected_context)?).map_err(core_error)?;
-        Ok(Self { opener, layout })
+        Self::from_opener(opener, length)
+    }
+
+    /// A decryptor from the header's bytes and the keys of that one object
+    /// (`contentKey`, `headerKey`, 32 bytes each), as the backend's `keys` answer
+    /// gives them: the header's context must be `expectedContext` and its tag must
+    /// verify with `headerKey`. The backend checked the key commitment (it alone
+    /// has the data key).
+    ///
+    /// @throws CipherDropError `CONTEXT_MISMATCH`, `HEADER_AUTH_FAILED`,
+    /// `TRUNCATED`, `INVALID_ARGUMENT`, or any header error.
+    #[wasm_bindgen(js_name = withObjectKeys)]
+    pub fn with_object_keys(
+        header: &[u8],
+        content_key: &[u8],
+        header_key: &[u8],
+        #[wasm_bindgen(unchecked_param_type = "Record<string, string>")] expected_context: JsValue,
+        ciphertext_length: Option<f64>,
+    ) -> Result<Decryptor, JsValue> {
+        let length = length_arg(ciphertext_length)?;
+        let h = Header::parse(header).map_err(core_error)?;
+        let keys = ObjectKeys::from_bytes(
+            key32(content_key, "the content key")?,
+            key32(header_key, "the header key")?,
+        );
+        let opener = Opener::with_object_keys(h, &keys, &context_from_js(&expected_context)?)
+            .map_err(core_error)?;
+        Self::from_opener(opener, length)
     }
 
     /// A decryptor that unwraps the data key with a key or passphrase the user holds.
@@ -84,7 +118,8 @@ impl Decryptor {
         #[wasm_bindgen(unchecked_param_type = "Record<string, string>")] expected_context: JsValue,
         ciphertext_length: Option<f64>,
     ) -> Result<Decryptor, JsValue> {
-        let (h, layout) = parse(header, ciphertext_length)?;
+        let length = length_arg(ciphertext_length)?;
+        let h = Header::parse(header).map_err(core_error)?;
         let ctx = context_from_js(&expected_context)?;
         if h.context() != &ctx {
             return Err(core_error(cipherdrop_core::Error::ContextMismatch));
@@ -100,7 +135,7 @@ impl Decryptor {
                 e => e,
             })
             .map_err(core_error)?;
-        Ok(Self { opener, layout })
+        Self::from_opener(opener, length)
     }
 
     /// The verified header's fields.

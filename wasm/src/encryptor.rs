@@ -1,6 +1,6 @@
 //! The writer side: a header and sealed chunks, in any order.
 
-use cipherdrop_core::{DataKey, Header, Layout, Sealer};
+use cipherdrop_core::{DataKey, Error, Header, Layout, ObjectKeys, Sealer};
 use js_sys::Array;
 use wasm_bindgen::prelude::*;
 
@@ -96,6 +96,46 @@ impl Encryptor {
         if sealer.layout().is_none() {
             return Err(invalid(
                 "only a header with a recorded plaintext length can be resumed",
+            ));
+        }
+        Ok(Self { sealer })
+    }
+
+    /// An encryptor for a header the backend built, with the keys of that one
+    /// object (`contentKey`, `headerKey`, 32 bytes each): the backend's upload
+    /// answer, or its resume answer for a header kept from before. The header must be
+    /// exactly one header, name `expectedContext` and record its plaintext length;
+    /// its tag is checked with `headerKey` before anything is sealed. The key
+    /// commitment cannot be checked without the data key: the backend, which
+    /// derived the keys from it, checked it.
+    ///
+    /// Chunk *i* is sealed under the same nonce every time: on a resume, seal only
+    /// chunks that never reached storage, from the very same file.
+    ///
+    /// @throws CipherDropError `MALFORMED_HEADER`, `CONTEXT_MISMATCH`,
+    /// `HEADER_AUTH_FAILED`, `INVALID_CONTEXT`, `INVALID_ARGUMENT`.
+    #[wasm_bindgen(js_name = withObjectKeys)]
+    pub fn with_object_keys(
+        header: &[u8],
+        content_key: &[u8],
+        header_key: &[u8],
+        #[wasm_bindgen(unchecked_param_type = "Record<string, string>")] expected_context: JsValue,
+    ) -> Result<Encryptor, JsValue> {
+        let h = Header::parse(header).map_err(core_error)?;
+        if h.len() != header.len() {
+            return Err(invalid("the header has bytes after its end"));
+        }
+        if h.context() != &context_from_js(&expected_context)? {
+            return Err(core_error(Error::ContextMismatch));
+        }
+        let keys = ObjectKeys::from_bytes(
+            key32(content_key, "the content key")?,
+            key32(header_key, "the header key")?,
+        );
+        let sealer = Sealer::with_object_keys(h, &keys).map_err(core_error)?;
+        if sealer.layout().is_none() {
+            return Err(invalid(
+                "only a header with a recorded plaintext length can be sealed in parts",
             ));
         }
         Ok(Self { sealer })

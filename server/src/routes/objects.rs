@@ -1,4 +1,5 @@
-//! The caller's objects: list, show, presigned download, unwrap the data key, delete.
+//! The caller's objects: list, show, presigned download, the keys of one object
+//! (from its header), delete.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -12,9 +13,8 @@ use base64::engine::general_purpose::STANDARD as B64;
 use futures_util::StreamExt as _;
 use serde::{Deserialize, Serialize};
 
-use super::uploads::WrappedKeyJson;
 use super::{ApiJson, ApiPath, ApiQuery, OBJECT_ID_LEN, check_object_id, object_key};
-use cipherdrop_core::WrappedKey;
+use cipherdrop_core::{EncryptionContext, Header, ObjectKeys, Opener};
 
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
@@ -193,77 +193,155 @@ pub async fn download(
     }))
 }
 
-/// Request of `POST /api/objects/{object_id}/data-key`.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct UnwrapRequest {
-    /// The wrapped keys from the object's header (1 to 16).
-    pub wrapped_keys: Vec<WrappedKeyJson>,
+/// Largest `header` a request may carry, in bytes before base64 (FORMAT.md's
+/// header limit).
+pub const MAX_HEADER_BYTES: usize = cipherdrop_core::header::MAX_HEADER_LEN;
+
+/// One object's content key and header key as JSON (base64, 32 bytes each): what
+/// the browser seals or opens that object with. They open this object only, never
+/// a sibling sharing its data key (FORMAT.md 3).
+#[derive(Serialize)]
+pub struct ObjectKeysJson {
+    /// AES-256-GCM key of the chunks, base64 (secret: keep in memory only).
+    pub content_key: String,
+    /// HMAC-SHA-256 key of the header tag, base64 (secret: keep in memory only).
+    pub header_key: String,
 }
 
-/// Response of `POST /api/objects/{object_id}/data-key`.
+impl ObjectKeysJson {
+    pub(crate) fn new(keys: &ObjectKeys) -> Self {
+        Self {
+            content_key: B64.encode(keys.content_key()),
+            header_key: B64.encode(keys.header_key()),
+        }
+    }
+}
+
+impl std::fmt::Debug for ObjectKeysJson {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ObjectKeysJson").finish_non_exhaustive()
+    }
+}
+
+/// Request of `POST /api/objects/{object_id}/keys`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KeysRequest {
+    /// The object's header, base64 (exactly the header: at most 64 KiB).
+    pub header: String,
+}
+
+/// Response of `POST /api/objects/{object_id}/keys`.
 #[derive(Debug, Serialize)]
-pub struct UnwrappedKey {
-    /// The plaintext data key, base64 (secret: keep in memory only).
-    pub data_key: String,
-    /// The context the header must carry (the opener checks it).
+pub struct KeysAnswer {
+    /// The keys of this one object (secret: keep in memory only).
+    pub object_keys: ObjectKeysJson,
+    /// The context the header must carry (the browser checks it again).
     pub encryption_context: BTreeMap<String, String>,
 }
 
-/// `POST /api/objects/{object_id}/data-key`: unwrap the data key of one of the
-/// caller's objects, under the context the server builds (never the request's).
+/// `POST /api/objects/{object_id}/keys`: the content and header keys of one of
+/// the caller's objects, from its header. The server builds the context from the
+/// caller and the id (never from the request), unwraps the data key and checks it
+/// against the header's commitment and tag before deriving anything, so a forged
+/// or foreign header gets nothing.
 ///
 /// # Errors
-/// 404 when the object is not the caller's; 403 when the key service refuses
-/// (wrong owner, disabled or deleted key); 400 for malformed wrapped keys.
-pub async fn data_key(
+/// 404 when the object is not the caller's; 400 `invalid_header`,
+/// `header_mismatch` or `header_auth_failed`; 403 when the key service refuses.
+pub async fn keys(
     State(state): State<Arc<AppState>>,
     caller: Caller,
     ApiPath(object_id): ApiPath<String>,
-    ApiJson(req): ApiJson<UnwrapRequest>,
-) -> ApiResult<Json<UnwrappedKey>> {
-    let wrapped = decode_wrapped_keys(&req.wrapped_keys)?;
+    ApiJson(req): ApiJson<KeysRequest>,
+) -> ApiResult<Json<KeysAnswer>> {
+    // Someone else's object is a 404 whatever the body says.
     head_owned(&state, &caller, &object_id).await?;
-    Ok(Json(
-        unwrap_data_key(&state, &caller, &object_id, &wrapped).await?,
-    ))
+    let header = decode_header(&req.header)?;
+    let (context, keys) = open_header(&state, &caller, &object_id, header).await?;
+    Ok(Json(KeysAnswer {
+        object_keys: ObjectKeysJson::new(&keys),
+        encryption_context: context_json(&context),
+    }))
 }
 
-/// Decodes the wrapped keys of a request (1 to 16, within crypto-core's limits).
+/// `POST /api/objects/{object_id}/data-key`: removed (it handed out the data key,
+/// which a key-service cache shares between many objects).
 ///
 /// # Errors
-/// 400 `invalid_wrapped_key`.
-pub(crate) fn decode_wrapped_keys(keys: &[WrappedKeyJson]) -> ApiResult<Vec<WrappedKey>> {
-    if keys.is_empty() || keys.len() > cipherdrop_core::keyring::MAX_WRAPPED_KEYS {
-        return Err(ApiError::bad_request(
-            "invalid_wrapped_key",
-            "send 1 to 16 wrapped keys from the file header",
-        ));
+/// Always 410 `endpoint_removed`, naming its replacement.
+pub async fn data_key_removed() -> ApiError {
+    ApiError::new(
+        StatusCode::GONE,
+        "endpoint_removed",
+        "this server no longer hands out data keys: send the object's header to POST /api/objects/{object_id}/keys for the keys of that one object",
+    )
+}
+
+pub(crate) fn context_json(ctx: &EncryptionContext) -> BTreeMap<String, String> {
+    ctx.iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect()
+}
+
+/// Decodes a header sent by the browser: base64 of exactly one header.
+///
+/// # Errors
+/// 400 `invalid_header`.
+pub(crate) fn decode_header(b64: &str) -> ApiResult<Header> {
+    let bad = |why: &str| {
+        ApiError::bad_request(
+            "invalid_header",
+            format!("'header' must be the file's header as base64 ({why})"),
+        )
+    };
+    if b64.len() > MAX_HEADER_BYTES.div_ceil(3) * 4 {
+        return Err(bad("at most 64 KiB"));
     }
-    keys.iter().map(WrappedKeyJson::decode).collect()
+    let bytes = B64.decode(b64).map_err(|_| bad("not base64"))?;
+    let header = Header::parse(&bytes).map_err(|e| bad(&format!("not a header: {e}")))?;
+    if header.len() != bytes.len() {
+        return Err(bad("bytes after the header's end"));
+    }
+    Ok(header)
 }
 
-/// Unwraps the data key of the caller's object `object_id` under the context the
-/// server builds from the caller and the id (never from the request). The caller
-/// checks first that the object (or its upload) is the caller's.
+/// Opens `header` for the caller's object `object_id`: the context is built from
+/// the caller and the id (never from the header or the request), the key service
+/// unwraps the data key under it, and crypto-core checks the header's context,
+/// the key commitment and the tag ([`Opener::new`]). Only then are the object's
+/// keys derived; the data key never leaves this function. The caller checks first
+/// that the object (or its upload) is the caller's.
 ///
 /// # Errors
-/// 403 when the key service refuses; key service errors.
-pub(crate) async fn unwrap_data_key(
+/// 400 `header_mismatch` (another object's header), `header_auth_failed`; 403 when
+/// the key service refuses; key service errors.
+pub(crate) async fn open_header(
     state: &AppState,
     caller: &Caller,
     object_id: &str,
-    wrapped: &[WrappedKey],
-) -> ApiResult<UnwrappedKey> {
+    header: Header,
+) -> ApiResult<(EncryptionContext, ObjectKeys)> {
     let context = object_context(&caller.owner, object_id)?;
-    let key = state.keys.unwrap(wrapped, &context).await?;
-    Ok(UnwrappedKey {
-        data_key: B64.encode(key.as_bytes()),
-        encryption_context: context
-            .iter()
-            .map(|(k, v)| (k.to_owned(), v.to_owned()))
-            .collect(),
-    })
+    if header.context() != &context {
+        return Err(header_mismatch());
+    }
+    let data_key = state.keys.unwrap(header.wrapped_keys(), &context).await?;
+    let opener = Opener::new(header, &data_key, &context).map_err(|e| match e {
+        cipherdrop_core::Error::ContextMismatch => header_mismatch(),
+        _ => ApiError::bad_request(
+            "header_auth_failed",
+            "the header does not verify with its key (it was changed or forged)",
+        ),
+    })?;
+    Ok((context, opener.object_keys().clone()))
+}
+
+fn header_mismatch() -> ApiError {
+    ApiError::bad_request(
+        "header_mismatch",
+        "this header belongs to another object (its encryption context names another object or owner)",
+    )
 }
 
 /// `DELETE /api/objects/{object_id}`.

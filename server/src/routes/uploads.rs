@@ -1,5 +1,9 @@
-//! Uploads: start (data key + presigned PUT or multipart part URLs), sign more
-//! parts, complete, abort, resume.
+//! Uploads: start (the header and the object's keys + presigned PUT or multipart
+//! part URLs), sign more parts, complete, abort, resume.
+//!
+//! The server builds each object's header (it holds the data key) and hands the
+//! browser only that object's content and header keys: a data key that the key
+//! service's cache shares between many objects never leaves the server.
 //!
 //! The server keeps no state: an upload is its token plus what the store holds.
 //! A multipart upload's state is the store's (`ListParts`, and `NoSuchUpload` once
@@ -24,10 +28,10 @@ use axum::http::StatusCode;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
 use cipherdrop_core::sizes::{Layout, MAX_PART_SIZE, Part};
-use cipherdrop_core::{ChunkSize, EncryptionContext, Keyring as _, WrappedKey};
+use cipherdrop_core::{ChunkSize, Keyring as _, Sealer};
 use serde::{Deserialize, Serialize};
 
-use super::objects::{ObjectInfo, decode_wrapped_keys, unwrap_data_key};
+use super::objects::{ObjectInfo, ObjectKeysJson, context_json, decode_header, open_header};
 use super::{ApiJson, ApiPath, check_object_id, new_object_id, object_key};
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
@@ -42,6 +46,10 @@ use crate::upload_token::UploadClaims;
 pub struct StartUpload {
     /// Plaintext size in bytes.
     pub size: u64,
+    /// The object id the browser proposes (32 lowercase hex characters, random):
+    /// it seals the name bound to it before asking. The server's own when absent.
+    #[serde(default)]
+    pub object_id: Option<String>,
     /// The browser-encrypted file name, base64 (opaque to the server).
     #[serde(default)]
     pub name: Option<String>,
@@ -51,45 +59,6 @@ pub struct StartUpload {
     /// Force multipart (`true`) or a single PUT (`false`); by size when absent.
     #[serde(default)]
     pub multipart: Option<bool>,
-}
-
-/// A wrapped data key as JSON (binary fields base64).
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct WrappedKeyJson {
-    /// Key provider ("aws-kms", "raw-aes").
-    pub provider_id: String,
-    /// Provider info, base64 (KMS: key ARN; raw-aes: key name).
-    pub provider_info: String,
-    /// Wrapped key blob, base64.
-    pub blob: String,
-}
-
-impl From<&WrappedKey> for WrappedKeyJson {
-    fn from(w: &WrappedKey) -> Self {
-        Self {
-            provider_id: w.provider_id.clone(),
-            provider_info: B64.encode(&w.provider_info),
-            blob: B64.encode(&w.blob),
-        }
-    }
-}
-
-impl WrappedKeyJson {
-    /// Decodes and checks against crypto-core's limits.
-    ///
-    /// # Errors
-    /// 400 `invalid_wrapped_key`.
-    pub fn decode(&self) -> Result<WrappedKey, ApiError> {
-        let bad = || ApiError::bad_request("invalid_wrapped_key", "a wrapped key is malformed");
-        let w = WrappedKey {
-            provider_id: self.provider_id.clone(),
-            provider_info: B64.decode(&self.provider_info).map_err(|_| bad())?,
-            blob: B64.decode(&self.blob).map_err(|_| bad())?,
-        };
-        w.validate().map_err(|_| bad())?;
-        Ok(w)
-    }
 }
 
 /// One multipart part as JSON.
@@ -150,11 +119,11 @@ pub enum UploadPlan {
 pub struct UploadStarted {
     /// The new object's id.
     pub object_id: String,
-    /// The plaintext data key, base64 (secret: keep in memory only).
-    pub data_key: String,
-    /// Wrapped data keys for the header.
-    pub wrapped_keys: Vec<WrappedKeyJson>,
-    /// The encryption context to write into the header.
+    /// The object's header, base64 (exactly `header_length` bytes; public).
+    pub header: String,
+    /// The keys of this object alone (secret: keep in memory only).
+    pub object_keys: ObjectKeysJson,
+    /// The encryption context the header carries.
     pub encryption_context: BTreeMap<String, String>,
     /// Chunk size in bytes.
     pub chunk_size: u32,
@@ -172,12 +141,6 @@ pub struct UploadStarted {
     pub upload_expires_at: u64,
     /// How to send the bytes.
     pub upload: UploadPlan,
-}
-
-fn context_json(ctx: &EncryptionContext) -> BTreeMap<String, String> {
-    ctx.iter()
-        .map(|(k, v)| (k.to_owned(), v.to_owned()))
-        .collect()
 }
 
 fn check_name(name: &str, max: usize) -> Result<(), ApiError> {
@@ -229,8 +192,8 @@ fn internal(detail: impl Into<String>) -> ApiError {
     )
 }
 
-/// `POST /api/uploads`: a data key, its wrapped form, the exact sizes and where to
-/// send the ciphertext.
+/// `POST /api/uploads`: the object's header and keys, the exact sizes and where
+/// to send the ciphertext.
 ///
 /// # Errors
 /// 400 for bad sizes, names or chunk sizes; key service and store errors.
@@ -260,7 +223,14 @@ pub async fn start(
     }
     crate::quota::check(&state, &caller, req.size).await?;
 
-    let object_id = new_object_id()?;
+    let object_id = match req.object_id {
+        Some(id) => {
+            check_object_id(&id)?;
+            check_id_free(&state, &caller.owner, &id).await?;
+            id
+        }
+        None => new_object_id()?,
+    };
     let context = object_context(&caller.owner, &object_id)?;
     let generated = state.keys.generate(&context, req.size).await?;
     let mut wrapped = vec![generated.wrapped];
@@ -272,9 +242,17 @@ pub async fn start(
             .map_err(|e| internal(format!("recovery wrap: {e}")))?;
         wrapped.push(entry);
     }
-    let header_len = cipherdrop_core::header::encoded_len(&context, &wrapped)
-        .map_err(|e| internal(format!("header length: {e}")))?;
-    let header_len = u64::try_from(header_len).map_err(|_| internal("header length"))?;
+    // The header, built here with the data key (which stays here): a fresh random
+    // message id, so this object's own content and header keys.
+    let sealer = Sealer::new(
+        &generated.data_key,
+        &context,
+        &wrapped,
+        chunk_size,
+        Some(req.size),
+    )
+    .map_err(|e| internal(format!("header: {e}")))?;
+    let header_len = u64::try_from(sealer.header().len()).map_err(|_| internal("header length"))?;
     let layout = Layout::new(header_len, chunk_size, req.size)
         .map_err(|_| too_large("the file is too large for this chunk size"))?;
     let ciphertext_len = layout.ciphertext_len();
@@ -343,8 +321,8 @@ pub async fn start(
         StatusCode::CREATED,
         Json(UploadStarted {
             object_id,
-            data_key: B64.encode(generated.data_key.as_bytes()),
-            wrapped_keys: wrapped.iter().map(WrappedKeyJson::from).collect(),
+            header: B64.encode(sealer.header().as_bytes()),
+            object_keys: ObjectKeysJson::new(sealer.object_keys()),
             encryption_context: context_json(&context),
             chunk_size: chunk_size.get(),
             plaintext_length: req.size,
@@ -356,6 +334,35 @@ pub async fn start(
             upload,
         }),
     ))
+}
+
+/// A proposed object id must name nothing of the owner's yet: no object and no
+/// upload record (an upload ended under that id).
+///
+/// # Errors
+/// 409 `object_id_taken`; store errors.
+async fn check_id_free(state: &AppState, owner: &str, object_id: &str) -> ApiResult<()> {
+    let taken = || {
+        ApiError::new(
+            StatusCode::CONFLICT,
+            "object_id_taken",
+            "this object id is already in use; choose another random id (and seal the name for it again)",
+        )
+    };
+    match state.store.head(&object_key(owner, object_id)).await {
+        Ok(_) => return Err(taken()),
+        Err(StoreError::NotFound) => {}
+        Err(e) => return Err(e.into()),
+    }
+    if state
+        .store
+        .read_record(&record_key(owner, object_id))
+        .await?
+        .is_some()
+    {
+        return Err(taken());
+    }
+    Ok(())
 }
 
 fn name_metadata(name: Option<&str>) -> BTreeMap<String, String> {
@@ -777,10 +784,10 @@ pub async fn abort(
 pub struct Resume {
     /// The token from "start upload".
     pub upload_token: String,
-    /// The wrapped keys "start" returned: when given, the data key is unwrapped
-    /// again (the browser keeps no plaintext key across a reload).
+    /// The header "start" returned, base64: when given, the object's keys are
+    /// derived again from it (the browser keeps no key across a reload).
     #[serde(default)]
-    pub wrapped_keys: Option<Vec<WrappedKeyJson>>,
+    pub header: Option<String>,
 }
 
 /// A part the store already holds.
@@ -801,9 +808,9 @@ pub struct UploadResumed {
     pub object_id: String,
     /// `single` or `multipart`.
     pub kind: &'static str,
-    /// The unwrapped data key, base64, when `wrapped_keys` were sent (secret).
+    /// The object's keys, when `header` was sent (secret: memory only).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub data_key: Option<String>,
+    pub object_keys: Option<ObjectKeysJson>,
     /// The encryption context of the header.
     pub encryption_context: BTreeMap<String, String>,
     /// Chunk size in bytes.
@@ -829,7 +836,7 @@ pub struct UploadResumed {
 }
 
 /// `POST /api/uploads/{object_id}/resume`: what an interrupted upload still
-/// needs, with fresh presigned requests (and, on request, the data key again).
+/// needs, with fresh presigned requests (and, on request, the object's keys again).
 ///
 /// # Errors
 /// 404 `upload_not_found` when the token is expired or not the caller's, or the
@@ -845,12 +852,18 @@ pub async fn resume(
         .uploads
         .verify(&req.upload_token, &caller.owner, &object_id)
         .map_err(|_| ApiError::upload_not_resumable())?;
-    let wrapped = req
-        .wrapped_keys
-        .as_deref()
-        .map(decode_wrapped_keys)
-        .transpose()?;
+    let header = req.header.as_deref().map(decode_header).transpose()?;
     let layout = layout_of(&claims)?;
+    if let Some(h) = &header
+        && (h.len() as u64 != claims.hl
+            || h.chunk_size().get() != claims.cs
+            || h.layout().map(|l| l.plaintext_len()) != Some(claims.pl))
+    {
+        return Err(ApiError::bad_request(
+            "header_mismatch",
+            "this header is not the one this upload started with (its length, chunk size or plaintext length differ)",
+        ));
+    }
     let key = object_key(&caller.owner, &object_id);
     let gone = |e: StoreError| match e {
         StoreError::NoSuchUpload => ApiError::upload_not_resumable(),
@@ -926,20 +939,18 @@ pub async fn resume(
             UploadPlan::Single { request },
         )
     };
-    let (data_key, encryption_context) = match wrapped {
-        Some(w) => {
-            let k = unwrap_data_key(&state, &caller, &object_id, &w).await?;
-            (Some(k.data_key), k.encryption_context)
+    let (object_keys, context) = match header {
+        Some(h) => {
+            let (context, keys) = open_header(&state, &caller, &object_id, h).await?;
+            (Some(ObjectKeysJson::new(&keys)), context)
         }
-        None => (
-            None,
-            context_json(&object_context(&caller.owner, &object_id)?),
-        ),
+        None => (None, object_context(&caller.owner, &object_id)?),
     };
+    let encryption_context = context_json(&context);
     Ok(Json(UploadResumed {
         object_id,
         kind,
-        data_key,
+        object_keys,
         encryption_context,
         chunk_size: claims.cs,
         plaintext_length: claims.pl,

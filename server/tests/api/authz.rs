@@ -31,11 +31,6 @@ async fn matrix(server: &TestServer) {
     let a_mpu = open["object_id"].as_str().unwrap().to_owned();
     let a_mpu_token = open["upload_token"].as_str().unwrap().to_owned();
     let header = cipherdrop_core::Header::parse(&ciphertext).unwrap();
-    let a_wrapped: Vec<Value> = header
-        .wrapped_keys()
-        .iter()
-        .map(crate::support::wrapped_json)
-        .collect();
 
     // B lists: sees nothing of A's.
     let (status, list) = server.get("/api/objects", Some(&b)).await;
@@ -48,14 +43,8 @@ async fn matrix(server: &TestServer) {
         .get(&format!("/api/objects/{a_obj}/download"), Some(&b))
         .await;
     refused("download", s, &body);
-    let (s, body) = server
-        .post(
-            &format!("/api/objects/{a_obj}/data-key"),
-            Some(&b),
-            &json!({ "wrapped_keys": a_wrapped }),
-        )
-        .await;
-    refused("unwrap", s, &body);
+    let (s, body) = server.object_keys(&b, &a_obj, header.as_bytes()).await;
+    refused("keys", s, &body);
     let (s, body) = server
         .delete(&format!("/api/objects/{a_obj}"), Some(&b))
         .await;
@@ -98,15 +87,25 @@ async fn matrix(server: &TestServer) {
         .await;
     refused("abort with A's token on B's object", s, &body);
 
-    // B uploads an object and asks to unwrap A's wrapped key under B's object:
-    // the key service itself refuses (KMS context / raw-aes AAD name the owner).
+    // B uploads an object and sends A's header for it: its context names A's
+    // object, so it is refused before any key is unwrapped.
     server.upload(&b, &b_started, &test_bytes(10, 9)).await;
+    let (s, body) = server.object_keys(&b, &b_obj, header.as_bytes()).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{body}");
+    assert_eq!(body["error"]["code"], "header_mismatch");
+    // A header B made for B's object, carrying A's wrapped keys: the key service
+    // itself refuses (KMS context / raw-aes AAD name the owner).
+    let b_context = crate::support::context_from(&b_started["encryption_context"]);
+    let forged = cipherdrop_core::Sealer::new(
+        &cipherdrop_core::DataKey::generate().unwrap(),
+        &b_context,
+        header.wrapped_keys(),
+        cipherdrop_core::ChunkSize::from_u64(4096).unwrap(),
+        Some(10),
+    )
+    .unwrap();
     let (s, body) = server
-        .post(
-            &format!("/api/objects/{b_obj}/data-key"),
-            Some(&b),
-            &json!({ "wrapped_keys": a_wrapped }),
-        )
+        .object_keys(&b, &b_obj, forged.header().as_bytes())
         .await;
     assert_eq!(s, StatusCode::FORBIDDEN, "{body}");
     assert_eq!(body["error"]["code"], "key_access_denied");

@@ -235,16 +235,47 @@ async fn bad_requests_are_clear_4xx() {
         StatusCode::NOT_FOUND,
         "upload_not_found",
     );
+    let started = server.start_upload(&t, &json!({ "size": 3 })).await;
+    let mine = started["object_id"].as_str().unwrap().to_owned();
+    server.upload(&t, &started, b"abc").await;
     assert_error(
-        "bad wrapped key",
+        "header not base64",
         server
-            .post(&format!("/api/objects/{unknown}/data-key"), Some(&t), &json!({"wrapped_keys": [{"provider_id": "raw-aes", "provider_info": "!!", "blob": "AA=="}]}))
+            .post(
+                &format!("/api/objects/{mine}/keys"),
+                Some(&t),
+                &json!({"header": "!!"}),
+            )
             .await,
         bad,
-        "invalid_wrapped_key",
+        "invalid_header",
     );
     assert_error(
-        "no wrapped keys",
+        "not a header",
+        server
+            .post(
+                &format!("/api/objects/{mine}/keys"),
+                Some(&t),
+                &json!({"header": "Q0lQSERST1AB"}),
+            )
+            .await,
+        bad,
+        "invalid_header",
+    );
+    assert_error(
+        "header over 64 KiB",
+        server
+            .post(
+                &format!("/api/objects/{mine}/keys"),
+                Some(&t),
+                &json!({"header": "A".repeat(90_000)}),
+            )
+            .await,
+        bad,
+        "invalid_header",
+    );
+    assert_error(
+        "the old data-key route",
         server
             .post(
                 &format!("/api/objects/{unknown}/data-key"),
@@ -252,8 +283,8 @@ async fn bad_requests_are_clear_4xx() {
                 &json!({"wrapped_keys": []}),
             )
             .await,
-        bad,
-        "invalid_wrapped_key",
+        StatusCode::GONE,
+        "endpoint_removed",
     );
     assert_error(
         "bad limit",

@@ -8,9 +8,9 @@ use async_trait::async_trait;
 use cipherdrop_core::{DataKey, EncryptionContext, WrappedKey};
 use cipherdrop_server::keys::{GeneratedKey, KeyError, KeyService};
 use reqwest::StatusCode;
-use serde_json::{Value, json};
+use serde_json::json;
 
-use crate::support::{Moto, TestServer, test_bytes, wrapped_json};
+use crate::support::{Moto, TestServer, test_bytes};
 
 /// Delegates to moto's KMS until `broken` is set, then fails with `error()`.
 #[derive(Debug)]
@@ -85,8 +85,7 @@ async fn key_service_errors_are_clear() {
     let object_id = started["object_id"].as_str().unwrap().to_owned();
     let ciphertext = server.upload(&token, &started, &plaintext).await;
     let header = cipherdrop_core::Header::parse(&ciphertext).unwrap();
-    let wrapped: Vec<Value> = header.wrapped_keys().iter().map(wrapped_json).collect();
-    assert_eq!(wrapped[0]["provider_id"], "aws-kms");
+    assert_eq!(header.wrapped_keys()[0].provider_id, "aws-kms");
 
     for (mode, status, code, words) in [
         (1, StatusCode::FORBIDDEN, "key_disabled", "disabled"),
@@ -117,11 +116,7 @@ async fn key_service_errors_are_clear() {
             "{body}"
         );
         let (s, body) = server
-            .post(
-                &format!("/api/objects/{object_id}/data-key"),
-                Some(&token),
-                &json!({ "wrapped_keys": wrapped }),
-            )
+            .object_keys(&token, &object_id, header.as_bytes())
             .await;
         assert_eq!(
             (s, body["error"]["code"].as_str()),

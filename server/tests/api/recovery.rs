@@ -5,12 +5,10 @@
 use std::path::Path;
 use std::process::Command;
 
-use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD as B64;
 use cipherdrop_core::X25519Recipient;
 use serde_json::json;
 
-use crate::support::{TestServer, test_bytes};
+use crate::support::{TestServer, header_from, test_bytes};
 
 fn cipherdrop(dir: &Path, args: &[&str]) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_cipherdrop"))
@@ -35,19 +33,16 @@ async fn recovery_identity_opens_a_stored_object_without_the_server() {
         .start_upload(&token, &json!({ "size": plaintext.len() }))
         .await;
     // The server's own wrapped key first, then the recovery recipient.
-    let wrapped = started["wrapped_keys"].as_array().unwrap();
+    let header = header_from(&started);
+    let wrapped = header.wrapped_keys();
     assert_eq!(wrapped.len(), 2, "{started}");
-    assert_eq!(wrapped[0]["provider_id"], "raw-aes");
-    assert_eq!(wrapped[1]["provider_id"], "x25519-hpke");
-    assert_eq!(
-        B64.decode(wrapped[1]["provider_info"].as_str().unwrap())
-            .unwrap(),
-        recipient.as_bytes()
-    );
+    assert_eq!(wrapped[0].provider_id, "raw-aes");
+    assert_eq!(wrapped[1].provider_id, "x25519-hpke");
+    assert_eq!(wrapped[1].provider_info, recipient.as_bytes());
     let object_id = started["object_id"].as_str().unwrap().to_owned();
     server.upload(&token, &started, &plaintext).await;
     let stored = server.download(&token, &object_id).await;
-    // The data-key endpoint still opens it with the server's key (and ignores the
+    // The keys endpoint still opens it with the server's key (and ignores the
     // recovery entry it cannot open).
     assert!(server.decrypt(&token, &object_id, &stored).await == plaintext);
     let context = started["encryption_context"].as_object().unwrap().clone();
@@ -99,7 +94,7 @@ async fn no_recovery_recipient_by_default() {
     let server = TestServer::local(&[]).await;
     let token = server.login("rosa").await;
     let started = server.start_upload(&token, &json!({ "size": 10 })).await;
-    assert_eq!(started["wrapped_keys"].as_array().unwrap().len(), 1);
+    assert_eq!(header_from(&started).wrapped_keys().len(), 1);
 }
 
 #[test]

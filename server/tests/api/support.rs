@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use aws_sdk_s3::config::{BehaviorVersion, Credentials, Region};
 use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD as B64, URL_SAFE_NO_PAD as B64URL};
-use cipherdrop_core::{ChunkSize, DataKey, EncryptionContext, Header, Opener, Sealer, WrappedKey};
+use cipherdrop_core::{EncryptionContext, Header, ObjectKeys, Opener, Sealer, WrappedKey};
 use cipherdrop_server::auth::Authenticator;
 use cipherdrop_server::config::ServeArgs;
 use cipherdrop_server::keys::KeyService;
@@ -335,29 +335,36 @@ impl TestServer {
         resp.bytes().await.unwrap().to_vec()
     }
 
-    /// Asks the server to unwrap the data key of `ciphertext` and decrypts it.
+    /// Asks the server for the keys of `ciphertext`'s object (sending its
+    /// header, as the browser does) and decrypts it with them alone.
     pub async fn decrypt(&self, token: &str, object_id: &str, ciphertext: &[u8]) -> Vec<u8> {
         let header = Header::parse(ciphertext).unwrap();
-        let wrapped: Vec<Value> = header.wrapped_keys().iter().map(wrapped_json).collect();
-        let (status, key) = self
-            .post(
-                &format!("/api/objects/{object_id}/data-key"),
-                Some(token),
-                &json!({ "wrapped_keys": wrapped }),
-            )
-            .await;
+        let (status, key) = self.object_keys(token, object_id, header.as_bytes()).await;
         assert_eq!(status, StatusCode::OK, "{key}");
-        let data_key =
-            DataKey::try_from_slice(&B64.decode(key["data_key"].as_str().unwrap()).unwrap())
-                .unwrap();
+        let keys = object_keys_from(&key["object_keys"]);
         let expected = context_from(&key["encryption_context"]);
         let body_start = header.len();
-        let opener = Opener::new(header, &data_key, &expected).unwrap();
+        let opener = Opener::with_object_keys(header, &keys, &expected).unwrap();
         let mut stream = opener.into_stream();
         let mut out = Vec::new();
         stream.push(&ciphertext[body_start..], &mut out).unwrap();
         stream.finish(&mut out).unwrap();
         out
+    }
+
+    /// `POST /api/objects/{object_id}/keys` with `header`.
+    pub async fn object_keys(
+        &self,
+        token: &str,
+        object_id: &str,
+        header: &[u8],
+    ) -> (StatusCode, Value) {
+        self.post(
+            &format!("/api/objects/{object_id}/keys"),
+            Some(token),
+            &json!({ "header": B64.encode(header) }),
+        )
+        .await
     }
 }
 
@@ -422,35 +429,39 @@ pub fn context_from(v: &Value) -> EncryptionContext {
     ctx
 }
 
-/// Encrypts `plaintext` with what "start upload" returned, as the browser does.
-pub fn encrypt(started: &Value, plaintext: &[u8]) -> Vec<u8> {
-    let data_key =
-        DataKey::try_from_slice(&B64.decode(started["data_key"].as_str().unwrap()).unwrap())
-            .unwrap();
-    let context = context_from(&started["encryption_context"]);
-    let wrapped: Vec<WrappedKey> = started["wrapped_keys"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|w| WrappedKey {
-            provider_id: w["provider_id"].as_str().unwrap().to_owned(),
-            provider_info: B64.decode(w["provider_info"].as_str().unwrap()).unwrap(),
-            blob: B64.decode(w["blob"].as_str().unwrap()).unwrap(),
-        })
-        .collect();
-    let chunk = ChunkSize::from_u64(started["chunk_size"].as_u64().unwrap()).unwrap();
-    let sealer = Sealer::new(
-        &data_key,
-        &context,
-        &wrapped,
-        chunk,
-        Some(plaintext.len() as u64),
-    )
-    .unwrap();
+/// The `object_keys` of an API answer.
+pub fn object_keys_from(v: &Value) -> ObjectKeys {
+    let key = |name: &str| -> [u8; 32] {
+        B64.decode(v[name].as_str().unwrap())
+            .unwrap()
+            .try_into()
+            .unwrap()
+    };
+    ObjectKeys::from_bytes(key("content_key"), key("header_key"))
+}
+
+/// The `header` of an API answer, parsed (exactly `header_length` bytes).
+pub fn header_from(answer: &Value) -> Header {
+    let bytes = B64.decode(answer["header"].as_str().unwrap()).unwrap();
     assert_eq!(
-        sealer.header().len() as u64,
-        started["header_length"].as_u64().unwrap()
+        bytes.len() as u64,
+        answer["header_length"].as_u64().unwrap()
     );
+    let header = Header::parse(&bytes).unwrap();
+    assert_eq!(header.len(), bytes.len());
+    header
+}
+
+/// Encrypts `plaintext` with what "start upload" returned, as the browser does:
+/// the server's header and the object's keys (the tag is checked), no data key.
+pub fn encrypt(started: &Value, plaintext: &[u8]) -> Vec<u8> {
+    let header = header_from(started);
+    assert_eq!(
+        header.context(),
+        &context_from(&started["encryption_context"])
+    );
+    let keys = object_keys_from(&started["object_keys"]);
+    let sealer = Sealer::with_object_keys(header, &keys).unwrap();
     let mut stream = sealer.into_stream();
     let mut out = Vec::with_capacity(plaintext.len() + 4096);
     stream.push(plaintext, &mut out).unwrap();

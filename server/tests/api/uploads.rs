@@ -3,6 +3,8 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as B64;
 use cipherdrop_server::upload_token::{UploadClaims, UploadTokens};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -379,13 +381,13 @@ async fn resume_multipart(server: &TestServer) {
         server,
         &token,
         &started,
-        json!({ "wrapped_keys": started["wrapped_keys"] }),
+        json!({ "header": started["header"] }),
     )
     .await;
     assert_eq!(status, StatusCode::OK, "{resumed}");
     assert_eq!(resumed["kind"], "multipart");
     assert_eq!(resumed["object_id"], started["object_id"]);
-    assert_eq!(resumed["data_key"], started["data_key"]);
+    assert_eq!(resumed["object_keys"], started["object_keys"]);
     for field in [
         "encryption_context",
         "chunk_size",
@@ -419,10 +421,38 @@ async fn resume_multipart(server: &TestServer) {
         .collect();
     assert_eq!(signed, [2], "only the missing part is signed");
 
-    // Without wrapped keys: no data key.
+    // Without the header: no keys.
     let (status, again) = resume(server, &token, &started, json!({})).await;
     assert_eq!(status, StatusCode::OK, "{again}");
-    assert!(again.get("data_key").is_none());
+    assert!(again.get("object_keys").is_none());
+    // Another upload's header (same owner, same sizes): refused.
+    let other = server
+        .start_upload(
+            &token,
+            &json!({ "size": plaintext.len(), "multipart": true }),
+        )
+        .await;
+    let (status, body) = resume(
+        server,
+        &token,
+        &started,
+        json!({ "header": other["header"] }),
+    )
+    .await;
+    assert_error(status, &body, StatusCode::BAD_REQUEST, "header_mismatch");
+    let (status, _) = post_upload(server, &token, &other, "abort", json!({})).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    // Its own header with one bit of the tag flipped: refused.
+    let mut bent = B64.decode(started["header"].as_str().unwrap()).unwrap();
+    *bent.last_mut().unwrap() ^= 1;
+    let (status, body) = resume(
+        server,
+        &token,
+        &started,
+        json!({ "header": B64.encode(&bent) }),
+    )
+    .await;
+    assert_error(status, &body, StatusCode::BAD_REQUEST, "header_auth_failed");
 
     // Someone else, and another object id: 404.
     let mallory = server.login("mallory").await;
@@ -481,13 +511,13 @@ async fn resume_single(server: &TestServer) {
         server,
         &token,
         &started,
-        json!({ "wrapped_keys": started["wrapped_keys"] }),
+        json!({ "header": started["header"] }),
     )
     .await;
     assert_eq!(status, StatusCode::OK, "{resumed}");
     assert_eq!(resumed["kind"], "single");
     assert_eq!(resumed["uploaded"], false);
-    assert_eq!(resumed["data_key"], started["data_key"]);
+    assert_eq!(resumed["object_keys"], started["object_keys"]);
     assert!(resumed.get("parts_done").is_none());
     assert_eq!(resumed["upload"]["kind"], "single");
     let (status, _) = send_presigned(&server.http, &resumed["upload"]["request"], ciphertext).await;

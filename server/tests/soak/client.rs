@@ -10,12 +10,12 @@ use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
-use cipherdrop_core::{ChunkSize, DataKey, Header, Opener, Part, Sealer, WrappedKey};
+use cipherdrop_core::{Header, ObjectKeys, Opener, Part, Sealer};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use sha2::{Digest as _, Sha256};
 
-use super::support::{context_from, wrapped_json};
+use super::support::context_from;
 
 /// An operation gives up after retrying this long (longer than any injected fault).
 const GIVE_UP_AFTER: Duration = Duration::from_secs(90);
@@ -722,30 +722,26 @@ impl<'a> User<'a> {
             )));
         }
         let header = Header::parse(&ciphertext).map_err(|e| fail(format!("header: {e}")))?;
-        let wrapped: Vec<Value> = header.wrapped_keys().iter().map(wrapped_json).collect();
-        let body = json!({ "wrapped_keys": wrapped });
-        let path = format!("/api/objects/{}/data-key", file.id);
+        let body = json!({ "header": B64.encode(header.as_bytes()) });
+        let path = format!("/api/objects/{}/keys", file.id);
         let key = self
-            .retry("data_key", |_| {
+            .retry("keys", |_| {
                 let (body, path) = (body.clone(), path.clone());
                 async move {
                     let (s, v) = self.api(Method::POST, &path, Some(body)).await?;
-                    expect("data_key", s, v, StatusCode::OK)
+                    expect("keys", s, v, StatusCode::OK)
                 }
             })
             .await?;
         let context = &key["encryption_context"];
         if context["object"] != file.id.as_str() || context["owner"] != self.owner.as_str() {
-            return Err(fail(format!("data-key returned context {context}")));
+            return Err(fail(format!("keys returned context {context}")));
         }
-        let data_key = B64
-            .decode(key["data_key"].as_str().unwrap_or_default())
-            .ok()
-            .and_then(|k| DataKey::try_from_slice(&k).ok())
-            .ok_or_else(|| fail("bad data key".to_owned()))?;
+        let keys = object_keys_of(&key["object_keys"])
+            .ok_or_else(|| fail("bad object keys".to_owned()))?;
         let expected = context_from(context);
         let opened = tokio::task::spawn_blocking(move || {
-            open_and_hash(header, &data_key, &expected, &ciphertext)
+            open_and_hash(header, &keys, &expected, &ciphertext)
         })
         .await
         .unwrap();
@@ -878,12 +874,13 @@ async fn seal_part(
 /// returns its SHA-256 and length.
 fn open_and_hash(
     header: Header,
-    data_key: &DataKey,
+    keys: &ObjectKeys,
     expected: &cipherdrop_core::EncryptionContext,
     ciphertext: &[u8],
 ) -> Result<([u8; 32], u64), String> {
     let body_start = header.len();
-    let opener = Opener::new(header, data_key, expected).map_err(|e| format!("open: {e}"))?;
+    let opener =
+        Opener::with_object_keys(header, keys, expected).map_err(|e| format!("open: {e}"))?;
     let mut stream = opener.into_stream();
     let mut hasher = Sha256::new();
     let mut out = Vec::new();
@@ -925,29 +922,28 @@ fn urlencode(s: &str) -> String {
         .collect()
 }
 
-/// A sealer over exactly what "start upload" returned.
+/// One object's keys from an API answer.
+fn object_keys_of(v: &Value) -> Option<ObjectKeys> {
+    let key =
+        |name: &str| -> Option<[u8; 32]> { B64.decode(v[name].as_str()?).ok()?.try_into().ok() };
+    Some(ObjectKeys::from_bytes(
+        key("content_key")?,
+        key("header_key")?,
+    ))
+}
+
+/// A sealer over exactly what "start upload" returned: the server's header and
+/// the object's keys (as the browser does; no data key).
 fn sealer_for(started: &Value, plaintext_len: u64) -> Result<Sealer, String> {
-    let data_key = B64
-        .decode(started["data_key"].as_str().unwrap_or_default())
-        .ok()
-        .and_then(|k| DataKey::try_from_slice(&k).ok())
-        .ok_or("bad data key")?;
-    let context = context_from(&started["encryption_context"]);
-    let wrapped = started["wrapped_keys"]
-        .as_array()
-        .ok_or("no wrapped keys")?
-        .iter()
-        .map(|w| {
-            let field = |k: &str| B64.decode(w[k].as_str().unwrap_or_default());
-            Ok(WrappedKey {
-                provider_id: w["provider_id"].as_str().unwrap_or_default().to_owned(),
-                provider_info: field("provider_info").map_err(|e| e.to_string())?,
-                blob: field("blob").map_err(|e| e.to_string())?,
-            })
-        })
-        .collect::<Result<Vec<_>, String>>()?;
-    let chunk = ChunkSize::from_u64(started["chunk_size"].as_u64().unwrap_or(0))
-        .map_err(|e| e.to_string())?;
-    Sealer::new(&data_key, &context, &wrapped, chunk, Some(plaintext_len))
-        .map_err(|e| e.to_string())
+    let bytes = B64
+        .decode(started["header"].as_str().unwrap_or_default())
+        .map_err(|e| format!("header: {e}"))?;
+    let header = Header::parse(&bytes).map_err(|e| format!("header: {e}"))?;
+    if header.context() != &context_from(&started["encryption_context"])
+        || header.layout().map(|l| l.plaintext_len()) != Some(plaintext_len)
+    {
+        return Err("the header is not the one asked for".to_owned());
+    }
+    let keys = object_keys_of(&started["object_keys"]).ok_or("bad object keys")?;
+    Sealer::with_object_keys(header, &keys).map_err(|e| e.to_string())
 }
