@@ -300,6 +300,56 @@ fn outputs_are_not_replaced_without_force() {
     assert!(e.read("c") != b"precious");
 }
 
+/// A named pipe (like a device such as /dev/null) is written in place, never
+/// replaced by a renamed temporary file, and needs no --force; rewrap refuses it.
+#[cfg(unix)]
+#[test]
+fn outputs_that_are_not_regular_files_are_written_in_place() {
+    use std::os::unix::fs::FileTypeExt as _;
+    let e = Env::new();
+    let plaintext = data(300_000);
+    e.write("p", &plaintext);
+    assert!(e.encrypt("p", "c", &[]).status.success());
+    let fifo = e.path("pipe");
+    let made = Command::new("mkfifo").arg(&fifo).status().unwrap();
+    assert!(made.success());
+    let reader = {
+        let fifo = fifo.clone();
+        std::thread::spawn(move || std::fs::read(fifo).unwrap())
+    };
+    let o = e.decrypt("c", "pipe");
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(reader.join().unwrap() == plaintext);
+    let kind = std::fs::symlink_metadata(&fifo).unwrap().file_type();
+    assert!(kind.is_fifo(), "the named pipe was replaced by a {kind:?}");
+
+    let o = e.run(&[
+        "rewrap",
+        "--key-file",
+        "k.key",
+        "--context",
+        "owner=ann",
+        "--add-recipient",
+        "cdpub1e4ydq6q75ulsngq0swzeh5ggsr04dq3qr8x68jyrurg4zn34kyrqyxyl7p",
+        "c",
+        "-o",
+        "pipe",
+        "--force",
+    ]);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("not a regular file"), "{}", stderr(&o));
+    assert!(
+        std::fs::symlink_metadata(&fifo)
+            .unwrap()
+            .file_type()
+            .is_fifo()
+    );
+
+    let o = e.decrypt("c", ".");
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("is a directory"), "{}", stderr(&o));
+}
+
 #[test]
 fn inspect_prints_the_header_without_a_key() {
     let e = Env::new();

@@ -61,6 +61,10 @@ impl std::fmt::Debug for Input {
 pub enum Output {
     /// Standard output (written as it comes).
     Stdout(BufWriter<io::Stdout>),
+    /// A file that is not a regular file (a device such as `/dev/null`, a named
+    /// pipe), written in place: renaming a temporary file over it would replace the
+    /// device itself.
+    Special(BufWriter<File>),
     /// A temporary file and its final name.
     File {
         /// The temporary file, in the target's directory.
@@ -82,6 +86,18 @@ impl Output {
                 1 << 20,
                 io::stdout(),
             )));
+        }
+        if let Ok(meta) = std::fs::metadata(path) {
+            if meta.is_dir() {
+                bail!("{} is a directory; name a file to write", path.display());
+            }
+            if !meta.is_file() {
+                let f = std::fs::OpenOptions::new()
+                    .write(true)
+                    .open(path)
+                    .with_context(|| format!("cannot write to {}", path.display()))?;
+                return Ok(Self::Special(BufWriter::with_capacity(1 << 20, f)));
+            }
         }
         if !force && path.exists() {
             bail!(
@@ -111,6 +127,7 @@ impl Output {
     pub fn commit(self) -> anyhow::Result<()> {
         match self {
             Self::Stdout(mut w) => w.flush().context("cannot write to standard output"),
+            Self::Special(mut w) => w.flush().context("cannot write the output"),
             Self::File { writer, target } => {
                 let tmp = writer
                     .into_inner()
@@ -131,6 +148,7 @@ impl Write for Output {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         match self {
             Self::Stdout(w) => w.write(buf),
+            Self::Special(w) => w.write(buf),
             Self::File { writer, .. } => writer.write(buf),
         }
     }
@@ -138,6 +156,7 @@ impl Write for Output {
     fn write_all(&mut self, buf: &[u8]) -> io::Result<()> {
         match self {
             Self::Stdout(w) => w.write_all(buf),
+            Self::Special(w) => w.write_all(buf),
             Self::File { writer, .. } => writer.write_all(buf),
         }
     }
@@ -145,6 +164,7 @@ impl Write for Output {
     fn flush(&mut self) -> io::Result<()> {
         match self {
             Self::Stdout(w) => w.flush(),
+            Self::Special(w) => w.flush(),
             Self::File { writer, .. } => writer.flush(),
         }
     }

@@ -178,6 +178,16 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         None => std::fs::canonicalize(&args.file)
             .with_context(|| format!("cannot resolve {}", args.file.display()))?,
     };
+    // The new file replaces its target by a rename, which would replace a device
+    // (`/dev/null`) or a named pipe itself: only regular files are targets.
+    if let Ok(meta) = std::fs::metadata(&target)
+        && !meta.is_file()
+    {
+        bail!(
+            "{} is not a regular file; re-wrap into a file (-o NEW) and use that",
+            target.display()
+        );
+    }
     if !in_place && !args.force && target.exists() {
         bail!(
             "{} already exists; choose another name or pass --force to replace it",
