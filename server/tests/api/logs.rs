@@ -189,12 +189,15 @@ async fn no_secret_in_the_log_at_any_level() {
                 .await
                 .unwrap();
             let started: serde_json::Value = resp.json().await.unwrap();
-            let Some(data_key) = started["data_key"].as_str() else {
+            let Some(keys) = started["object_keys"].as_object() else {
                 // The store may refuse SSE-C on a multipart start: the request
                 // still went through the SDK with the key, which is what counts.
                 continue;
             };
-            secrets.push(("data key", data_key.to_owned()));
+            // The browser gets one object's keys (never the data key).
+            for what in ["content_key", "header_key"] {
+                secrets.push((what, keys[what].as_str().unwrap().to_owned()));
+            }
             let request = match started["upload"]["kind"].as_str() {
                 Some("single") => started["upload"]["request"].clone(),
                 _ => started["upload"]["parts"][0]["request"].clone(),
