@@ -713,7 +713,7 @@ mod tests {
 
     #[test]
     fn oidc_handles_come_from_the_share_claim() {
-        let claims = |v: serde_json::Value| v.as_object().unwrap().clone();
+        let claims = |v: serde_json::Value| v.as_object().cloned().expect("an object");
         let c = claims(serde_json::json!({
             "sub": "u-1", "email": "Bob@Example.com", "email_verified": true,
             "preferred_username": "Bob", "groups": ["a"], "empty": ""

@@ -56,10 +56,11 @@ fn index_key(grantee_id: &str, owner: &str, object_id: &str) -> String {
     format!("{}{owner}/{object_id}", index_prefix(grantee_id))
 }
 
-fn now_secs() -> u64 {
+/// Now, in milliseconds since the Unix epoch.
+fn now_ms() -> u64 {
     SystemTime::now()
         .duration_since(SystemTime::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
 
 /// The one 404 of these routes, whatever is missing (the file, the grant, the
@@ -100,6 +101,9 @@ struct Record {
     from: Option<String>,
     object_id: String,
     created_at: u64,
+    /// The same time in milliseconds, to list grants of one second in order.
+    #[serde(default)]
+    created_ms: u64,
     sealed_meta: Option<String>,
 }
 
@@ -174,6 +178,17 @@ pub async fn remove_all_for(state: &AppState, owner: &str, object_id: &str) -> A
         }
     }
     Ok(())
+}
+
+/// Oldest first: by time (milliseconds when the record has them), then by id.
+fn order(r: &Record) -> (u64, u64, &str, &str, &str) {
+    (
+        r.created_at,
+        r.created_ms,
+        &r.owner,
+        &r.object_id,
+        &r.grantee_id,
+    )
 }
 
 /// A grant as its owner sees it.
@@ -277,9 +292,15 @@ pub async fn create(
         Err(e) => return Err(e.into()),
     }
     // Granting again keeps the first grant's time.
-    let created_at = find(&state, &caller.owner, &object_id, &grantee_id)
+    let (created_at, created_ms) = find(&state, &caller.owner, &object_id, &grantee_id)
         .await?
-        .map_or_else(now_secs, |r| r.created_at);
+        .map_or_else(
+            || {
+                let ms = now_ms();
+                (ms / 1000, ms)
+            },
+            |r| (r.created_at, r.created_ms),
+        );
     let record = Record {
         v: 1,
         grantee,
@@ -288,6 +309,7 @@ pub async fn create(
         from: caller.handle.clone(),
         object_id: object_id.clone(),
         created_at,
+        created_ms,
         sealed_meta: req.sealed_meta,
     };
     let body = serde_json::to_vec(&record).map_err(|e| {
@@ -341,20 +363,20 @@ pub async fn list(
         Err(e) => return Err(e.into()),
     }
     let prefix = record_prefix(&caller.owner, &object_id);
-    let mut grants = Vec::new();
+    let mut records = Vec::new();
     for key in list_keys(&state, &prefix).await? {
         let grantee_id = key.trim_start_matches(&prefix);
         if check_hex_id(grantee_id, "invalid_grantee_id", "grantee ids").is_err() {
             continue;
         }
         if let Some(r) = find(&state, &caller.owner, &object_id, grantee_id).await? {
-            grants.push(GrantInfo::from(&r));
+            records.push(r);
         }
     }
-    grants.sort_by(|a, b| {
-        (a.created_at, &a.grantee_id).cmp(&(b.created_at, &b.grantee_id))
-    });
-    Ok(Json(GrantList { grants }))
+    records.sort_by(|a, b| order(a).cmp(&order(b)));
+    Ok(Json(GrantList {
+        grants: records.iter().map(GrantInfo::from).collect(),
+    }))
 }
 
 /// `DELETE /api/objects/{object_id}/grants/{grantee_id}`: revoke a grant.
@@ -438,15 +460,16 @@ pub async fn shared_with_me(
                 match state.store.head(&object_key(&owner, &object_id)).await {
                     Ok(meta) => {
                         let info = super::objects::ObjectInfo::new(&object_id, &meta);
-                        Ok(Some(SharedItem {
-                            owner,
-                            from: r.from,
-                            object_id,
+                        let item = SharedItem {
+                            owner: owner.clone(),
+                            from: r.from.clone(),
+                            object_id: object_id.clone(),
                             size: info.size,
                             last_modified: info.last_modified,
                             granted_at: r.created_at,
-                            sealed_meta: r.sealed_meta,
-                        }))
+                            sealed_meta: r.sealed_meta.clone(),
+                        };
+                        Ok(Some((r, item)))
                     }
                     Err(StoreError::NotFound) => Ok(None),
                     Err(e) => Err(ApiError::from(e)),
@@ -454,18 +477,18 @@ pub async fn shared_with_me(
             }
         })
         .buffered(READ_CONCURRENCY)
-        .collect::<Vec<ApiResult<Option<SharedItem>>>>()
+        .collect::<Vec<ApiResult<Option<(Record, SharedItem)>>>>()
         .await;
-    let mut grants = Vec::new();
+    let mut found = Vec::new();
     for r in results {
-        if let Some(item) = r? {
-            grants.push(item);
+        if let Some(pair) = r? {
+            found.push(pair);
         }
     }
-    grants.sort_by(|a, b| {
-        (a.granted_at, &a.owner, &a.object_id).cmp(&(b.granted_at, &b.owner, &b.object_id))
-    });
-    Ok(Json(SharedList { grants }))
+    found.sort_by(|(a, _), (b, _)| order(a).cmp(&order(b)));
+    Ok(Json(SharedList {
+        grants: found.into_iter().map(|(_, item)| item).collect(),
+    }))
 }
 
 /// Checks the caller holds a grant of `owner`'s `object_id`: 404 otherwise.

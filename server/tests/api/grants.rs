@@ -524,7 +524,7 @@ async fn grantee_download_carries_the_owners_sse_c_key() {
         .await;
     assert_eq!(status, StatusCode::OK, "{d}");
     let mut want = [0u8; 32];
-    hkdf::Hkdf::<sha2::Sha256>::new(Some(b"cipherdrop-sse-c-owner-v1"), &configured)
+    hkdf::Hkdf::<Sha256>::new(Some(b"cipherdrop-sse-c-owner-v1"), &configured)
         .expand(alice_owner.as_bytes(), &mut want)
         .unwrap();
     assert_eq!(
