@@ -574,6 +574,22 @@ mod tests {
     }
 
     #[test]
+    fn the_share_claim_goes_with_an_issuer() {
+        let e = args(&["--oidc-share-claim", "preferred_username"])
+            .validate()
+            .expect_err("without an issuer")
+            .to_string();
+        assert!(e.contains("--oidc-share-claim needs --oidc-issuer"), "{e}");
+        let with = |claim: &'static str| {
+            let mut argv = vec!["--oidc-share-claim", claim];
+            argv.extend_from_slice(OIDC);
+            args(&argv).validate()
+        };
+        assert!(with("preferred_username").is_ok());
+        assert!(with("").is_err());
+    }
+
+    #[test]
     fn embedded_store_stays_on_loopback_unless_opted_out() {
         let e = args(&["--local-s3-listen", "0.0.0.0:9000"])
             .validate()
