@@ -138,7 +138,10 @@ pub const DEFAULT_SHARE_CLAIM: &str = "email";
 /// when it is absent, empty, not a string or not a valid handle. With `email`, a
 /// token whose `email_verified` is `false` (or the string "false") has none, and
 /// the address is lowercased.
-pub fn oidc_handle(claims: &serde_json::Map<String, serde_json::Value>, claim: &str) -> Option<String> {
+pub fn oidc_handle(
+    claims: &serde_json::Map<String, serde_json::Value>,
+    claim: &str,
+) -> Option<String> {
     let value = claims.get(claim)?.as_str()?;
     let handle = if claim == "email" {
         match claims.get("email_verified") {
@@ -695,7 +698,10 @@ mod tests {
         let want = hex::encode(h.finalize())[..32].to_owned();
         assert_eq!(grantee_id("dev", "bob"), want);
         assert_eq!(want.len(), 32);
-        assert_ne!(grantee_id("dev", "bob"), grantee_id("https://issuer", "bob"));
+        assert_ne!(
+            grantee_id("dev", "bob"),
+            grantee_id("https://issuer", "bob")
+        );
         assert_ne!(grantee_id("dev", "bob"), grantee_id("dev", "Bob"));
         // Not the owner id of the same name.
         assert_ne!(grantee_id("dev", "bob"), Caller::new("dev", "bob").owner);
@@ -720,7 +726,10 @@ mod tests {
         }));
         assert_eq!(oidc_handle(&c, "email").as_deref(), Some("bob@example.com"));
         // Other claims are taken as they are (no lowercasing).
-        assert_eq!(oidc_handle(&c, "preferred_username").as_deref(), Some("Bob"));
+        assert_eq!(
+            oidc_handle(&c, "preferred_username").as_deref(),
+            Some("Bob")
+        );
         assert_eq!(oidc_handle(&c, "sub").as_deref(), Some("u-1"));
         // Absent, empty, or not a string: no handle.
         assert_eq!(oidc_handle(&c, "nickname"), None);

@@ -129,9 +129,11 @@ async fn find(
     object_id: &str,
     grantee_id: &str,
 ) -> ApiResult<Option<Record>> {
-    Ok(read_record(state, &record_key(owner, object_id, grantee_id))
-        .await?
-        .filter(|r| r.owner == owner && r.object_id == object_id && r.grantee_id == grantee_id))
+    Ok(
+        read_record(state, &record_key(owner, object_id, grantee_id))
+            .await?
+            .filter(|r| r.owner == owner && r.object_id == object_id && r.grantee_id == grantee_id),
+    )
 }
 
 /// Every key under `prefix`, at most [`MAX_PAGES`] pages.

@@ -270,7 +270,9 @@ pub async fn keys(
     ApiJson(req): ApiJson<KeysRequest>,
 ) -> ApiResult<Json<KeysAnswer>> {
     check_object_id(&object_id)?;
-    Ok(Json(keys_of(&state, &caller.owner, &object_id, &req).await?))
+    Ok(Json(
+        keys_of(&state, &caller.owner, &object_id, &req).await?,
+    ))
 }
 
 /// The keys of `owner`'s object `object_id` from the header in `req`: the

@@ -53,7 +53,11 @@ async fn owner_of(server: &TestServer, token: &str) -> String {
 
 async fn grant(server: &TestServer, token: &str, object_id: &str, body: &Value) -> Value {
     let (status, g) = server
-        .post(&format!("/api/objects/{object_id}/grants"), Some(token), body)
+        .post(
+            &format!("/api/objects/{object_id}/grants"),
+            Some(token),
+            body,
+        )
         .await;
     assert_eq!(status, StatusCode::CREATED, "{g}");
     g
@@ -157,7 +161,8 @@ async fn grant_flow(server: &TestServer) {
     assert!(d["urls_expire_at"].as_u64().unwrap() > created_at);
     assert!(send_presigned_get(&server.http, &d["request"]).await == ciphertext);
     // ... and gets its keys, which open it.
-    let (status, keys) = shared_keys(server, &bob, &alice_owner, &object_id, header.as_bytes()).await;
+    let (status, keys) =
+        shared_keys(server, &bob, &alice_owner, &object_id, header.as_bytes()).await;
     assert_eq!(status, StatusCode::OK, "{keys}");
     assert_eq!(keys["encryption_context"]["owner"], alice_owner.as_str());
     assert_eq!(keys["encryption_context"]["object"], object_id.as_str());
@@ -216,11 +221,11 @@ async fn grant_flow(server: &TestServer) {
     );
 
     // A handle that never signed in may be granted; they see it when they do.
-    let dave_gid = grant(server, &alice, &object_id, &json!({ "grantee": "dave" })).await
-        ["grantee_id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let dave_gid =
+        grant(server, &alice, &object_id, &json!({ "grantee": "dave" })).await["grantee_id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
     let dave = server.login("dave").await;
     assert_eq!(shared_with_me(server, &dave).await.len(), 1);
     let (_, list) = server
@@ -237,7 +242,10 @@ async fn grant_flow(server: &TestServer) {
     // Revoked: Bob gets 404 everywhere and an empty list; Dave keeps his.
     let (status, body) = server
         .delete(
-            &format!("/api/objects/{object_id}/grants/{}", g["grantee_id"].as_str().unwrap()),
+            &format!(
+                "/api/objects/{object_id}/grants/{}",
+                g["grantee_id"].as_str().unwrap()
+            ),
             Some(&alice),
         )
         .await;
@@ -245,11 +253,15 @@ async fn grant_flow(server: &TestServer) {
     assert!(shared_with_me(server, &bob).await.is_empty());
     let (status, body) = server.get(&format!("{path}/download"), Some(&bob)).await;
     not_found("download after revoke", status, &body);
-    let (status, body) = shared_keys(server, &bob, &alice_owner, &object_id, header.as_bytes()).await;
+    let (status, body) =
+        shared_keys(server, &bob, &alice_owner, &object_id, header.as_bytes()).await;
     not_found("keys after revoke", status, &body);
     let (status, body) = server
         .delete(
-            &format!("/api/objects/{object_id}/grants/{}", g["grantee_id"].as_str().unwrap()),
+            &format!(
+                "/api/objects/{object_id}/grants/{}",
+                g["grantee_id"].as_str().unwrap()
+            ),
             Some(&alice),
         )
         .await;
@@ -269,7 +281,13 @@ async fn grant_flow(server: &TestServer) {
         format!("grants-to/{dave_gid}/{alice_owner}/{object_id}"),
     ] {
         assert!(
-            server.state.store.read_blob(&key, 1 << 16).await.unwrap().is_none(),
+            server
+                .state
+                .store
+                .read_blob(&key, 1 << 16)
+                .await
+                .unwrap()
+                .is_none(),
             "{key} is left in the bucket"
         );
     }
@@ -310,16 +328,27 @@ async fn authorization(server: &TestServer) {
     // ... but nothing else of Alice's, and nothing through forged ids.
     let unknown = hex::encode(random::<16>());
     for (what, owner, object_id) in [
-        ("another object of the owner", alice_owner.as_str(), other.as_str()),
+        (
+            "another object of the owner",
+            alice_owner.as_str(),
+            other.as_str(),
+        ),
         ("an unknown object", alice_owner.as_str(), unknown.as_str()),
         ("an unknown owner", unknown.as_str(), shared.as_str()),
         ("himself as owner", bob_owner.as_str(), shared.as_str()),
         ("a malformed owner", "../users", shared.as_str()),
-        ("an upper-case owner", &alice_owner.to_uppercase(), shared.as_str()),
+        (
+            "an upper-case owner",
+            &alice_owner.to_uppercase(),
+            shared.as_str(),
+        ),
         ("a malformed object", alice_owner.as_str(), "x"),
     ] {
         let (s, body) = server
-            .get(&format!("/api/shared/{owner}/{object_id}/download"), Some(&bob))
+            .get(
+                &format!("/api/shared/{owner}/{object_id}/download"),
+                Some(&bob),
+            )
             .await;
         refused(&format!("download of {what}"), s, &body);
         let (s, body) = shared_keys(server, &bob, owner, object_id, header.as_bytes()).await;
@@ -335,7 +364,9 @@ async fn authorization(server: &TestServer) {
     assert_eq!(body["error"]["code"], "header_mismatch");
 
     // The owner's routes work on the caller's own prefix: 404 for the grantee.
-    let (s, body) = server.delete(&format!("/api/objects/{shared}"), Some(&bob)).await;
+    let (s, body) = server
+        .delete(&format!("/api/objects/{shared}"), Some(&bob))
+        .await;
     not_found("grantee deletes", s, &body);
     let (s, body) = server
         .post(
@@ -363,10 +394,15 @@ async fn authorization(server: &TestServer) {
         .await;
     not_found("grantee lists grants", s, &body);
     let (s, body) = server
-        .delete(&format!("/api/objects/{shared}/grants/{bob_gid}"), Some(&bob))
+        .delete(
+            &format!("/api/objects/{shared}/grants/{bob_gid}"),
+            Some(&bob),
+        )
         .await;
     not_found("grantee revokes", s, &body);
-    let (s, body) = server.get(&format!("/api/objects/{shared}"), Some(&bob)).await;
+    let (s, body) = server
+        .get(&format!("/api/objects/{shared}"), Some(&bob))
+        .await;
     refused("grantee shows", s, &body);
     let (s, body) = server
         .get(&format!("/api/objects/{shared}/download"), Some(&bob))
@@ -374,7 +410,9 @@ async fn authorization(server: &TestServer) {
     refused("grantee uses the owner's download", s, &body);
     let (s, body) = server.object_keys(&bob, &shared, header.as_bytes()).await;
     refused("grantee uses the owner's keys", s, &body);
-    let (s, body) = server.delete(&format!("/api/shares/{share_id}"), Some(&bob)).await;
+    let (s, body) = server
+        .delete(&format!("/api/shares/{share_id}"), Some(&bob))
+        .await;
     not_found("grantee withdraws the owner's link", s, &body);
     let (_, list) = server.get("/api/objects", Some(&bob)).await;
     assert_eq!(list["objects"], json!([]), "{list}");
@@ -385,16 +423,24 @@ async fn authorization(server: &TestServer) {
     not_found("carol downloads", s, &body);
     let (s, body) = shared_keys(server, &carol, &alice_owner, &shared, header.as_bytes()).await;
     not_found("carol gets keys", s, &body);
-    let (s, body) = server.delete(&format!("/api/shares/{share_id}"), Some(&carol)).await;
+    let (s, body) = server
+        .delete(&format!("/api/shares/{share_id}"), Some(&carol))
+        .await;
     not_found("carol withdraws the owner's link", s, &body);
     let (s, body) = server
-        .delete(&format!("/api/objects/{shared}/grants/{bob_gid}"), Some(&carol))
+        .delete(
+            &format!("/api/objects/{shared}/grants/{bob_gid}"),
+            Some(&carol),
+        )
         .await;
     not_found("carol revokes bob's grant", s, &body);
     // "No grant" and "no such file" are one answer.
     let (_, no_grant) = server.get(&format!("{ok}/download"), Some(&carol)).await;
     let (_, no_file) = server
-        .get(&format!("/api/shared/{alice_owner}/{unknown}/download"), Some(&bob))
+        .get(
+            &format!("/api/shared/{alice_owner}/{unknown}/download"),
+            Some(&bob),
+        )
         .await;
     assert_eq!(no_grant, no_file);
 
@@ -417,10 +463,22 @@ async fn bad_requests(server: &TestServer) {
     let path = format!("/api/objects/{object_id}/grants");
     for (what, body, code) in [
         ("empty grantee", json!({ "grantee": "" }), "invalid_grantee"),
-        ("long grantee", json!({ "grantee": "x".repeat(321) }), "invalid_grantee"),
-        ("control character", json!({ "grantee": "bob\n" }), "invalid_grantee"),
+        (
+            "long grantee",
+            json!({ "grantee": "x".repeat(321) }),
+            "invalid_grantee",
+        ),
+        (
+            "control character",
+            json!({ "grantee": "bob\n" }),
+            "invalid_grantee",
+        ),
         ("no grantee", json!({}), "invalid_request"),
-        ("unknown field", json!({ "grantee": "bob", "name": "x" }), "invalid_request"),
+        (
+            "unknown field",
+            json!({ "grantee": "bob", "name": "x" }),
+            "invalid_request",
+        ),
         (
             "padded meta",
             json!({ "grantee": "bob", "sealed_meta": format!("{}=", B64URL.encode([1u8; 40])) }),
@@ -441,7 +499,11 @@ async fn bad_requests(server: &TestServer) {
             json!({ "grantee": "bob", "sealed_meta": B64URL.encode([1u8; 27]) }),
             "invalid_grant",
         ),
-        ("empty meta", json!({ "grantee": "bob", "sealed_meta": "" }), "invalid_grant"),
+        (
+            "empty meta",
+            json!({ "grantee": "bob", "sealed_meta": "" }),
+            "invalid_grant",
+        ),
     ] {
         let (status, body) = server.post(&path, Some(&erin), &body).await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "{what}: {body}");
@@ -563,9 +625,18 @@ async fn oidc_handles() {
         }
         issuer.signed(claims, ISSUER_KID)
     };
-    let alice = token("a-1", json!({ "email": "alice@example.com", "email_verified": true }));
-    let bob = token("b-2", json!({ "email": "Bob@Example.com", "email_verified": true }));
-    let unverified = token("c-3", json!({ "email": "carol@example.com", "email_verified": false }));
+    let alice = token(
+        "a-1",
+        json!({ "email": "alice@example.com", "email_verified": true }),
+    );
+    let bob = token(
+        "b-2",
+        json!({ "email": "Bob@Example.com", "email_verified": true }),
+    );
+    let unverified = token(
+        "c-3",
+        json!({ "email": "carol@example.com", "email_verified": false }),
+    );
     let (_, me) = server.get("/api/me", Some(&bob)).await;
     assert_eq!(me["handle"], "bob@example.com", "{me}");
     let (_, me) = server.get("/api/me", Some(&unverified)).await;
@@ -573,9 +644,18 @@ async fn oidc_handles() {
 
     let (object_id, _, _) = uploaded(&server, &alice, 100).await;
     // Typed in any case, it is the same person.
-    let g = grant(&server, &alice, &object_id, &json!({ "grantee": "BOB@example.COM" })).await;
+    let g = grant(
+        &server,
+        &alice,
+        &object_id,
+        &json!({ "grantee": "BOB@example.COM" }),
+    )
+    .await;
     assert_eq!(g["grantee"], "bob@example.com");
-    assert_eq!(g["grantee_id"], grantee_id(&issuer.url, "bob@example.com").as_str());
+    assert_eq!(
+        g["grantee_id"],
+        grantee_id(&issuer.url, "bob@example.com").as_str()
+    );
     let list = shared_with_me(&server, &bob).await;
     assert_eq!(list.len(), 1, "{list:?}");
     assert_eq!(list[0]["from"], "alice@example.com");
@@ -589,11 +669,23 @@ async fn oidc_handles() {
         .await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
     // A grant to the unverified address does not reach the token without a handle.
-    grant(&server, &alice, &object_id, &json!({ "grantee": "carol@example.com" })).await;
+    grant(
+        &server,
+        &alice,
+        &object_id,
+        &json!({ "grantee": "carol@example.com" }),
+    )
+    .await;
     assert!(shared_with_me(&server, &unverified).await.is_empty());
     // A user without a handle can still share.
     let (own, _, _) = uploaded(&server, &unverified, 10).await;
-    grant(&server, &unverified, &own, &json!({ "grantee": "bob@example.com" })).await;
+    grant(
+        &server,
+        &unverified,
+        &own,
+        &json!({ "grantee": "bob@example.com" }),
+    )
+    .await;
     let list = shared_with_me(&server, &bob).await;
     assert_eq!(list.len(), 2, "{list:?}");
     assert!(list.iter().any(|i| i["from"] == Value::Null), "{list:?}");
@@ -608,7 +700,10 @@ async fn oidc_handles() {
         "preferred_username",
     ])
     .await;
-    let t = token("d-4", json!({ "preferred_username": "Dana", "email": "d@example.com" }));
+    let t = token(
+        "d-4",
+        json!({ "preferred_username": "Dana", "email": "d@example.com" }),
+    );
     let (_, me) = server.get("/api/me", Some(&t)).await;
     assert_eq!(me["handle"], "Dana", "{me}");
     let t = token("e-5", json!({ "email": "e@example.com" }));
