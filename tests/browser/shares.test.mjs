@@ -411,5 +411,7 @@ test('grants: bob sees the name, downloads the same bytes; revoked, he gets 404'
   assert.equal(r.afterGrants, 0);
   assert.equal(r.afterMine, 0);
   assert.equal(r.dl, 'ApiError 404 not_found');
+  // The server stored the name sealed only: no file it wrote holds it.
+  for (const p of walk(path.join(dir, 'data'))) assert.ok(!fs.readFileSync(p).toString('latin1').includes('design notes'), `the name is stored in plain in ${p}`);
   assert.deepEqual(await browser.collectProblems(), []);
 });
