@@ -4,7 +4,7 @@
 // sent with fetch: a single-PUT upload and a multipart one (parts in parallel) from
 // files on disk, list with decrypted names, verified streaming downloads to disk,
 // the stored bytes being a CipherDrop file the CLI can inspect, damage caught,
-// abort, and delete.
+// abort, and delete; a sharing link with a password made and opened here.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, execFileSync } from 'node:child_process';
@@ -157,4 +157,25 @@ test('upload (single and multipart), list, verified download, damage, abort, del
   for (const f of files) await client.delete(f.stored.id);
   assert.deepEqual(await client.list(), []);
   await assert.rejects(client.download(big.stored.id), { name: 'ApiError', status: 404, code: 'not_found' });
+});
+
+test('a sharing link with a password, made and opened in Node (Argon2id on the calling thread: no Worker)', async () => {
+  const client = new cd.CipherDropClient({ baseUrl: base, token });
+  const plain = new Uint8Array(300_000).map((_, i) => (i * 31) & 0xff);
+  const stored = await client.upload(new Blob([plain]), { name: 'node share.bin' });
+  const link = await client.createShareLink(stored.id, { password: 'node password', maxDownloads: 2 });
+  assert.match(link.url, new RegExp(`^${base}/s/[0-9a-f]{32}#[A-Za-z0-9_-]{43}$`));
+  assert.deepEqual(await cd.shareLinkInfo(link.url), { shareId: link.shareId, passwordRequired: true });
+  await assert.rejects(cd.openShareLink(link.url), { name: 'CipherDropError', code: 'PASSWORD_REQUIRED' });
+  await assert.rejects(cd.openShareLink(link.url, { password: 'Node password' }), { name: 'CipherDropError', code: 'WRONG_PASSWORD', attemptsLeft: 9 });
+  const shared = await cd.openShareLink(link.url, { password: 'node password' });
+  assert.equal(shared.name, 'node share.bin');
+  assert.equal(shared.size, plain.length);
+  assert.equal(shared.downloadsLeft, 2);
+  const got = await cd.collect(await shared.download());
+  assert.deepEqual(got, plain);
+  assert.equal(shared.downloadsLeft, 1);
+  assert.equal((await client.listShareLinks(stored.id))[0].url, link.url);
+  await client.delete(stored.id);
+  await assert.rejects(cd.openShareLink(link.url, { password: 'node password' }), { code: 'LINK_UNAVAILABLE' });
 });
