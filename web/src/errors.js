@@ -65,6 +65,8 @@ export function describe(e) {
   if (['INVALID_LINK', 'LINK_UNAVAILABLE', 'LINK_CHANGED', 'PASSWORD_REQUIRED'].includes(e?.code)) return PACKAGE[e.code];
   if (isCipherDropError(e)) {
     if (PACKAGE[e.code]) return PACKAGE[e.code];
+    // The package words what the caller asked wrongly (a name too long for a link, say).
+    if (e.code === 'INVALID_ARGUMENT' && e.message) return e.message.charAt(0).toUpperCase() + e.message.slice(1).replace(/\.?$/, '.');
     console.error('CipherDrop:', e);
     return `Could not process this file (${e.code}). Details are in the browser console.`;
   }

@@ -46,7 +46,7 @@ function showFile(file) {
   const name = file.name ?? 'Shared file (its name could not be read)';
   $('share-title').textContent = 'A file was shared with you';
   $('share-name').textContent = name;
-  $('share-size').textContent = `${formatBytes(file.size)} (${file.size.toLocaleString()} bytes)`;
+  $('share-size').textContent = file.size === null ? 'Unknown' : `${formatBytes(file.size)} (${file.size.toLocaleString()} bytes)`;
   const expires = new Date(file.expiresAt * 1000);
   $('share-expires').dateTime = expires.toISOString();
   $('share-expires').textContent = dateFormat.format(expires);
@@ -123,11 +123,10 @@ $('share-download').addEventListener('click', async () => {
     button: $('share-download'),
     mark: root,
   });
-  if (saved && Number.isInteger(shared.downloadsLeft)) {
-    // The server counted this download.
-    shared.downloadsLeft = Math.max(0, shared.downloadsLeft - 1);
+  if (Number.isInteger(shared.downloadsLeft)) {
+    // The server counted this download (the package keeps its latest count).
     showLeft(shared.downloadsLeft);
-    if (shared.downloadsLeft === 0) status.textContent += '. That was the last download this link allows.';
+    if (saved && shared.downloadsLeft === 0) status.textContent += '. That was the last download this link allows.';
   }
 });
 

@@ -66,7 +66,7 @@ $('share-close').addEventListener('click', () => dialog.close());
 async function loadLinks(v = version) {
   if (!current) return;
   try {
-    const links = await currentClient().listShareLinks(current.id);
+    const links = await currentClient().listShareLinks(current.id, { pageUrl: pageUrl() });
     if (v !== version) return;
     $('links').replaceChildren(...links.map(linkItem));
     $('links-empty').hidden = links.length > 0;
