@@ -129,8 +129,13 @@ describe(`sharing (${ENGINE})`, () => {
   /** Makes a link in the dialog; returns it as the page shows it. */
   async function makeLink({ limit = '', password = '' } = {}) {
     await openDialog();
-    await (await alice.find('#link-limit')).type(limit);
-    await (await alice.find('#link-password')).type(password);
+    for (const [css, value] of [['#link-limit', limit], ['#link-password', password]]) {
+      const field = await alice.find(css);
+      await field.evaluate((el) => {
+        el.value = '';
+      });
+      if (value) await field.type(value);
+    }
     const before = await alice.evaluate(() => document.querySelectorAll('#links li').length);
     await alice.click('#link-create');
     await alice.find('#link-status.ok', { text: 'Link created' });
