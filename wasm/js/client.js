@@ -4,23 +4,15 @@
 import { Encryptor, Keyring } from './wasm.js';
 import { createChunkAead } from './aead.js';
 import { DecryptStream, collect } from './streams.js';
-import { cipherDropError } from './errors.js';
+import { ApiError, cipherDropError } from './errors.js';
 import { StorageError, abortError, isAbort } from './send.js';
 import { Gate, PartUploader } from './parts.js';
 import { NAME_KEY_MARKER, b64decode, b64encode, openName, sealName } from './names.js';
 import { ResumeStore, hasIndexedDb } from './resume.js';
+import * as shares from './shares.js';
 
-export { StorageError, NAME_KEY_MARKER };
+export { ApiError, StorageError, NAME_KEY_MARKER };
 
-/** An error answer of the backend API: HTTP `status` and its stable `code`. */
-export class ApiError extends Error {
-  constructor(status, code, message) {
-    super(message);
-    this.name = 'ApiError';
-    this.status = status;
-    this.code = code;
-  }
-}
 
 const SIGN_BATCH = 100;
 
@@ -557,10 +549,20 @@ export class CipherDropClient {
    * only after it verifies, and the stream errors (with a `code`) on any damage or
    * truncation. Progress: `{ received, total }` in ciphertext bytes.
    */
-  async download(id, { onProgress = () => {}, signal } = {}) {
-    const { owner } = await this.whoami(signal);
+  async download(id, options = {}) {
+    const { owner } = await this.whoami(options.signal);
+    const path = `/api/objects/${encodeURIComponent(id)}`;
+    return this.downloadVia(`${path}/download`, `${path}/keys`, { object: id, owner }, options);
+  }
+
+  /**
+   * A verified download through `downloadPath` (presigned GET) and `keysPath` (the
+   * object's keys for its header), of the object whose header must name `context`:
+   * the caller's own objects and those granted to them.
+   */
+  async downloadVia(downloadPath, keysPath, context, { onProgress = () => {}, signal } = {}) {
     const res = await this.retry(signal, async () => {
-      const dl = await this.api('GET', `/api/objects/${encodeURIComponent(id)}/download`, undefined, signal);
+      const dl = await this.api('GET', downloadPath, undefined, signal);
       let r;
       try {
         r = await this.fetch(dl.request.url, { method: dl.request.method, headers: dl.request.headers, signal, cache: 'no-store' });
@@ -581,18 +583,68 @@ export class CipherDropClient {
       },
     });
     const decrypt = new DecryptStream({
-      context: { object: id, owner },
+      context,
       // The header as read is sent back: the backend checks it (context from the
       // caller and id, key commitment, tag) and answers the keys of this object only.
       // The Decryptor checks the context and the tag again with them.
       objectKeys: async (_info, headerBytes) => {
-        const k = await this.retry(signal, () =>
-          this.api('POST', `/api/objects/${encodeURIComponent(id)}/keys`, { header: b64encode(headerBytes) }, signal),
-        );
+        const k = await this.retry(signal, () => this.api('POST', keysPath, { header: b64encode(headerBytes) }, signal));
         return { contentKey: b64decode(k.object_keys.content_key), headerKey: b64decode(k.object_keys.header_key) };
       },
     });
     return res.body.pipeThrough(counter).pipeThrough(decrypt);
+  }
+
+  // --- sharing (shares.js) ---
+
+  /** Makes a sharing link to object `objectId` (see index.d.ts). */
+  createShareLink(objectId, options) {
+    return shares.createShareLink(this, objectId, options);
+  }
+
+  /** The links to object `objectId`, each with its URL when this browser can open it again. */
+  listShareLinks(objectId, options) {
+    return shares.listShareLinks(this, objectId, options);
+  }
+
+  /** Withdraws link `shareId`. */
+  revokeShareLink(shareId, options) {
+    return shares.revokeShareLink(this, shareId, options);
+  }
+
+  /** Gives `grantee` (a handle: user name or e-mail) access to object `objectId`. */
+  grant(objectId, grantee, options) {
+    return shares.grant(this, objectId, grantee, options);
+  }
+
+  /** The grants of object `objectId`, oldest first. */
+  listGrants(objectId, options) {
+    return shares.listGrants(this, objectId, options);
+  }
+
+  /** Withdraws the grant of object `objectId` to `granteeId`. */
+  revokeGrant(objectId, granteeId, options) {
+    return shares.revokeGrant(this, objectId, granteeId, options);
+  }
+
+  /** The files other users granted to this one, names opened. */
+  sharedWithMe(options) {
+    return shares.sharedWithMe(this, options);
+  }
+
+  /** Verified plaintext of a file `owner` granted to this user. */
+  downloadShared(owner, objectId, options) {
+    return shares.downloadShared(this, owner, objectId, options);
+  }
+
+  /** Opens a sharing link (no account needed): the standalone `openShareLink`. */
+  static openShareLink(url, options) {
+    return shares.openShareLink(url, options);
+  }
+
+  /** Whether a sharing link needs a password (no account needed): the standalone `shareLinkInfo`. */
+  static shareLinkInfo(url, options) {
+    return shares.shareLinkInfo(url, options);
   }
 }
 

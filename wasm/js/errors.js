@@ -34,3 +34,13 @@ export const MESSAGES = {
 export function errorFor(code, cause) {
   return cipherDropError(code, MESSAGES[code] ?? code, cause);
 }
+
+/** An error answer of the backend API: HTTP `status` and its stable `code`. */
+export class ApiError extends Error {
+  constructor(status, code, message) {
+    super(message);
+    this.name = 'ApiError';
+    this.status = status;
+    this.code = code;
+  }
+}

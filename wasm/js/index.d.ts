@@ -25,6 +25,7 @@ export {
   Keyring,
   StreamEncryptor,
   StreamDecryptor,
+  argon2id,
 } from './cipherdrop_wasm.js';
 export type { HeaderInfo, WrappedKey, PassphraseParams, PartPlan } from './cipherdrop_wasm.js';
 
@@ -57,6 +58,11 @@ export type ErrorCode =
   | 'DIFFERENT_FILE'
   | 'FILE_NEEDED'
   | 'UPLOAD_UNKNOWN'
+  | 'INVALID_LINK'
+  | 'PASSWORD_REQUIRED'
+  | 'WRONG_PASSWORD'
+  | 'LINK_CHANGED'
+  | 'LINK_UNAVAILABLE'
   | (string & {});
 
 /** Every error this package throws: an `Error` named `"CipherDropError"` with a stable `code`. */
@@ -64,6 +70,8 @@ export interface CipherDropError extends Error {
   name: 'CipherDropError';
   /** Machine-readable: `"DECRYPTION_FAILED"`, `"TRUNCATED"`, `"CONTEXT_MISMATCH"`, ... */
   code: ErrorCode;
+  /** With `WRONG_PASSWORD`: wrong passwords the link still takes before it closes (0: closed). */
+  attemptsLeft?: number;
 }
 
 /** The `name` of every error this package throws (`"CipherDropError"`). */
@@ -414,4 +422,161 @@ export class CipherDropClient {
   ): Promise<StoredFile>;
   /** Aborts an unfinished upload at the server (best effort) and forgets it here. */
   discardUpload(id: string, options?: { signal?: AbortSignal }): Promise<void>;
+
+  /**
+   * Makes a sharing link to one of the user's files: `<pageUrl>/s/<share id>#<secret>`.
+   * The secret (and the password) never leave this browser; the server keeps the
+   * file's keys, name and size sealed under a key derived from them. `url` is always set.
+   * @throws ApiError (404 `not_found`, 400 `invalid_share`), StorageError, CipherDropError
+   */
+  createShareLink(objectId: string, options?: ShareLinkOptions): Promise<ShareLink>;
+  /**
+   * The links to one file, oldest first (expired ones too). `url` is recovered from
+   * the link's `owner_sealed` with the user's name keys, `null` when it does not open here.
+   */
+  listShareLinks(objectId: string, options?: { signal?: AbortSignal; pageUrl?: string }): Promise<ShareLink[]>;
+  /** Withdraws a link: it answers `LINK_UNAVAILABLE` from then on. @throws ApiError (404 `not_found`) */
+  revokeShareLink(shareId: string, options?: { signal?: AbortSignal }): Promise<void>;
+  /** Opens a sharing link; the same as the standalone {@link openShareLink}. */
+  static openShareLink(url: string, options?: OpenShareLinkOptions): Promise<SharedFile>;
+  /** Whether a link needs a password; the same as the standalone {@link shareLinkInfo}. */
+  static shareLinkInfo(url: string, options?: ShareLinkInfoOptions): Promise<ShareLinkInfo>;
+
+  /**
+   * Gives another user of this server (by handle: their user name, or e-mail address
+   * under OIDC) access to one file. The name and plaintext size are sealed for them
+   * under a key derived from the file's header key (`sealed_meta`). Granting again
+   * replaces it. @throws ApiError (404 `not_found`, 400 `invalid_grantee`)
+   */
+  grant(objectId: string, grantee: string, options?: { signal?: AbortSignal }): Promise<Grant>;
+  /** The grants of one file, oldest first. */
+  listGrants(objectId: string, options?: { signal?: AbortSignal }): Promise<Grant[]>;
+  /** Withdraws a grant. @throws ApiError (404 `not_found`) */
+  revokeGrant(objectId: string, granteeId: string, options?: { signal?: AbortSignal }): Promise<void>;
+  /**
+   * The files other users granted to this one, names opened (the keys of each file are
+   * asked for, four files at a time); a file whose name cannot be opened has `name: null`.
+   */
+  sharedWithMe(options?: { signal?: AbortSignal }): Promise<SharedWithMe[]>;
+  /** Verified plaintext of a file granted to this user, as {@link CipherDropClient.download}. @throws ApiError (404 `not_found`: no grant) */
+  downloadShared(owner: string, objectId: string, options?: DownloadOptions): Promise<ReadableStream<Uint8Array>>;
 }
+
+/** Options of {@link CipherDropClient.createShareLink}. */
+export interface ShareLinkOptions {
+  /** Seconds until the link expires (default 7 days; at most the server's `--share-max-days`). */
+  expiresIn?: number;
+  /** Downloads allowed, 1 to 1000 (default: no limit). */
+  maxDownloads?: number;
+  /** A password the recipient must type (stretched with Argon2id, 64 MiB, 3 passes; in a Web Worker when one can start). */
+  password?: string;
+  /** Origin and path the link opens at (`<pageUrl>/s/<id>#…`); default the client's `baseUrl`, else `location.origin`. */
+  pageUrl?: string;
+  signal?: AbortSignal;
+}
+
+/** A sharing link as its owner sees it. */
+export interface ShareLink {
+  /** 32 lowercase hex characters. */
+  shareId: string;
+  objectId: string;
+  /** The whole link with its secret; `null` when this browser cannot open the copy kept for the owner. */
+  url: string | null;
+  /** Unix seconds. */
+  createdAt: number;
+  /** Unix seconds. */
+  expiresAt: number;
+  expired: boolean;
+  maxDownloads: number | null;
+  downloads: number;
+  downloadsLeft: number | null;
+  /** Whether the link has a password. */
+  password: boolean;
+}
+
+/** Options of {@link openShareLink}. */
+export interface OpenShareLinkOptions {
+  /** The link's password, when it has one. */
+  password?: string;
+  /** The API's base; default the link's origin (and any path before `/s/`). */
+  baseUrl?: string;
+  fetch?: typeof fetch;
+  signal?: AbortSignal;
+}
+
+/** Options of {@link shareLinkInfo}. */
+export interface ShareLinkInfoOptions {
+  baseUrl?: string;
+  fetch?: typeof fetch;
+  signal?: AbortSignal;
+}
+
+/** What {@link shareLinkInfo} answers. */
+export interface ShareLinkInfo {
+  shareId: string;
+  passwordRequired: boolean;
+}
+
+/** A file opened from a sharing link. */
+export interface SharedFile {
+  shareId: string;
+  /** The file name, `null` when the owner's file had none. */
+  name: string | null;
+  /** Plaintext bytes. */
+  size: number;
+  /** Unix seconds. */
+  expiresAt: number;
+  /** Downloads left (updated by each `download`), `null` without a limit. */
+  downloadsLeft: number | null;
+  /**
+   * A stream of the file's verified plaintext (as {@link CipherDropClient.download});
+   * with a limit, each call counts one download. Progress is in ciphertext bytes.
+   * @throws CipherDropError `LINK_UNAVAILABLE` (e.g. the last download was taken), StorageError
+   */
+  download(options?: DownloadOptions): Promise<ReadableStream<Uint8Array>>;
+}
+
+/** A grant of one file to another user. */
+export interface Grant {
+  /** The handle it was granted to. */
+  grantee: string;
+  /** 32 hex characters: what {@link CipherDropClient.revokeGrant} takes. */
+  granteeId: string;
+  objectId: string;
+  /** Unix seconds. */
+  createdAt: number;
+}
+
+/** A file another user granted to this one. */
+export interface SharedWithMe {
+  /** The owner's id (32 hex): what {@link CipherDropClient.downloadShared} takes. */
+  owner: string;
+  /** The owner's handle when they granted it, or `null`. */
+  from: string | null;
+  objectId: string;
+  /** Ciphertext bytes. */
+  size: number;
+  /** RFC 3339. */
+  lastModified: string;
+  /** Unix seconds. */
+  grantedAt: number;
+  /** The file name, `null` when it cannot be opened. */
+  name: string | null;
+  /** Plaintext bytes, `null` when not known. */
+  plaintextSize: number | null;
+}
+
+/**
+ * Opens a sharing link `…/s/<share id>#<secret>` without an account: derives the
+ * link's keys from the secret (and the password, Argon2id in a Web Worker when one
+ * can start; the server's costs are refused above 65536 KiB, 4 passes, 4 lanes), opens
+ * the sealed keys and name, and answers a {@link SharedFile}. Counts no download.
+ * Neither the secret nor the password is sent anywhere.
+ * @throws CipherDropError `INVALID_LINK` (no or short fragment, bad id),
+ * `PASSWORD_REQUIRED`, `WRONG_PASSWORD` (with `attemptsLeft`; 0 once the link closed),
+ * `LINK_CHANGED`, `LINK_UNAVAILABLE`, `LIMIT_EXCEEDED` (costs above the caps); ApiError otherwise.
+ */
+export function openShareLink(url: string, options?: OpenShareLinkOptions): Promise<SharedFile>;
+
+/** Whether a sharing link needs a password (one request, no key derived). @throws as {@link openShareLink}. */
+export function shareLinkInfo(url: string, options?: ShareLinkInfoOptions): Promise<ShareLinkInfo>;

@@ -12,6 +12,7 @@ export {
   Keyring,
   StreamEncryptor,
   StreamDecryptor,
+  argon2id,
 } from './wasm.js';
 export { hasWebCrypto, createChunkAead } from './aead.js';
 export { ERROR_NAME, isCipherDropError } from './errors.js';
@@ -27,3 +28,4 @@ export {
   collect,
 } from './streams.js';
 export { CipherDropClient, ApiError, StorageError, NAME_KEY_MARKER } from './client.js';
+export { openShareLink, shareLinkInfo } from './shares.js';

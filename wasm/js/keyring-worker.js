@@ -5,12 +5,14 @@
 // Messages in:
 //   { unwrap: { passphrase, params, wrappedKeys, context } }  -> { dataKey } or { error }
 //   { wrap: { passphrase, params, dataKey, context } }         -> { wrapped } or { error }
+//   { argon2id: { password, salt, params } }                   -> { key } or { error }
+//     (raw Argon2id, 32 bytes: a sharing link's password, shares.js)
 //
 // The wasm module is loaded when the message arrives, not with a top-level await
 // (as wasm.js does): that would delay setting `onmessage`, and a message arriving
 // before it would be lost. The glue is imported statically (bundlers emit this
 // worker as one file, and the .wasm as an asset from the `new URL` below).
-import init, { Keyring } from './cipherdrop_wasm.js';
+import init, { Keyring, argon2id as rawArgon2id } from './cipherdrop_wasm.js';
 
 let ready;
 const load = () => {
@@ -21,7 +23,7 @@ const load = () => {
 const fail = (e) => ({ error: { name: e?.name ?? 'Error', code: e?.code, message: String(e?.message ?? e) } });
 
 globalThis.onmessage = async (event) => {
-  const { unwrap, wrap } = event.data ?? {};
+  const { unwrap, wrap, argon2id } = event.data ?? {};
   let answer;
   let keyring;
   try {
@@ -33,6 +35,8 @@ globalThis.onmessage = async (event) => {
       keyring = Keyring.fromPassphrase(wrap.passphrase, wrap.params);
       answer = { wrapped: keyring.wrap(wrap.dataKey, wrap.context) };
       wrap.dataKey.fill(0);
+    } else if (argon2id) {
+      answer = { key: rawArgon2id(argon2id.password, argon2id.salt, argon2id.params) };
     } else {
       answer = fail(new Error('unknown request'));
     }
@@ -41,5 +45,6 @@ globalThis.onmessage = async (event) => {
   } finally {
     keyring?.free();
   }
-  globalThis.postMessage(answer, answer.dataKey ? [answer.dataKey.buffer] : []);
+  const secret = answer.dataKey ?? answer.key;
+  globalThis.postMessage(answer, secret ? [secret.buffer] : []);
 };

@@ -6,7 +6,7 @@
 // `worker-src 'self'`) they run on the calling thread, as the synchronous APIs
 // (`Encryptor.withKeyring`, `Decryptor.withKeyring`, `Keyring#wrap/unwrap`,
 // `new EncryptStream({ keyring })`) always do.
-import { Keyring } from './wasm.js';
+import { Keyring, argon2id } from './wasm.js';
 import { cipherDropError } from './errors.js';
 
 // The passphrase and costs of each keyring made by Keyring.fromPassphrase, for the
@@ -67,6 +67,20 @@ export async function wrapOffThread(keyring, dataKey, context) {
   const { passphrase, params } = passphrases.get(keyring);
   const answer = await run({ wrap: { passphrase, params, dataKey: dataKey.slice(), context } });
   return answer ? answer.wrapped : null;
+}
+
+/**
+ * Raw Argon2id (32 bytes) of `password` with a 16-byte `salt` and `params`
+ * ({ memoryKib, iterations, parallelism }, capped by the wasm module as FORMAT.md
+ * 2.4's), in a worker where one can start, else on this thread. A sharing link's
+ * password (shares.js).
+ */
+export async function argon2idAsync(password, salt, params) {
+  if (!inNode && typeof Worker !== 'undefined') {
+    const answer = await run({ argon2id: { password, salt, params } });
+    if (answer) return answer.key;
+  }
+  return argon2id(password, salt, params);
 }
 
 export { Keyring };

@@ -34,4 +34,5 @@ export {
   Keyring,
   StreamEncryptor,
   StreamDecryptor,
+  argon2id,
 } from './cipherdrop_wasm.js';

@@ -89,7 +89,7 @@ impl Keyring {
     }
 }
 
-fn param(obj: &JsValue, key: &str, default: u32) -> Result<u32, JsValue> {
+pub(crate) fn param(obj: &JsValue, key: &str, default: u32) -> Result<u32, JsValue> {
     if obj.is_undefined() || obj.is_null() {
         return Ok(default);
     }

@@ -11,6 +11,7 @@
 //! - [`StreamEncryptor`] / [`StreamDecryptor`]: whole streams in wasm (crypto-core's);
 //! - [`ChunkCipher`]: the wasm AES-256-GCM used when WebCrypto is missing;
 //! - [`Keyring`]: self-managed secrets, a 32-byte key or a passphrase (Argon2id);
+//! - [`argon2id`]: raw Argon2id within FORMAT.md 2.4's caps (a sharing link's password);
 //! - [`ciphertext_size`], [`plaintext_size`], [`plan_parts`]: size arithmetic.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
@@ -18,6 +19,7 @@
 // `.d.ts` that JavaScript users read; a Rust `# Errors` heading would not render there.
 #![allow(clippy::missing_errors_doc)]
 
+mod argon2id;
 mod cipher;
 mod convert;
 mod decryptor;
@@ -28,6 +30,7 @@ mod keyring;
 mod sizes;
 mod stream;
 
+pub use argon2id::argon2id;
 pub use cipher::{ChunkCipher, chunk_nonce};
 pub use decryptor::Decryptor;
 pub use encryptor::Encryptor;
