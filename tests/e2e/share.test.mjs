@@ -206,8 +206,13 @@ describe(`sharing (${ENGINE})`, () => {
     const done = await recipient.find('#share-status.ok', { text: 'Downloaded and verified', ...WAIT });
     assert.match(await done.text(), /last download/);
     assert.equal(sha256(await savedFile(recipient, file.name)), file.sha, 'the same bytes');
-    // Used up: the next visit gets the one "unavailable" answer.
+    // Used up: the next visit gets the one "unavailable" answer. The server tells
+    // whether a link is used up only to a holder of its secret and password (open),
+    // so the password is asked first.
     await openLink(recipient, links.guarded);
+    await recipientState(recipient, 'password');
+    await (await recipient.find('#share-password-input')).type(PASSWORD);
+    await recipient.click('#share-password-submit');
     await recipientState(recipient, 'error');
     assert.equal(await recipient.evaluate(() => document.querySelector('#share').dataset.code), 'LINK_UNAVAILABLE');
     assert.equal((await (await recipient.find('h1')).text()).trim(), 'This link cannot be used any more');

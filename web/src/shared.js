@@ -22,6 +22,8 @@ export async function refreshShared() {
     $('shared-empty').hidden = items.length !== 0;
     $('shared').hidden = false;
   } catch (e) {
+    // A server without grants (an older version): no section, no error.
+    if (e?.code === 'no_route') return;
     if (version === listVersion) handleError(e, 'Could not load the files shared with you. ');
   }
 }

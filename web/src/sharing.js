@@ -46,6 +46,7 @@ export function openShareDialog(f, displayName, opener) {
   $('grants').replaceChildren();
   $('links-empty').hidden = true;
   $('grants-empty').hidden = true;
+  $('people').hidden = false;
   dialog.showModal();
   $('link-expiry').focus();
   loadLinks(v);
@@ -101,11 +102,11 @@ function linkItem(link) {
   const actions = document.createElement('span');
   actions.className = 'share-actions';
   if (link.url && !dead) {
-    const copy = button('Copy link', `Copy the ${label}`, () => showLink(link.url, true));
+    const copy = button('Copy link', `Copy link: ${label}`, () => showLink(link.url, true));
     copy.classList.add('copy-link');
     actions.append(copy);
   }
-  const revoke = button(dead ? 'Remove' : 'Withdraw', `Withdraw the ${label}`, async () => {
+  const revoke = button(dead ? 'Remove' : 'Withdraw', `${dead ? 'Remove' : 'Withdraw'}: ${label}`, async () => {
     revoke.disabled = true;
     try {
       await currentClient().revokeShareLink(link.shareId);
@@ -202,7 +203,10 @@ async function loadGrants(v = version) {
     $('grants').replaceChildren(...grants.map(grantItem));
     $('grants-empty').hidden = grants.length > 0;
   } catch (e) {
-    if (v === version) failed(e, $('grant-status'), 'Could not load who has access. ');
+    if (v !== version) return;
+    // A server without grants (an older version): links only.
+    if (e?.code === 'no_route') $('people').hidden = true;
+    else failed(e, $('grant-status'), 'Could not load who has access. ');
   }
 }
 
