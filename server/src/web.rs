@@ -73,9 +73,11 @@ pub fn router(dir: Option<&Path>, store_origins: &[String]) -> Router {
                 let path = entry.path();
                 for base in ["", "/s"] {
                     if path.is_dir() {
-                        router = router.nest_service(&format!("{base}/{name}"), ServeDir::new(&path));
+                        router =
+                            router.nest_service(&format!("{base}/{name}"), ServeDir::new(&path));
                     } else if path.is_file() {
-                        router = router.route_service(&format!("{base}/{name}"), ServeFile::new(&path));
+                        router =
+                            router.route_service(&format!("{base}/{name}"), ServeFile::new(&path));
                     }
                 }
             }
@@ -134,7 +136,10 @@ mod tests {
         assert!(csp.starts_with("default-src 'none';"), "{csp}");
     }
 
-    async fn get(router: &Router, uri: &str) -> (axum::http::StatusCode, axum::http::HeaderMap, String) {
+    async fn get(
+        router: &Router,
+        uri: &str,
+    ) -> (axum::http::StatusCode, axum::http::HeaderMap, String) {
         use tower::ServiceExt as _;
         let res = router
             .clone()
@@ -146,8 +151,14 @@ mod tests {
             .await
             .expect("the router is infallible");
         let (parts, body) = res.into_parts();
-        let bytes = axum::body::to_bytes(body, 1 << 20).await.expect("a small body");
-        (parts.status, parts.headers, String::from_utf8_lossy(&bytes).into_owned())
+        let bytes = axum::body::to_bytes(body, 1 << 20)
+            .await
+            .expect("a small body");
+        (
+            parts.status,
+            parts.headers,
+            String::from_utf8_lossy(&bytes).into_owned(),
+        )
     }
 
     #[tokio::test]
@@ -173,11 +184,20 @@ mod tests {
         );
         // The page's relative URLs, resolved from /s/<id>.
         let (status, _, body) = get(&router, "/s/assets/share-1.js").await;
-        assert_eq!((status, body.as_str()), (axum::http::StatusCode::OK, "// code"));
+        assert_eq!(
+            (status, body.as_str()),
+            (axum::http::StatusCode::OK, "// code")
+        );
         let (status, _, body) = get(&router, "/s/sw.js").await;
-        assert_eq!((status, body.as_str()), (axum::http::StatusCode::OK, "// helper"));
+        assert_eq!(
+            (status, body.as_str()),
+            (axum::http::StatusCode::OK, "// helper")
+        );
         let (status, headers, body) = get(&router, "/").await;
-        assert_eq!((status, body.as_str()), (axum::http::StatusCode::OK, "the owner's page"));
+        assert_eq!(
+            (status, body.as_str()),
+            (axum::http::StatusCode::OK, "the owner's page")
+        );
         assert_eq!(headers[header::REFERRER_POLICY], "no-referrer");
     }
 }
