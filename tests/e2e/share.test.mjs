@@ -38,7 +38,12 @@ const BOB = `bob-${run}`;
 const PASSWORD = `correct horse ${run}`;
 const WRONG = `wrong horse ${run}`;
 const AXE_SOURCE = fs.readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
-const shot = (name) => path.join(ARTIFACTS, `share-${name}-${ENGINE}.png`);
+const shotPath = (name) => path.join(ARTIFACTS, `share-${name}-${ENGINE}.png`);
+/** A screenshot after the page has had time to paint (WebKit's can show an older frame). */
+async function screenshot(b, name) {
+  await b.sleep(300);
+  await b.screenshot(shotPath(name));
+}
 
 /** Waits until the browser saved `name` (no partial file beside it); returns its bytes. */
 async function savedFile(b, name, { timeout = 60_000 } = {}) {
@@ -159,7 +164,7 @@ describe(`sharing (${ENGINE})`, () => {
     assert.match(u.hash, /^#[A-Za-z0-9_-]{43}$/);
     const item = await alice.find('#links li');
     assert.match(await item.text(), /Expires .* · 0 downloads, no limit/);
-    await alice.screenshot(shot('dialog'));
+    await screenshot(alice, 'dialog');
     await audit(alice, 'share dialog');
   });
 
@@ -170,7 +175,7 @@ describe(`sharing (${ENGINE})`, () => {
     assert.equal((await (await recipient.find('#share-name')).text()).trim(), file.name);
     assert.match(await (await recipient.find('#share-size')).text(), /^3\.1 MB /);
     assert.equal(await (await recipient.find('#share-left')).text(), 'No limit');
-    await recipient.screenshot(shot('recipient'));
+    await screenshot(recipient, 'recipient');
     await audit(recipient, 'recipient page');
     await recipient.click('#share-download');
     await recipient.find('#share-status.ok', { text: 'Downloaded and verified', ...WAIT });
@@ -189,7 +194,7 @@ describe(`sharing (${ENGINE})`, () => {
     await openLink(recipient, links.guarded);
     await recipientState(recipient, 'password');
     assert.equal(await recipient.evaluate(() => document.activeElement?.id), 'share-password-input');
-    await recipient.screenshot(shot('password'));
+    await screenshot(recipient, 'password');
     await audit(recipient, 'password asked');
     await (await recipient.find('#share-password-input')).type(WRONG);
     await recipient.click('#share-password-submit');
@@ -217,7 +222,7 @@ describe(`sharing (${ENGINE})`, () => {
     assert.equal(await recipient.evaluate(() => document.querySelector('#share').dataset.code), 'LINK_UNAVAILABLE');
     assert.equal((await (await recipient.find('h1')).text()).trim(), 'This link cannot be used any more');
     assert.match(await (await recipient.find('#share-error-text')).text(), /Ask them for a new link/);
-    await recipient.screenshot(shot('unavailable'));
+    await screenshot(recipient, 'unavailable');
     await audit(recipient, 'link unavailable');
     // The owner's list says so too.
     await alice.click('#share-close');
@@ -234,7 +239,7 @@ describe(`sharing (${ENGINE})`, () => {
     assert.equal(await recipient.evaluate(() => document.querySelector('#share').dataset.code), 'LINK_CHANGED');
     assert.equal((await (await recipient.find('h1')).text()).trim(), 'This link was changed');
     assert.match(await (await recipient.find('#share-error-text')).text(), /copy the whole link again/);
-    await recipient.screenshot(shot('changed'));
+    await screenshot(recipient, 'changed');
     await openLink(recipient, `${base}#${secret.slice(0, 20)}`);
     await recipientState(recipient, 'error');
     assert.equal(await recipient.evaluate(() => document.querySelector('#share').dataset.code), 'INVALID_LINK');
@@ -260,14 +265,14 @@ describe(`sharing (${ENGINE})`, () => {
     await alice.click('#grant-add');
     await alice.find('#grant-status.ok', { text: `${BOB} can now download this file` });
     await alice.find(`#grants li[data-grantee="${BOB}"]`);
-    await alice.screenshot(shot('dialog-grant'));
+    await screenshot(alice, 'dialog-grant');
     const bob = await launch({ hideFilePicker: true });
     try {
       await signIn(bob, server.url, BOB);
       const shared = `#shared-body tr[data-name="${file.name}"]`;
       await bob.find(shared, WAIT);
       assert.match(await (await bob.find(`${shared} td.from`)).text(), new RegExp(ALICE));
-      await bob.screenshot(shot('shared-with-me'));
+      await screenshot(bob, 'shared-with-me');
       await bob.click(`${shared} button.download`);
       await bob.find(`${shared} .status.ok`, { text: 'Downloaded and verified', ...WAIT });
       assert.equal(sha256(await savedFile(bob, file.name)), file.sha, 'the same bytes');
