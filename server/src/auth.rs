@@ -48,10 +48,21 @@ pub struct Caller {
     pub owner: String,
     /// Who they are, for `/api/me` only (never logged).
     pub subject: String,
+    /// What another user types to share a file with them (development login: the
+    /// user name; OIDC: the `--oidc-share-claim` claim), if they have one.
+    pub handle: Option<String>,
+    /// [`grantee_id`] of the handle: where grants to them are indexed.
+    pub grantee_id: Option<String>,
+    /// The token source ("dev" or the issuer URL): grants this caller makes name
+    /// users of the same source.
+    pub source: String,
+    /// Whether handles of this source are e-mail addresses (compared lowercased).
+    pub email_handles: bool,
 }
 
 impl Caller {
-    /// The caller for `subject` from token source `source` ("dev" or the issuer URL).
+    /// The caller for `subject` from token source `source` ("dev" or the issuer
+    /// URL), without a handle.
     pub fn new(source: &str, subject: &str) -> Self {
         let mut h = Sha256::new();
         h.update(b"cipherdrop-owner-v1\0");
@@ -62,13 +73,84 @@ impl Caller {
         Self {
             owner: hex::encode(&digest[..16]),
             subject: subject.to_owned(),
+            handle: None,
+            grantee_id: None,
+            source: source.to_owned(),
+            email_handles: false,
         }
+    }
+
+    /// The same caller with `handle` (already normalized), or none.
+    #[must_use]
+    pub fn with_handle(mut self, handle: Option<String>, email_handles: bool) -> Self {
+        self.email_handles = email_handles;
+        self.grantee_id = handle.as_deref().map(|h| grantee_id(&self.source, h));
+        self.handle = handle;
+        self
     }
 
     /// The caller's key prefix in the bucket (`users/<owner>/`).
     pub fn prefix(&self) -> String {
         format!("users/{}/", self.owner)
     }
+
+    /// A handle typed by this caller, as the server compares it: e-mail handles
+    /// lowercased, anything else as typed.
+    pub fn normalize_handle(&self, typed: &str) -> String {
+        if self.email_handles {
+            typed.to_lowercase()
+        } else {
+            typed.to_owned()
+        }
+    }
+
+    /// The grantee id of `handle` (normalized) among this caller's source.
+    pub fn grantee_id_of(&self, handle: &str) -> String {
+        grantee_id(&self.source, handle)
+    }
+}
+
+/// Longest handle, in characters (an e-mail address's maximum).
+pub const MAX_HANDLE_CHARS: usize = 320;
+
+/// Whether `handle` can be a handle: 1 to 320 characters, no control characters.
+pub fn valid_handle(handle: &str) -> bool {
+    !handle.is_empty()
+        && handle.chars().count() <= MAX_HANDLE_CHARS
+        && !handle.chars().any(char::is_control)
+}
+
+/// `grantee_id = hex(SHA-256("cipherdrop-grantee-v1\0" ‖ source ‖ "\0" ‖ handle))[..32]`:
+/// 32 lowercase hex characters naming a handle of one token source in the bucket.
+pub fn grantee_id(source: &str, handle: &str) -> String {
+    let mut h = Sha256::new();
+    h.update(b"cipherdrop-grantee-v1\0");
+    h.update(source.as_bytes());
+    h.update(b"\0");
+    h.update(handle.as_bytes());
+    hex::encode(&h.finalize()[..16])
+}
+
+/// The default `--oidc-share-claim`.
+pub const DEFAULT_SHARE_CLAIM: &str = "email";
+
+/// The handle an OIDC token gives its holder: the string claim `claim`, or none
+/// when it is absent, empty, not a string or not a valid handle. With `email`, a
+/// token whose `email_verified` is `false` (or the string "false") has none, and
+/// the address is lowercased.
+pub fn oidc_handle(claims: &serde_json::Map<String, serde_json::Value>, claim: &str) -> Option<String> {
+    let value = claims.get(claim)?.as_str()?;
+    let handle = if claim == "email" {
+        match claims.get("email_verified") {
+            Some(serde_json::Value::Bool(false)) => return None,
+            Some(serde_json::Value::String(s)) if s.eq_ignore_ascii_case("false") => return None,
+            _ => {}
+        }
+        value.to_lowercase()
+    } else {
+        value.to_owned()
+    };
+    valid_handle(&handle).then_some(handle)
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -80,10 +162,8 @@ struct DevClaims {
     exp: u64,
 }
 
-#[derive(Debug, Deserialize)]
-struct OidcClaims {
-    sub: String,
-}
+/// An OIDC token's claims (all of them: the share claim is configurable).
+type OidcClaims = serde_json::Map<String, serde_json::Value>;
 
 /// OIDC settings.
 #[derive(Debug, Clone)]
@@ -96,6 +176,8 @@ pub struct OidcSettings {
     pub client_id: String,
     /// Where the keys are; `None` means discovery at `<issuer>/.well-known/openid-configuration`.
     pub jwks_url: Option<String>,
+    /// The claim whose value is a user's handle (`--oidc-share-claim`, default `email`).
+    pub share_claim: String,
 }
 
 /// Keys fetched from the issuer. The set is refetched when it is older than
@@ -352,7 +434,8 @@ impl Authenticator {
             if !valid_dev_user(&data.claims.sub) {
                 return Err(ApiError::unauthorized("invalid token subject"));
             }
-            return Ok(Caller::new("dev", &data.claims.sub));
+            let sub = data.claims.sub;
+            return Ok(Caller::new("dev", &sub).with_handle(Some(sub.clone()), false));
         }
         let Some(oidc) = &self.oidc else {
             return Err(ApiError::unauthorized(
@@ -376,10 +459,12 @@ impl Authenticator {
         v.validate_nbf = true;
         v.leeway = 30;
         let data = jsonwebtoken::decode::<OidcClaims>(token, &key, &v).map_err(token_error)?;
-        if data.claims.sub.is_empty() || data.claims.sub.len() > 255 {
-            return Err(ApiError::unauthorized("invalid token subject"));
-        }
-        Ok(Caller::new(&oidc.issuer, &data.claims.sub))
+        let sub = match data.claims.get("sub") {
+            Some(serde_json::Value::String(s)) if !s.is_empty() && s.len() <= 255 => s,
+            _ => return Err(ApiError::unauthorized("invalid token subject")),
+        };
+        let handle = oidc_handle(&data.claims, &oidc.share_claim);
+        Ok(Caller::new(&oidc.issuer, sub).with_handle(handle, oidc.share_claim == "email"))
     }
 
     async fn decoding_key(&self, oidc: &OidcSettings, kid: &str) -> Result<DecodingKey, ApiError> {
@@ -594,9 +679,73 @@ mod tests {
         let (t, _) = a.dev_login("alice").expect("login");
         let c = a.verify(&t).await.expect("valid");
         assert_eq!(c.owner, Caller::new("dev", "alice").owner);
+        assert_eq!(c.handle.as_deref(), Some("alice"));
+        assert_eq!(c.grantee_id, Some(grantee_id("dev", "alice")));
         let b = Authenticator::new(true, b"secret-two", None);
         assert_eq!(b.verify(&t).await.expect_err("foreign").status(), 401);
         let off = Authenticator::new(false, b"secret-one", None);
         assert_eq!(off.verify(&t).await.expect_err("off").status(), 401);
+    }
+
+    #[test]
+    fn grantee_ids_follow_the_contract() {
+        // hex(SHA-256("cipherdrop-grantee-v1\0" ‖ source ‖ "\0" ‖ handle))[..32]
+        let mut h = Sha256::new();
+        h.update(b"cipherdrop-grantee-v1\0dev\0bob");
+        let want = hex::encode(h.finalize())[..32].to_owned();
+        assert_eq!(grantee_id("dev", "bob"), want);
+        assert_eq!(want.len(), 32);
+        assert_ne!(grantee_id("dev", "bob"), grantee_id("https://issuer", "bob"));
+        assert_ne!(grantee_id("dev", "bob"), grantee_id("dev", "Bob"));
+        // Not the owner id of the same name.
+        assert_ne!(grantee_id("dev", "bob"), Caller::new("dev", "bob").owner);
+        let dev = Caller::new("dev", "bob").with_handle(Some("bob".into()), false);
+        assert_eq!(dev.grantee_id.as_deref(), Some(want.as_str()));
+        assert_eq!(dev.normalize_handle("Bob"), "Bob");
+        let oidc = Caller::new("https://issuer", "x").with_handle(None, true);
+        assert_eq!(oidc.grantee_id, None);
+        assert_eq!(oidc.normalize_handle("Bob@Example.COM"), "bob@example.com");
+        assert_eq!(
+            oidc.grantee_id_of("bob@example.com"),
+            grantee_id("https://issuer", "bob@example.com")
+        );
+    }
+
+    #[test]
+    fn oidc_handles_come_from_the_share_claim() {
+        let claims = |v: serde_json::Value| v.as_object().cloned().expect("an object");
+        let c = claims(serde_json::json!({
+            "sub": "u-1", "email": "Bob@Example.com", "email_verified": true,
+            "preferred_username": "Bob", "groups": ["a"], "empty": ""
+        }));
+        assert_eq!(oidc_handle(&c, "email").as_deref(), Some("bob@example.com"));
+        // Other claims are taken as they are (no lowercasing).
+        assert_eq!(oidc_handle(&c, "preferred_username").as_deref(), Some("Bob"));
+        assert_eq!(oidc_handle(&c, "sub").as_deref(), Some("u-1"));
+        // Absent, empty, or not a string: no handle.
+        assert_eq!(oidc_handle(&c, "nickname"), None);
+        assert_eq!(oidc_handle(&c, "empty"), None);
+        assert_eq!(oidc_handle(&c, "groups"), None);
+        // An address the issuer has not verified is no handle.
+        for unverified in [serde_json::json!(false), serde_json::json!("false")] {
+            let c = claims(serde_json::json!({
+                "sub": "u-1", "email": "bob@example.com", "email_verified": unverified
+            }));
+            assert_eq!(oidc_handle(&c, "email"), None, "{unverified}");
+            assert_eq!(
+                oidc_handle(&c, "sub").as_deref(),
+                Some("u-1"),
+                "email_verified concerns the email claim only"
+            );
+        }
+        // No email_verified claim at all: the address counts.
+        let c = claims(serde_json::json!({ "sub": "u-1", "email": "bob@example.com" }));
+        assert_eq!(oidc_handle(&c, "email").as_deref(), Some("bob@example.com"));
+        // Control characters or an over-long value: no handle.
+        let c = claims(serde_json::json!({
+            "sub": "u-1", "email": "bob@example.com\n", "name": "x".repeat(321)
+        }));
+        assert_eq!(oidc_handle(&c, "email"), None);
+        assert_eq!(oidc_handle(&c, "name"), None);
     }
 }

@@ -214,6 +214,13 @@ pub struct ServeArgs {
     #[arg(long, env = "CIPHERDROP_OIDC_JWKS_URL")]
     pub oidc_jwks_url: Option<String>,
 
+    /// The token claim that is a user's handle: what others type to share a file
+    /// with them [default: email]. A string claim; with `email`, a token whose
+    /// `email_verified` is false gives no handle and addresses are compared
+    /// lowercased. Users without one can share but not be shared with.
+    #[arg(long, env = "CIPHERDROP_OIDC_SHARE_CLAIM", value_name = "CLAIM")]
+    pub oidc_share_claim: Option<String>,
+
     /// File with the server secret (32 bytes) that signs session and upload tokens.
     /// Replicas must share it. Default: created in the data directory in the local
     /// mode; a random one per process otherwise (tokens die with the process).
@@ -376,6 +383,17 @@ impl ServeArgs {
         }
         if self.oidc_jwks_url.is_some() && self.oidc_issuer.is_none() {
             bail!("--oidc-jwks-url needs --oidc-issuer");
+        }
+        if let Some(claim) = &self.oidc_share_claim {
+            if self.oidc_issuer.is_none() {
+                bail!("--oidc-share-claim needs --oidc-issuer");
+            }
+            if claim.is_empty() || claim.len() > 128 || claim.chars().any(char::is_control) {
+                bail!(
+                    "--oidc-share-claim must name a token claim (1 to 128 characters, such as \
+                     email or preferred_username)"
+                );
+            }
         }
         if self.local_store() && !self.local_s3_listen.ip().is_loopback() && !self.local_s3_public {
             bail!(
@@ -553,6 +571,22 @@ mod tests {
             "http://[::1]:9000/k",
         ]);
         assert!(args(&ok).validate().is_ok());
+    }
+
+    #[test]
+    fn the_share_claim_goes_with_an_issuer() {
+        let e = args(&["--oidc-share-claim", "preferred_username"])
+            .validate()
+            .expect_err("without an issuer")
+            .to_string();
+        assert!(e.contains("--oidc-share-claim needs --oidc-issuer"), "{e}");
+        let with = |claim: &'static str| {
+            let mut argv = vec!["--oidc-share-claim", claim];
+            argv.extend_from_slice(OIDC);
+            args(&argv).validate()
+        };
+        assert!(with("preferred_username").is_ok());
+        assert!(with("").is_err());
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! The HTTP surface: [`router`] wires every route; one file per resource.
 
+pub mod grants;
 pub mod health;
 pub mod objects;
 pub mod session;
@@ -12,7 +13,7 @@ use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
 use axum::extract::{DefaultBodyLimit, FromRequest, FromRequestParts, Request};
 use axum::http::StatusCode;
 use axum::http::request::Parts;
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post};
 use axum::{Extension, Router};
 use serde::de::DeserializeOwned;
 
@@ -44,6 +45,7 @@ pub fn api_routes(state: Arc<AppState>) -> Router {
     let with_header = Router::new()
         .route("/api/uploads/{object_id}/resume", post(uploads::resume))
         .route("/api/objects/{object_id}/keys", post(objects::keys))
+        .route("/api/shared/{owner}/{object_id}/keys", post(grants::keys))
         .layer(DefaultBodyLimit::max(MAX_HEADER_BODY));
     Router::new()
         .route("/healthz", get(health::healthz))
@@ -77,6 +79,19 @@ pub fn api_routes(state: Arc<AppState>) -> Router {
         )
         .route("/api/shares/{share_id}/open", post(shares::open))
         .route("/api/shares/{share_id}/download", post(shares::download))
+        .route(
+            "/api/objects/{object_id}/grants",
+            get(grants::list).post(grants::create),
+        )
+        .route(
+            "/api/objects/{object_id}/grants/{grantee_id}",
+            delete(grants::revoke),
+        )
+        .route("/api/shared-with-me", get(grants::shared_with_me))
+        .route(
+            "/api/shared/{owner}/{object_id}/download",
+            get(grants::download),
+        )
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .merge(complete)

@@ -316,6 +316,10 @@ pub async fn prepare(
                 .clone()
                 .unwrap_or_else(|| audience.clone()),
             jwks_url: args.oidc_jwks_url.clone(),
+            share_claim: args
+                .oidc_share_claim
+                .clone()
+                .unwrap_or_else(|| crate::auth::DEFAULT_SHARE_CLAIM.to_owned()),
         }),
         _ => None,
     };

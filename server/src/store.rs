@@ -325,6 +325,9 @@ pub trait ObjectStore: Send + Sync + std::fmt::Debug {
     /// Creates a small object at `key` holding `body` (a share record), only if
     /// nothing is there (`If-None-Match: *`): [`StoreError::AlreadyExists`] otherwise.
     async fn create_blob(&self, key: &str, body: Vec<u8>) -> Result<(), StoreError>;
+    /// Writes a small object at `key` holding `body` (a grant record), replacing
+    /// whatever is there.
+    async fn put_blob(&self, key: &str, body: Vec<u8>) -> Result<(), StoreError>;
     /// The bytes of the small object at `key` (at most `max_len`), `None` when
     /// there is none; a larger object is an error.
     async fn read_blob(&self, key: &str, max_len: usize) -> Result<Option<Vec<u8>>, StoreError>;
@@ -837,6 +840,21 @@ impl ObjectStore for S3Store {
             .bucket(&self.bucket)
             .key(key)
             .if_none_match("*")
+            .content_type("application/json")
+            .body(aws_sdk_s3::primitives::ByteStream::from(body));
+        apply_sse!(req, &self.sse, key, full)
+            .send()
+            .await
+            .map_err(|e| map_s3_error(e, StoreError::NotFound))?;
+        Ok(())
+    }
+
+    async fn put_blob(&self, key: &str, body: Vec<u8>) -> Result<(), StoreError> {
+        let req = self
+            .client
+            .put_object()
+            .bucket(&self.bucket)
+            .key(key)
             .content_type("application/json")
             .body(aws_sdk_s3::primitives::ByteStream::from(body));
         apply_sse!(req, &self.sse, key, full)

@@ -10,6 +10,8 @@ mod authz;
 mod bad_input;
 #[path = "api/flow.rs"]
 mod flow;
+#[path = "api/grants.rs"]
+mod grants;
 #[path = "api/keys.rs"]
 mod keys;
 #[path = "api/logs.rs"]

@@ -178,7 +178,21 @@ pub async fn download(
     caller: Caller,
     ApiPath(object_id): ApiPath<String>,
 ) -> ApiResult<Json<Download>> {
-    let meta = head_owned(&state, &caller, &object_id).await?;
+    check_object_id(&object_id)?;
+    Ok(Json(download_of(&state, &caller.owner, &object_id).await?))
+}
+
+/// A presigned `GET` of `owner`'s object `object_id` (with that owner's SSE-C
+/// headers when SSE-C is on). The caller has checked who may have it.
+///
+/// # Errors
+/// 404 `not_found` when the object does not exist; store errors.
+pub(crate) async fn download_of(
+    state: &AppState,
+    owner: &str,
+    object_id: &str,
+) -> ApiResult<Download> {
+    let meta = state.store.head(&object_key(owner, object_id)).await?;
     let request = state
         .store
         .presign_get(&meta.key, state.limits.presign_expiry)
@@ -186,11 +200,11 @@ pub async fn download(
     let now = SystemTime::now()
         .duration_since(SystemTime::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
-    Ok(Json(Download {
-        object: ObjectInfo::new(&object_id, &meta),
+    Ok(Download {
+        object: ObjectInfo::new(object_id, &meta),
         request,
         urls_expire_at: now + state.limits.presign_expiry.as_secs(),
-    }))
+    })
 }
 
 /// Largest `header` a request may carry, in bytes before base64 (FORMAT.md's
@@ -255,14 +269,30 @@ pub async fn keys(
     ApiPath(object_id): ApiPath<String>,
     ApiJson(req): ApiJson<KeysRequest>,
 ) -> ApiResult<Json<KeysAnswer>> {
-    // Someone else's object is a 404 whatever the body says.
-    head_owned(&state, &caller, &object_id).await?;
+    check_object_id(&object_id)?;
+    Ok(Json(keys_of(&state, &caller.owner, &object_id, &req).await?))
+}
+
+/// The keys of `owner`'s object `object_id` from the header in `req`: the
+/// context is built from `owner` and `object_id`, never from the request. The
+/// caller has checked who may have them.
+///
+/// # Errors
+/// As `keys`.
+pub(crate) async fn keys_of(
+    state: &AppState,
+    owner: &str,
+    object_id: &str,
+    req: &KeysRequest,
+) -> ApiResult<KeysAnswer> {
+    // An object that is not there is a 404 whatever the body says.
+    state.store.head(&object_key(owner, object_id)).await?;
     let header = decode_header(&req.header)?;
-    let (context, keys) = open_header(&state, &caller, &object_id, header).await?;
-    Ok(Json(KeysAnswer {
+    let (context, keys) = open_header(state, owner, object_id, header).await?;
+    Ok(KeysAnswer {
         object_keys: ObjectKeysJson::new(&keys),
         encryption_context: context_json(&context),
-    }))
+    })
 }
 
 /// `POST /api/objects/{object_id}/data-key`: removed (it handed out the data key,
@@ -306,23 +336,23 @@ pub(crate) fn decode_header(b64: &str) -> ApiResult<Header> {
     Ok(header)
 }
 
-/// Opens `header` for the caller's object `object_id`: the context is built from
-/// the caller and the id (never from the header or the request), the key service
+/// Opens `header` for `owner`'s object `object_id`: the context is built from
+/// the owner and the id (never from the header or the request), the key service
 /// unwraps the data key under it, and crypto-core checks the header's context,
 /// the key commitment and the tag ([`Opener::new`]). Only then are the object's
 /// keys derived; the data key never leaves this function. The caller checks first
-/// that the object (or its upload) is the caller's.
+/// that the object (or its upload) is the caller's, or granted to the caller.
 ///
 /// # Errors
 /// 400 `header_mismatch` (another object's header), `header_auth_failed`; 403 when
 /// the key service refuses; key service errors.
 pub(crate) async fn open_header(
     state: &AppState,
-    caller: &Caller,
+    owner: &str,
     object_id: &str,
     header: Header,
 ) -> ApiResult<(EncryptionContext, ObjectKeys)> {
-    let context = object_context(&caller.owner, object_id)?;
+    let context = object_context(owner, object_id)?;
     if header.context() != &context {
         return Err(header_mismatch());
     }
@@ -354,8 +384,10 @@ pub async fn delete(
     ApiPath(object_id): ApiPath<String>,
 ) -> ApiResult<StatusCode> {
     let meta = head_owned(&state, &caller, &object_id).await?;
-    // Its links first: a link to a deleted file must never open a later one.
+    // Its links and grants first: a link or grant to a deleted file must never
+    // open a later one.
     super::shares::remove_all_for(&state, &caller.owner, &object_id).await?;
+    super::grants::remove_all_for(&state, &caller.owner, &object_id).await?;
     match state.store.delete(&meta.key).await {
         Ok(()) | Err(StoreError::NotFound) => Ok(StatusCode::NO_CONTENT),
         Err(e) => Err(e.into()),

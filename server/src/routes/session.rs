@@ -92,6 +92,9 @@ pub struct Me {
     pub user: String,
     /// The owner id used in object keys and encryption contexts.
     pub owner: String,
+    /// What others type to share a file with the caller (development login: the
+    /// user name; OIDC: the `--oidc-share-claim` claim), `null` when they have none.
+    pub handle: Option<String>,
 }
 
 /// `GET /api/me`: who the token says the caller is.
@@ -99,5 +102,6 @@ pub async fn me(caller: Caller) -> Json<Me> {
     Json(Me {
         user: caller.subject,
         owner: caller.owner,
+        handle: caller.handle,
     })
 }

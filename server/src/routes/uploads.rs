@@ -941,7 +941,7 @@ pub async fn resume(
     };
     let (object_keys, context) = match header {
         Some(h) => {
-            let (context, keys) = open_header(&state, &caller, &object_id, h).await?;
+            let (context, keys) = open_header(&state, &caller.owner, &object_id, h).await?;
             (Some(ObjectKeysJson::new(&keys)), context)
         }
         None => (None, object_context(&caller.owner, &object_id)?),
