@@ -339,6 +339,46 @@ test('links end: download limit, withdrawal, deleted file; altered and cut fragm
   assert.deepEqual(await browser.collectProblems(), []);
 });
 
+test('sealed bytes bound to their link: moved to another file or link they do not open', async () => {
+  const file = await upload('bound.txt', 1000);
+  const r = await page.evaluate(
+    async ({ token, id }) => {
+      const { cd } = window;
+      // A server that answers `open` for this link with another object id: the AAD
+      // no longer matches what `sealed` was sealed to.
+      const otherObject = (url, init) =>
+        fetch(url, init).then(async (res) => {
+          if (!String(url).endsWith('/open') || !res.ok) return res;
+          const body = await res.json();
+          body.object_id = body.object_id.replace(/^./, (c) => (c === '0' ? '1' : '0'));
+          return new Response(JSON.stringify(body), { status: 200, headers: { 'content-type': 'application/json' } });
+        });
+      // A server that swaps the owner's copies of two links' secrets.
+      const swapped = (url, init) =>
+        fetch(url, init).then(async (res) => {
+          if (!/\/shares$/.test(String(url)) || (init?.method ?? 'GET') !== 'GET') return res;
+          const body = await res.json();
+          const [a, b] = body.shares;
+          [a.owner_sealed, b.owner_sealed] = [b.owner_sealed, a.owner_sealed];
+          return new Response(JSON.stringify(body), { status: 200, headers: { 'content-type': 'application/json' } });
+        });
+      const client = new cd.CipherDropClient({ baseUrl: location.origin, token });
+      const one = await client.createShareLink(id);
+      const two = await client.createShareLink(id);
+      const moved = await window.outcome(cd.openShareLink(one.url, { fetch: otherObject }));
+      const honest = (await client.listShareLinks(id)).map((l) => l.url);
+      const lying = new cd.CipherDropClient({ baseUrl: location.origin, token, fetch: swapped });
+      const urls = (await lying.listShareLinks(id)).map((l) => l.url);
+      await client.delete(id);
+      return { moved, honest, urls, expect: [one.url, two.url] };
+    },
+    { token: alice, id: file.id },
+  );
+  assert.equal(r.moved.code, 'LINK_CHANGED');
+  assert.deepEqual([...r.honest].sort(), [...r.expect].sort()); // same second: any order
+  assert.deepEqual(r.urls, [null, null], 'an owner_sealed moved to another link was opened');
+});
+
 test('grants: bob sees the name, downloads the same bytes; revoked, he gets 404', async () => {
   const file = await upload('design notes.md', 150_000);
   const r = await page.evaluate(
