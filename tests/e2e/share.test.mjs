@@ -177,6 +177,9 @@ describe(`sharing (${ENGINE})`, () => {
     assert.equal(await (await recipient.find('#share-left')).text(), 'No limit');
     await screenshot(recipient, 'recipient');
     await audit(recipient, 'recipient page');
+    await recipient.setViewport(390, 844);
+    await screenshot(recipient, 'recipient-narrow');
+    await recipient.setViewport(1280, 900);
     await recipient.click('#share-download');
     await recipient.find('#share-status.ok', { text: 'Downloaded and verified', ...WAIT });
     assert.equal(sha256(await savedFile(recipient, file.name)), file.sha, 'the same bytes');
