@@ -6,11 +6,11 @@
 # The local pass, in every selected engine: starts `cipherdrop serve` (local mode) on
 # a free loopback port with a fresh data directory and runs every tests/e2e/*.test.mjs
 # with CIPHERDROP_BROWSER=<engine> and CIPHERDROP_URL / CIPHERDROP_DATA_DIR set (tests
-# that need other settings — OIDC, resume, a11y — start their own server from
-# CIPHERDROP_BIN and CIPHERDROP_WEB_DIR). The moto pass (moto_server on PATH: pip
-# install 'moto[server]') runs page.test.mjs once more against moto as S3 and KMS,
-# in one engine only (Chromium when selected): what it adds is the other S3/KMS, not
-# another browser. Heavy tests size themselves down outside the first engine
+# that need other settings — OIDC, resume, a11y, share (its server logs at debug) —
+# start their own server from CIPHERDROP_BIN and CIPHERDROP_WEB_DIR). The moto pass
+# (moto_server on PATH: pip install 'moto[server]') runs page.test.mjs once more
+# against moto as S3 and KMS, in one engine only (Chromium when selected): what it
+# adds is the other S3/KMS, not another browser. Heavy tests size themselves down outside the first engine
 # (CIPHERDROP_HEAVY=1 there, 0 elsewhere; resume.test.mjs: CIPHERDROP_RESUME_MIB=64
 # outside it unless set). Screenshots go to tests/artifacts/ (named by mode and engine).
 #

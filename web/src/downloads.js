@@ -20,10 +20,10 @@ let activeDownloads = 0; // downloads this page is decrypting now
 export const downloading = () => activeDownloads > 0;
 
 /** The big-file warning, only where neither streaming path to disk is there. */
-export async function showSaveNote() {
+export async function showSaveNote(note = $('save-note')) {
   const streams = canStreamToDisk() || (await downloadHelper()) !== null;
-  $('save-note').hidden = streams;
-  $('save-note').textContent = streams
+  note.hidden = streams;
+  note.textContent = streams
     ? ''
     : `This browser cannot write a download to disk as it arrives, so files up to ${formatBytes(BLOB_LIMIT)} are decrypted in memory before saving. For bigger files use a recent Chrome, Edge or Firefox, outside a private window.`;
 }
@@ -34,8 +34,29 @@ function setRowStatus(tr, text, kind = '') {
   s.textContent = text;
 }
 
-export async function downloadFile(f, displayName, tr, button) {
-  const size = f.plaintextSize ?? f.size;
+/** Downloads one of the signed-in user's files; progress and failures on its row. */
+export function downloadFile(f, displayName, tr, button) {
+  return saveDownload({
+    open: (onProgress) => currentClient().download(f.id, { onProgress }),
+    name: displayName,
+    size: f.plaintextSize ?? null,
+    approxSize: f.size,
+    setStatus: (text, kind) => setRowStatus(tr, text, kind),
+    button,
+    mark: tr,
+  });
+}
+
+/**
+ * Fetches, decrypts and verifies a file and writes it to disk by the best way this
+ * browser has. `open(onProgress)` resolves to the verified plaintext stream (the
+ * owner's, a grantee's or a share link's download); `size` is its plaintext size when
+ * known (the download helper checks it), `approxSize` an upper bound otherwise;
+ * `setStatus(text, kind)` shows progress and the outcome; `mark.dataset.savedWith`
+ * says how it was saved. Resolves to true when the file was saved.
+ */
+export async function saveDownload({ open, name: displayName, size: exactSize, approxSize, setStatus, button, mark }) {
+  const size = exactSize ?? approxSize ?? 0;
   let handle = null;
   let helper = null;
   if (canStreamToDisk()) {
@@ -43,28 +64,28 @@ export async function downloadFile(f, displayName, tr, button) {
       // Ask first, while the click still counts as a user gesture.
       handle = await window.showSaveFilePicker({ suggestedName: displayName });
     } catch (e) {
-      if (e?.name === 'AbortError') return; // the person closed the dialog
-      setRowStatus(tr, describe(e), 'err');
-      return;
+      if (e?.name === 'AbortError') return false; // the person closed the dialog
+      setStatus(describe(e), 'err');
+      return false;
     }
   } else {
     button.disabled = true;
     helper = await downloadHelper();
     button.disabled = false;
     if (!helper && size > BLOB_LIMIT) {
-      setRowStatus(tr, tooBigHere(), 'err');
-      return;
+      setStatus(tooBigHere(), 'err');
+      return false;
     }
   }
   button.disabled = true;
   activeDownloads++;
-  delete tr.dataset.savedWith;
-  setRowStatus(tr, 'Downloading and verifying…');
+  delete mark.dataset.savedWith;
+  setStatus('Downloading and verifying…');
   let percent = -1;
   const onProgress = ({ received, total }) => {
     // Redrawn only when the number changes (progress comes with every network read).
     const now = Math.floor((received / Math.max(total, 1)) * 100);
-    if (now !== percent) setRowStatus(tr, `Downloading and verifying… ${(percent = now)}%`);
+    if (now !== percent) setStatus(`Downloading and verifying… ${(percent = now)}%`);
   };
   let reader = null;
   // Set once the browser's own download (through the service worker) has begun: a
@@ -73,7 +94,7 @@ export async function downloadFile(f, displayName, tr, button) {
   // name, so the person is told to delete it.
   let handedToBrowser = false;
   try {
-    const stream = await currentClient().download(f.id, { onProgress });
+    const stream = await open(onProgress);
     let savedWith;
     if (handle) {
       const writable = await handle.createWritable();
@@ -97,9 +118,9 @@ export async function downloadFile(f, displayName, tr, button) {
           handedToBrowser = true;
           await saveThroughHelper(helper, next, {
             name: displayName,
-            size: f.plaintextSize ?? null,
+            size: exactSize ?? null,
             // Progress says more when data flows again.
-            onStall: () => setRowStatus(tr, 'Waiting for the browser to save the file (is the download paused?)…'),
+            onStall: () => setStatus('Waiting for the browser to save the file (is the download paused?)…'),
           });
           savedWith = 'service-worker';
         } catch (e) {
@@ -119,8 +140,9 @@ export async function downloadFile(f, displayName, tr, button) {
         savedWith = 'blob';
       }
     }
-    tr.dataset.savedWith = savedWith;
-    setRowStatus(tr, 'Downloaded and verified', 'ok');
+    mark.dataset.savedWith = savedWith;
+    setStatus('Downloaded and verified', 'ok');
+    return true;
   } catch (e) {
     reader?.cancel(e).catch(() => {}); // stop the transfer from storage
     if (handle) {
@@ -131,14 +153,17 @@ export async function downloadFile(f, displayName, tr, button) {
         // best effort
       }
     }
-    if (needsSignIn(e)) return handleError(e);
-    setRowStatus(
-      tr,
+    if (needsSignIn(e)) {
+      handleError(e);
+      return false;
+    }
+    setStatus(
       handedToBrowser
         ? `${describeSave(e)} The download was stopped before the end: if your browser kept a file for it, delete that file, it is incomplete.`
         : `${describeSave(e)} Nothing was saved.`,
       'err',
     );
+    return false;
   } finally {
     activeDownloads--;
     button.disabled = false;

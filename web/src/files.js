@@ -1,10 +1,12 @@
 //! The list of the signed-in user's files: loading it, one row per file (name, size,
-//! time, Download and Delete buttons), and deleting.
+//! time, Download, Share and Delete buttons), and deleting.
 import { $ } from './dom.js';
 import { formatBytes, dateFormat } from './format.js';
 import { showAlert, handleError } from './alerts.js';
 import { currentClient, onSignOut } from './session.js';
 import { downloadFile } from './downloads.js';
+import { openShareDialog } from './sharing.js';
+import { refreshShared } from './shared.js';
 
 let files = [];
 let listVersion = 0; // bumped by every change: a listing started before it is stale
@@ -84,7 +86,14 @@ function fileRow(f) {
   del.textContent = 'Delete';
   del.setAttribute('aria-label', `Delete ${displayName}`);
   del.addEventListener('click', () => deleteFile(f, displayName, del));
-  actions.append(dl, del);
+  const share = document.createElement('button');
+  share.type = 'button';
+  share.className = 'secondary-btn share';
+  share.textContent = 'Share';
+  share.setAttribute('aria-label', `Share ${displayName}`);
+  share.setAttribute('aria-haspopup', 'dialog');
+  share.addEventListener('click', () => openShareDialog(f, displayName, share));
+  actions.append(dl, share, del);
 
   tr.append(name, size, date, actions);
   return tr;
@@ -106,7 +115,10 @@ async function deleteFile(f, displayName, button) {
   }
 }
 
-$('refresh').addEventListener('click', refreshFiles);
+$('refresh').addEventListener('click', () => {
+  refreshFiles();
+  refreshShared();
+});
 
 onSignOut(() => {
   files = [];

@@ -11,6 +11,7 @@ import { setClient, onSignOut, signOut } from './session.js';
 import { refreshFiles } from './files.js';
 import { showSaveNote } from './downloads.js';
 import { refreshUnfinished } from './unfinished.js';
+import { refreshShared } from './shared.js';
 
 const TOKEN_KEY = 'cipherdrop.token';
 
@@ -62,6 +63,7 @@ async function signIn(token) {
   hideAlert();
   showSaveNote();
   refreshUnfinished();
+  refreshShared();
   await refreshFiles();
 }
 
