@@ -242,7 +242,16 @@ async function plainRun() {
     // The backend plans parts for the encrypted length (a little longer than the
     // file): the same slices of the file are sent, the last part padded with zeros.
     const start = await api('POST', '/api/uploads', { size: file.size, multipart: true });
-    const parts = start.upload.parts;
+    const { chunk_size: C, header_length: H, plaintext_length: L } = start;
+    const { part_count: count, chunks_per_part: k } = start.upload;
+    const N = Math.max(1, Math.ceil(L / C));
+    // The plan in numbers (docs/API.md "Uploads"): part lengths computed here.
+    const parts = Array.from({ length: count }, (_, i) => {
+      const first = i * k;
+      const end = Math.min((i + 1) * k, N);
+      const offset = i === 0 ? 0 : H + first * (C + 16);
+      return { part_number: i + 1, length: H + Math.min(end * C, L) + 16 * end - offset };
+    });
     const requests = new Map();
     for (let i = 0; i < parts.length; i += 100) {
       const res = await api('POST', `/api/uploads/${start.object_id}/parts`, { upload_token: start.upload_token, part_numbers: parts.slice(i, i + 100).map((p) => p.part_number) });

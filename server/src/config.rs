@@ -276,14 +276,28 @@ pub struct ServeArgs {
     #[arg(long, env = "CIPHERDROP_KEY_CACHE_CAPACITY", default_value_t = 10_000)]
     pub key_cache_capacity: usize,
 
-    /// Requests per second each user may make to /api/* (0: no limit); over it the
-    /// answer is 429 with Retry-After.
+    /// Requests per second each user may make to /api/*, and each client address
+    /// to /auth/* and to /api/* without a valid token (sign-in, share links); 0: no
+    /// limit. Over it the answer is 429 with Retry-After.
     #[arg(long, env = "CIPHERDROP_RATE_LIMIT", default_value_t = 20)]
     pub rate_limit: u32,
 
-    /// Requests a user may make at once before --rate-limit applies.
+    /// Requests a user (or address) may make at once before --rate-limit applies.
     #[arg(long, env = "CIPHERDROP_RATE_LIMIT_BURST", default_value_t = 200)]
     pub rate_limit_burst: u32,
+
+    /// A load balancer or reverse proxy (IP address or network, e.g. 10.0.0.0/8)
+    /// whose X-Forwarded-For names the client for the per-address rate limit.
+    /// Without it the limit is per TCP peer, so behind a proxy all clients share
+    /// the proxy's. Repeat or comma-separate for several.
+    #[arg(
+        long,
+        env = "CIPHERDROP_TRUSTED_PROXIES",
+        value_delimiter = ',',
+        value_name = "ADDR_OR_NET",
+        value_parser = crate::rate_limit::parse_trusted_proxy
+    )]
+    pub trusted_proxy: Vec<ipnet::IpNet>,
 
     /// Storage quota per user, in bytes of stored (encrypted) files; an upload that
     /// would go over it is refused with 413. No quota by default.
@@ -448,6 +462,7 @@ impl ServeArgs {
             presign_expiry: Duration::from_secs(self.presign_expiry),
             rate_limit_per_second: self.rate_limit,
             rate_limit_burst: self.rate_limit_burst,
+            trusted_proxies: self.trusted_proxy.clone(),
             quota_bytes: self.quota_bytes,
             share_max_ttl: Duration::from_secs(self.share_max_days * 86_400),
             ..Limits::default()

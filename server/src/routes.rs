@@ -32,6 +32,7 @@ pub fn api_routes(state: Arc<AppState>) -> Router {
     let limits = crate::rate_limit::RateLimits::new(
         state.limits.rate_limit_per_second,
         state.limits.rate_limit_burst,
+        &state.limits.trusted_proxies,
     )
     .map(Arc::new);
     let limiter = axum::middleware::from_fn_with_state(

@@ -30,10 +30,13 @@ pub struct Limits {
     pub max_part_urls_per_request: usize,
     /// Longest accepted encrypted name (base64 characters).
     pub max_name_len: usize,
-    /// Requests per second per user on `/api/*` (0: no limit).
+    /// Requests per second per user on `/api/*`, and per client address on the
+    /// routes without a valid token (0: no limit).
     pub rate_limit_per_second: u32,
-    /// Requests a user may make at once before the rate applies.
+    /// Requests a user (or address) may make at once before the rate applies.
     pub rate_limit_burst: u32,
+    /// Proxies whose `X-Forwarded-For` names the client (`--trusted-proxy`).
+    pub trusted_proxies: Vec<ipnet::IpNet>,
     /// Bytes of stored objects per user (`None`: no quota).
     pub quota_bytes: Option<u64>,
     /// Longest a share link may live (`--share-max-days`).
@@ -53,6 +56,7 @@ impl Default for Limits {
             max_name_len: 1024,
             rate_limit_per_second: 0,
             rate_limit_burst: 0,
+            trusted_proxies: Vec::new(),
             quota_bytes: None,
             share_max_ttl: Duration::from_secs(30 * 86_400),
         }

@@ -368,6 +368,54 @@ test('the first part that fails for good stops the upload: no further part is se
   assert.ok(seen.length <= 6, `parts sent after the failure: ${seen}`);
 });
 
+test('parts the start answer did not sign are signed on demand; a part plan that does not fit the file is refused', async () => {
+  const r = await page.evaluate(async ({ token, size }) => {
+    const { cd } = window;
+    const signs = [];
+    let tamper = null;
+    // The start answer as the client reads it, changed by `tamper` (its multipart plan).
+    const changing = async (url, init) => {
+      const res = await fetch(url, init);
+      const u = String(url);
+      if (u.endsWith('/parts')) signs.push(JSON.parse(init.body).part_numbers);
+      if (!u.endsWith('/api/uploads') || init?.method !== 'POST' || !res.ok) return res;
+      const start = await res.json();
+      if (start.upload.kind === 'multipart') tamper?.(start.upload);
+      return new Response(JSON.stringify(start), { status: res.status, headers: { 'content-type': 'application/json' } });
+    };
+    const client = new cd.CipherDropClient({ baseUrl: location.origin, token, fetch: changing });
+    const before = (await client.list()).length;
+    const plain = window.randomBytes(size);
+    // Only part 1 comes signed: the client computes parts 2 to 4 and signs them.
+    tamper = (up) => {
+      up.parts = up.parts.slice(0, 1);
+    };
+    const obj = await client.upload(new Blob([plain]), { concurrency: 2 });
+    const got = await cd.collect(await client.download(obj.id));
+    const same = (await window.sha256hex(got)) === (await window.sha256hex(plain));
+    await client.delete(obj.id);
+    const outcomes = [];
+    const bad = [
+      (up) => (up.chunks_per_part += 1),
+      (up) => (up.part_count += 1),
+      (up) => (up.part_size -= 1),
+      (up) => (up.parts[1].length += 16),
+      (up) => (up.parts[2].plaintext_offset += 1),
+    ];
+    for (const b of bad) {
+      tamper = b;
+      outcomes.push(await client.upload(new Blob([plain])).then(() => 'finished', (e) => e.code));
+    }
+    tamper = null;
+    await new Promise((res) => setTimeout(res, 300));
+    return { same, signs, outcomes, added: (await client.list()).length - before };
+  }, { token, size: 4 * 5 * MiB - 4096 });
+  assert.equal(r.same, true, 'downloaded plaintext differs');
+  assert.deepEqual([...new Set(r.signs.flat())].sort(), [2, 3, 4], `signed on demand: ${JSON.stringify(r.signs)}`);
+  assert.deepEqual(r.outcomes, Array(5).fill('LENGTH_MISMATCH'));
+  assert.equal(r.added, 0, 'a refused upload left an object');
+});
+
 test('two uploads at once on one client hold no more parts than its partsInFlight', async () => {
   let inFlight = 0;
   let most = 0;

@@ -6,7 +6,7 @@ import { createChunkAead } from './aead.js';
 import { DecryptStream, collect } from './streams.js';
 import { ApiError, cipherDropError } from './errors.js';
 import { StorageError, abortError, isAbort } from './send.js';
-import { Gate, PartUploader } from './parts.js';
+import { Gate, PartUploader, multipartPlan, takeSignedPart } from './parts.js';
 import { NAME_KEY_MARKER, b64decode, b64encode, openName, sealName } from './names.js';
 import { ResumeStore, hasIndexedDb } from './resume.js';
 import * as shares from './shares.js';
@@ -359,7 +359,7 @@ export class CipherDropClient {
       upload.parts = partsOf(state, enc);
       // The storage's list of parts is the truth: a part whose answer was lost is
       // there, and one the record thinks done but the storage lacks is sent again.
-      upload.done = new Map((state.parts_done ?? []).map((p) => [p.part_number, p.etag]));
+      upload.done = new Map(Object.entries(state.parts_done ?? {}).map(([n, etag]) => [Number(n), etag]));
       if (state.kind === 'single' && state.uploaded) upload.done.set(1, null);
       await store.put({ ...record, done: Object.fromEntries(upload.done) });
     } catch (e) {
@@ -418,10 +418,12 @@ export class CipherDropClient {
       const width = Math.max(1, Math.min(concurrency, todo.length));
       sealer = new PartUploader(enc, this.useWorker);
       await sealer.init();
+      // Parts are signed on demand (the start and resume answers sign the first
+      // ones); each signed part is checked against the plan computed here.
       const requests = new Map(parts.filter((p) => p.request).map((p) => [p.part_number, p.request]));
       const sign = async (numbers, stop) => {
         const res = await this.retry(stop, () => this.api('POST', `/api/uploads/${id}/parts`, { upload_token: token, part_numbers: numbers }, stop));
-        for (const p of res.parts) requests.set(p.part_number, p.request);
+        for (const p of res.parts) requests.set(p.part_number, single ? p.request : takeSignedPart(parts, p).request);
       };
       const etags = new Array(parts.length);
       for (const [n, etag] of done) etags[n - 1] = etag;
@@ -648,9 +650,17 @@ export class CipherDropClient {
   }
 }
 
-/** The parts of an upload (start or resume answer): a single PUT is one part. */
+/**
+ * The parts of an upload (start or resume answer): a single PUT is one part; a
+ * multipart upload's parts are computed from its plan, the ones the answer signed
+ * carry their `request`.
+ */
 function partsOf(answer, enc) {
-  if (answer.upload.kind !== 'single') return answer.upload.parts.map((p) => ({ ...p, multipart: true }));
+  if (answer.upload.kind !== 'single') {
+    const parts = multipartPlan(answer.upload, enc);
+    for (const signed of answer.upload.parts) takeSignedPart(parts, signed);
+    return parts;
+  }
   const length = enc.ciphertextLength;
   return [{ part_number: 1, first_chunk: 0, chunk_count: enc.chunkCount, plaintext_offset: 0, plaintext_length: enc.plaintextLength, length, request: answer.upload.request }];
 }

@@ -239,3 +239,61 @@ export class PartUploader {
   }
 }
 
+
+/** Bytes of an AES-GCM tag: every sealed chunk is its plaintext plus this. */
+const TAG = 16;
+
+const planMismatch = () => cipherDropError('LENGTH_MISMATCH', 'the server and this client disagree on how the file is cut into parts');
+
+/**
+ * Every part of a multipart upload, computed from the compact plan of a start or
+ * resume answer (docs/API.md "Uploads"): part n (from 1) holds chunks
+ * `(n-1)·k .. min(n·k, chunkCount)` with k = `chunks_per_part`, part 1 starts with
+ * the header. Each part is `{ part_number, offset, length, first_chunk, chunk_count,
+ * plaintext_offset, plaintext_length }` (the fields the server signs parts with);
+ * the plan must cover exactly this file (`enc`'s layout), else LENGTH_MISMATCH.
+ */
+export function multipartPlan(upload, enc) {
+  const { part_count: count, chunks_per_part: k, part_size: partSize } = upload;
+  const C = enc.chunkSize;
+  const H = enc.headerLength;
+  const L = enc.plaintextLength;
+  const N = enc.chunkCount;
+  if (!Number.isSafeInteger(count) || !Number.isSafeInteger(k) || k < 1 || count < 1 || count !== Math.ceil(N / k) || partSize !== k * C) {
+    throw planMismatch();
+  }
+  const parts = new Array(count);
+  for (let n = 1; n <= count; n++) {
+    const first = (n - 1) * k;
+    const end = Math.min(n * k, N);
+    const plainStart = first * C;
+    const plainEnd = Math.min(end * C, L);
+    const offset = n === 1 ? 0 : H + first * (C + TAG);
+    const stop = H + plainEnd + TAG * end;
+    parts[n - 1] = {
+      part_number: n,
+      offset,
+      length: stop - offset,
+      first_chunk: first,
+      chunk_count: end - first,
+      plaintext_offset: plainStart,
+      plaintext_length: plainEnd - plainStart,
+      multipart: true,
+    };
+  }
+  if (parts[count - 1].offset + parts[count - 1].length !== enc.ciphertextLength) throw planMismatch();
+  return parts;
+}
+
+const PART_FIELDS = ['offset', 'length', 'first_chunk', 'chunk_count', 'plaintext_offset', 'plaintext_length'];
+
+/**
+ * Sets the presigned `request` of a part the server signed on the computed part
+ * it names, after checking the server cut that part as this client did.
+ */
+export function takeSignedPart(parts, signed) {
+  const part = parts[signed.part_number - 1];
+  if (!part || !signed.request || PART_FIELDS.some((f) => part[f] !== signed[f])) throw planMismatch();
+  part.request = signed.request;
+  return part;
+}

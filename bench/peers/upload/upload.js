@@ -16,6 +16,19 @@ const api = async (base, token, method, path, body) => {
   return res.status === 204 ? undefined : res.json();
 };
 
+/** Every part's number and length, from the compact plan of a start answer (docs/API.md "Uploads"). */
+const planOf = (start) => {
+  const { chunk_size: C, header_length: H, plaintext_length: L } = start;
+  const { part_count: count, chunks_per_part: k } = start.upload;
+  const N = Math.max(1, Math.ceil(L / C));
+  return Array.from({ length: count }, (_, i) => {
+    const first = i * k;
+    const end = Math.min((i + 1) * k, N);
+    const offset = i === 0 ? 0 : H + first * (C + 16);
+    return { part_number: i + 1, length: H + Math.min(end * C, L) + 16 * end - offset };
+  });
+};
+
 /** PUT `body` to a presigned request with XHR (as the client does); resolves with the ETag. */
 function put(request, body) {
   return new Promise((resolve, reject) => {
@@ -39,7 +52,8 @@ function put(request, body) {
  */
 async function plainUpload(base, token, file, concurrency, how = 'file') {
   const start = await api(base, token, 'POST', '/api/uploads', { size: file.size });
-  const parts = start.upload.kind === 'single' ? [{ part_number: 1, length: start.ciphertext_length, request: start.upload.request }] : start.upload.parts;
+  const parts = start.upload.kind === 'single' ? [{ part_number: 1, length: start.ciphertext_length, request: start.upload.request }] : planOf(start);
+  if (start.upload.kind !== 'single') for (const p of start.upload.parts) parts[p.part_number - 1].request = p.request;
   const single = start.upload.kind === 'single';
   const requests = new Map(parts.filter((p) => p.request).map((p) => [p.part_number, p.request]));
   const offsets = [];

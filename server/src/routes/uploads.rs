@@ -78,13 +78,12 @@ pub struct PartJson {
     pub plaintext_offset: u64,
     /// Plaintext length the part encrypts.
     pub plaintext_length: u64,
-    /// The presigned `PUT` for the part (only for the parts signed in this response).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub request: Option<Presigned>,
+    /// The presigned `PUT` for the part.
+    pub request: Presigned,
 }
 
 impl PartJson {
-    fn new(p: &Part, request: Option<Presigned>) -> Self {
+    fn new(p: &Part, request: Presigned) -> Self {
         Self {
             part_number: p.number,
             offset: p.ciphertext.start,
@@ -107,11 +106,43 @@ pub enum UploadPlan {
         /// The presigned request.
         request: Presigned,
     },
-    /// Multipart: every part, the first ones with presigned requests.
+    /// Multipart: the part plan in a few numbers (the browser computes every part
+    /// from them, see [`PartPlan`]) and the first parts to send, signed.
     Multipart {
-        /// All parts in order.
+        /// How the object is cut into parts.
+        #[serde(flatten)]
+        plan: PartPlan,
+        /// Up to `initial_part_urls` parts to send first (in order), each signed;
+        /// the others are signed on demand by `POST …/parts`.
         parts: Vec<PartJson>,
     },
+}
+
+/// A multipart plan in a few numbers instead of a list of every part (a 1 TiB
+/// file has about 10,000). Every part is a whole number of chunks, part 1 starts
+/// with the header, and every part but the last holds `chunks_per_part` chunks,
+/// so part *n* (from 1) holds chunks `(n-1)·k .. min(n·k, chunks)`; its offsets
+/// and lengths follow from the layout (docs/API.md spells the arithmetic out).
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct PartPlan {
+    /// Number of parts (1 to 10,000).
+    pub part_count: u32,
+    /// Chunks in every part but the last (the last holds the rest, at least one).
+    pub chunks_per_part: u64,
+    /// Plaintext bytes in every part but the last: `chunks_per_part × chunk_size`.
+    pub part_size: u64,
+}
+
+impl PartPlan {
+    fn of(parts: &[Part], layout: &Layout) -> Result<Self, ApiError> {
+        let first = parts.first().ok_or_else(|| internal("empty part plan"))?;
+        let chunks_per_part = first.chunks.end - first.chunks.start;
+        Ok(Self {
+            part_count: u32::try_from(parts.len()).map_err(|_| internal("part count"))?,
+            chunks_per_part,
+            part_size: chunks_per_part * layout.chunk_size().bytes(),
+        })
+    }
 }
 
 /// Response of `POST /api/uploads`.
@@ -268,28 +299,29 @@ pub async fn start(
     let urls_expire_at = now_secs() + limits.presign_expiry.as_secs();
     let (upload, mpu) = if multipart {
         let parts = plan(&layout, limits.part_size)?;
+        let part_plan = PartPlan::of(&parts, &layout)?;
         let upload_id = state.store.create_multipart(&key, &metadata).await?;
-        let mut out = Vec::with_capacity(parts.len());
-        for (i, p) in parts.iter().enumerate() {
-            let request = if i < limits.initial_part_urls {
-                Some(
-                    state
-                        .store
-                        .presign_part(
-                            &key,
-                            &upload_id,
-                            part_number(p)?,
-                            p.len(),
-                            limits.presign_expiry,
-                        )
-                        .await?,
+        let mut out = Vec::with_capacity(limits.initial_part_urls.min(parts.len()));
+        for p in parts.iter().take(limits.initial_part_urls) {
+            let request = state
+                .store
+                .presign_part(
+                    &key,
+                    &upload_id,
+                    part_number(p)?,
+                    p.len(),
+                    limits.presign_expiry,
                 )
-            } else {
-                None
-            };
+                .await?;
             out.push(PartJson::new(p, request));
         }
-        (UploadPlan::Multipart { parts: out }, Some(upload_id))
+        (
+            UploadPlan::Multipart {
+                plan: part_plan,
+                parts: out,
+            },
+            Some(upload_id),
+        )
     } else {
         let request = state
             .store
@@ -534,7 +566,7 @@ pub async fn sign_parts(
         let key = object_key(&caller.owner, &object_id);
         let request = presign_single(&state, &key, &claims, &layout).await?;
         return Ok(Json(PartsSigned {
-            parts: vec![PartJson::new(&single_part(&layout), Some(request))],
+            parts: vec![PartJson::new(&single_part(&layout), request)],
             urls_expire_at: now_secs() + state.limits.presign_expiry.as_secs(),
         }));
     };
@@ -569,7 +601,7 @@ pub async fn sign_parts(
                 state.limits.presign_expiry,
             )
             .await?;
-        out.push(PartJson::new(p, Some(request)));
+        out.push(PartJson::new(p, request));
     }
     Ok(Json(PartsSigned {
         parts: out,
@@ -790,17 +822,6 @@ pub struct Resume {
     pub header: Option<String>,
 }
 
-/// A part the store already holds.
-#[derive(Debug, Serialize)]
-pub struct PartDone {
-    /// Part number.
-    pub part_number: u32,
-    /// Its ETag (pass it to `complete`).
-    pub etag: String,
-    /// Bytes stored.
-    pub size: u64,
-}
-
 /// Response of `POST /api/uploads/{object_id}/resume`.
 #[derive(Debug, Serialize)]
 pub struct UploadResumed {
@@ -825,9 +846,10 @@ pub struct UploadResumed {
     pub upload_expires_at: u64,
     /// When the presigned requests in this response expire (Unix seconds).
     pub urls_expire_at: u64,
-    /// Multipart: the parts the store holds, complete and of the right size.
+    /// Multipart: the parts the store holds, complete and of the planned size,
+    /// as part number → ETag (only those; a JSON object keyed by the number).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub parts_done: Option<Vec<PartDone>>,
+    pub parts_done: Option<BTreeMap<u32, String>>,
     /// Single: whether the object is stored with the right length.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub uploaded: Option<bool>,
@@ -877,45 +899,43 @@ pub async fn resume(
             .list_parts(&key, upload_id)
             .await
             .map_err(gone)?;
-        let done: Vec<PartDone> = stored
+        let done: BTreeMap<u32, String> = stored
             .into_iter()
             .filter(|s| {
-                plan.iter()
-                    .any(|p| p.number == s.part_number && p.len() == s.size)
+                usize::try_from(s.part_number)
+                    .ok()
+                    .and_then(|n| n.checked_sub(1))
+                    .and_then(|i| plan.get(i))
+                    .is_some_and(|p| p.len() == s.size)
             })
-            .map(|s| PartDone {
-                part_number: s.part_number,
-                etag: s.etag,
-                size: s.size,
-            })
+            .map(|s| (s.part_number, s.etag))
             .collect();
-        let mut to_sign = state.limits.initial_part_urls;
-        let mut parts = Vec::with_capacity(plan.len());
-        for p in &plan {
-            let request = if to_sign > 0 && !done.iter().any(|d| d.part_number == p.number) {
-                to_sign -= 1;
-                Some(
-                    state
-                        .store
-                        .presign_part(
-                            &key,
-                            upload_id,
-                            part_number(p)?,
-                            p.len(),
-                            state.limits.presign_expiry,
-                        )
-                        .await?,
+        let mut parts = Vec::with_capacity(state.limits.initial_part_urls);
+        for p in plan
+            .iter()
+            .filter(|p| !done.contains_key(&p.number))
+            .take(state.limits.initial_part_urls)
+        {
+            let request = state
+                .store
+                .presign_part(
+                    &key,
+                    upload_id,
+                    part_number(p)?,
+                    p.len(),
+                    state.limits.presign_expiry,
                 )
-            } else {
-                None
-            };
+                .await?;
             parts.push(PartJson::new(p, request));
         }
         (
             "multipart",
             Some(done),
             None,
-            UploadPlan::Multipart { parts },
+            UploadPlan::Multipart {
+                plan: PartPlan::of(&plan, &layout)?,
+                parts,
+            },
         )
     } else {
         if state

@@ -1,5 +1,7 @@
 //! Bad input gets a clear 4xx JSON error, and the server keeps serving.
 
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as B64;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
@@ -399,6 +401,133 @@ async fn requests_over_the_rate_limit_are_refused_with_retry_after() {
         server.get("/api/objects", Some(&alice)).await.0,
         StatusCode::OK
     );
+}
+
+/// Requests without a valid token — sign-in, `/auth/config`, the public share
+/// routes, requests that get 401 — are limited per client address: over the burst
+/// 429 with `Retry-After` and the usual error shape, before any work. A signed-in
+/// user's requests count against the user, not the address.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sign_in_and_public_routes_are_rate_limited_per_address() {
+    let server = TestServer::local(&["--rate-limit", "1", "--rate-limit-burst", "3"]).await;
+    let share = format!("/api/shares/{}", "ab".repeat(16));
+    let auth = json!({ "auth": B64.encode([0u8; 32]) });
+    // Three from this address: the burst.
+    let alice = server.login("alice").await;
+    assert_eq!(server.get("/auth/config", None).await.0, StatusCode::OK);
+    let (s, body) = server.get(&share, None).await;
+    assert_eq!(s, StatusCode::NOT_FOUND, "{body}");
+    // Then every route without a valid token is refused, whatever it is.
+    let refused = [
+        server
+            .post("/auth/dev-login", None, &json!({ "user": "bob" }))
+            .await,
+        server.get("/auth/config", None).await,
+        server.get(&share, None).await,
+        server.post(&format!("{share}/open"), None, &auth).await,
+        server.post(&format!("{share}/download"), None, &auth).await,
+        server.get("/api/objects", None).await,
+        server.get("/api/objects", Some("not-a-token")).await,
+    ];
+    for (i, (s, body)) in refused.iter().enumerate() {
+        assert_eq!(*s, StatusCode::TOO_MANY_REQUESTS, "request {i}: {body}");
+        assert_eq!(body["error"]["code"], "rate_limited", "{body}");
+        let message = body["error"]["message"].as_str().unwrap();
+        assert!(
+            message.contains("from this address") && message.contains("try again"),
+            "{message}"
+        );
+    }
+    let resp = server
+        .http
+        .post(server.url("/auth/dev-login"))
+        .json(&json!({ "user": "bob" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::TOO_MANY_REQUESTS);
+    let retry: u64 = resp.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=2).contains(&retry), "{retry}");
+    // The signed-in user, health checks: not held back by the address.
+    assert_eq!(
+        server.get("/api/objects", Some(&alice)).await.0,
+        StatusCode::OK
+    );
+    assert_eq!(server.get("/healthz", None).await.0, StatusCode::OK);
+    // After the wait, signing in works again.
+    tokio::time::sleep(std::time::Duration::from_secs(retry)).await;
+    let (s, body) = server
+        .post("/auth/dev-login", None, &json!({ "user": "bob" }))
+        .await;
+    assert_eq!(s, StatusCode::OK, "{body}");
+}
+
+/// `--rate-limit 0` turns the per-address limit off as it does the per-user one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rate_limit_0_turns_the_per_address_limit_off() {
+    let server = TestServer::local(&["--rate-limit", "0", "--rate-limit-burst", "1"]).await;
+    for i in 0..30 {
+        let (s, body) = server
+            .post("/auth/dev-login", None, &json!({ "user": format!("u{i}") }))
+            .await;
+        assert_eq!(s, StatusCode::OK, "{body}");
+        assert_eq!(server.get("/auth/config", None).await.0, StatusCode::OK);
+    }
+}
+
+/// `--trusted-proxy`: a request from the proxy counts against the client its
+/// `X-Forwarded-For` names (the rightmost entry that is not a trusted proxy);
+/// a malformed header counts against the proxy; without the flag the header is
+/// ignored.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn behind_a_trusted_proxy_the_forwarded_client_is_limited() {
+    async fn config(server: &TestServer, forwarded: Option<&str>) -> StatusCode {
+        let mut req = server.http.get(server.url("/auth/config"));
+        if let Some(f) = forwarded {
+            req = req.header("x-forwarded-for", f);
+        }
+        req.send().await.unwrap().status()
+    }
+    const OK: StatusCode = StatusCode::OK;
+    const LIMITED: StatusCode = StatusCode::TOO_MANY_REQUESTS;
+
+    let server = TestServer::local(&[
+        "--rate-limit",
+        "1",
+        "--rate-limit-burst",
+        "2",
+        "--trusted-proxy",
+        "127.0.0.1,10.0.0.0/8",
+    ])
+    .await;
+    let client_a = "203.0.113.7";
+    assert_eq!(config(&server, Some(client_a)).await, OK);
+    // The same client through a second trusted hop.
+    assert_eq!(config(&server, Some("203.0.113.7, 10.1.2.3")).await, OK);
+    assert_eq!(config(&server, Some(client_a)).await, LIMITED);
+    // A forged entry left of the client's own does not make it someone else.
+    assert_eq!(
+        config(&server, Some("198.51.100.1, 203.0.113.7")).await,
+        LIMITED
+    );
+    // Another client, and the proxy's own requests, have limits of their own.
+    assert_eq!(config(&server, Some("203.0.113.8")).await, OK);
+    assert_eq!(config(&server, Some("2001:db8::1")).await, OK);
+    assert_eq!(config(&server, None).await, OK);
+    // Malformed (a port, a name): counted against the proxy itself, whose burst is
+    // spent after two.
+    assert_eq!(config(&server, Some("203.0.113.9:443")).await, OK);
+    assert_eq!(config(&server, Some("unknown")).await, LIMITED);
+
+    // Without --trusted-proxy the header changes nothing: one address.
+    let server = TestServer::local(&["--rate-limit", "1", "--rate-limit-burst", "2"]).await;
+    assert_eq!(config(&server, Some("203.0.113.7")).await, OK);
+    assert_eq!(config(&server, Some("203.0.113.8")).await, OK);
+    assert_eq!(config(&server, Some("203.0.113.9")).await, LIMITED);
 }
 
 /// `--quota-bytes`: an upload that would take the user over the quota is refused

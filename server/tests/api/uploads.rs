@@ -347,6 +347,113 @@ async fn local_single_put_url_is_resigned_as_part_1() {
     );
 }
 
+/// Part `n` of `answer`'s multipart plan, computed by the rule docs/API.md gives
+/// (the browser's arithmetic): the six fields the server signs parts with.
+fn computed_part(answer: &Value, n: u64) -> Value {
+    let get = |v: &Value| v.as_u64().unwrap();
+    let c = get(&answer["chunk_size"]);
+    let h = get(&answer["header_length"]);
+    let l = get(&answer["plaintext_length"]);
+    let k = get(&answer["upload"]["chunks_per_part"]);
+    let chunks = l.div_ceil(c).max(1);
+    let first = (n - 1) * k;
+    let end = (n * k).min(chunks);
+    let plain_end = (end * c).min(l);
+    let offset = if n == 1 { 0 } else { h + first * (c + 16) };
+    json!({
+        "part_number": n,
+        "offset": offset,
+        "length": h + plain_end + 16 * end - offset,
+        "first_chunk": first,
+        "chunk_count": end - first,
+        "plaintext_offset": first * c,
+        "plaintext_length": plain_end - first * c,
+    })
+}
+
+/// A signed part without its request.
+fn plan_fields(part: &Value) -> Value {
+    let mut p = part.clone();
+    p.as_object_mut().unwrap().remove("request");
+    p
+}
+
+/// Starting a 1 TiB upload answers the plan in three numbers and the first 32
+/// parts signed, not a list of its 9,987 parts: the answer stays small. The plan
+/// computed by docs/API.md's rule is what the server signs: first, middle and last
+/// part, and the last part ends at `ciphertext_length`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_1_tib_start_answer_is_small_and_its_plan_is_what_the_server_signs() {
+    let server = TestServer::local(&[]).await;
+    let token = server.login("ivan").await;
+    let resp = server
+        .http
+        .post(server.url("/api/uploads"))
+        .bearer_auth(&token)
+        .json(&json!({ "size": 1u64 << 40 }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::CREATED);
+    let body = resp.bytes().await.unwrap();
+    let started: Value = serde_json::from_slice(&body).unwrap();
+    eprintln!("1 TiB start answer: {} bytes", body.len());
+    assert!(body.len() < 64 * 1024, "{} bytes", body.len());
+
+    let upload = &started["upload"];
+    assert_eq!(upload["kind"], "multipart");
+    let count = upload["part_count"].as_u64().unwrap();
+    let k = upload["chunks_per_part"].as_u64().unwrap();
+    let c = started["chunk_size"].as_u64().unwrap();
+    let chunks = (1u64 << 40).div_ceil(c);
+    assert_eq!(count, chunks.div_ceil(k));
+    assert_eq!(count, 9987, "{upload}");
+    assert_eq!(upload["part_size"].as_u64().unwrap(), k * c);
+    let last = computed_part(&started, count);
+    assert_eq!(
+        last["offset"].as_u64().unwrap() + last["length"].as_u64().unwrap(),
+        started["ciphertext_length"].as_u64().unwrap()
+    );
+
+    // The first 32, signed, in order, as computed.
+    let parts = upload["parts"].as_array().unwrap();
+    assert_eq!(parts.len(), 32);
+    for (i, p) in parts.iter().enumerate() {
+        assert!(p["request"]["url"].is_string(), "{p}");
+        assert_eq!(plan_fields(p), computed_part(&started, i as u64 + 1));
+    }
+    // First, middle and last, signed on demand.
+    let wanted = [1, count / 2, count - 1, count];
+    let (status, signed) = post_upload(
+        &server,
+        &token,
+        &started,
+        "parts",
+        json!({ "part_numbers": wanted }),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{signed}");
+    let signed = signed["parts"].as_array().unwrap();
+    assert_eq!(signed.len(), wanted.len());
+    for (p, n) in signed.iter().zip(wanted) {
+        assert!(p["request"]["url"].is_string(), "{p}");
+        assert_eq!(plan_fields(p), computed_part(&started, n), "part {n}");
+    }
+
+    // Resumed with nothing sent: the same plan, the first 32 signed, nothing done.
+    let (status, resumed) = resume(&server, &token, &started, json!({})).await;
+    assert_eq!(status, StatusCode::OK, "{resumed}");
+    assert!(resumed.to_string().len() < 64 * 1024);
+    assert_eq!(resumed["parts_done"], json!({}));
+    for field in ["part_count", "chunks_per_part", "part_size"] {
+        assert_eq!(resumed["upload"][field], upload[field], "{field}");
+    }
+    assert_eq!(resumed["upload"]["parts"].as_array().unwrap().len(), 32);
+
+    let (status, _) = post_upload(&server, &token, &started, "abort", json!({})).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+}
+
 async fn resume(
     server: &TestServer,
     token: &str,
@@ -399,27 +506,27 @@ async fn resume_multipart(server: &TestServer) {
         assert_eq!(resumed[field], started[field], "{field}");
     }
     assert!(resumed.get("uploaded").is_none());
-    let parts_done = resumed["parts_done"].as_array().unwrap();
-    let numbers: Vec<u64> = parts_done
-        .iter()
-        .map(|p| p["part_number"].as_u64().unwrap())
-        .collect();
-    assert_eq!(numbers, [1, 3], "{resumed}");
-    let plan = started["upload"]["parts"].as_array().unwrap();
-    for (done, sent) in parts_done.iter().zip(&sent) {
-        assert_eq!(done["etag"], sent["etag"]);
-        let n = usize::try_from(done["part_number"].as_u64().unwrap()).unwrap();
-        assert_eq!(done["size"], plan[n - 1]["length"]);
+    // Only the parts done, as part number → ETag.
+    let parts_done = resumed["parts_done"].as_object().unwrap();
+    let numbers: Vec<&str> = parts_done.keys().map(String::as_str).collect();
+    assert_eq!(numbers, ["1", "3"], "{resumed}");
+    assert_eq!(parts_done["1"], sent[0]["etag"]);
+    assert_eq!(parts_done["3"], sent[1]["etag"]);
+    let upload = &resumed["upload"];
+    assert_eq!(upload["kind"], "multipart");
+    for field in ["part_count", "chunks_per_part", "part_size"] {
+        assert_eq!(upload[field], started["upload"][field], "{field}");
     }
-    let parts = resumed["upload"]["parts"].as_array().unwrap();
-    assert_eq!(resumed["upload"]["kind"], "multipart");
-    assert_eq!(parts.len(), 3);
-    let signed: Vec<u64> = parts
+    assert_eq!(upload["part_count"], 3);
+    // Only the missing part is listed, signed, and as the plan computes it.
+    let parts = upload["parts"].as_array().unwrap();
+    let listed: Vec<u64> = parts
         .iter()
-        .filter(|p| p.get("request").is_some())
         .map(|p| p["part_number"].as_u64().unwrap())
         .collect();
-    assert_eq!(signed, [2], "only the missing part is signed");
+    assert_eq!(listed, [2], "only the missing part is listed");
+    assert!(parts[0]["request"]["url"].is_string(), "{resumed}");
+    assert_eq!(plan_fields(&parts[0]), computed_part(&started, 2));
 
     // Without the header: no keys.
     let (status, again) = resume(server, &token, &started, json!({})).await;
@@ -468,7 +575,7 @@ async fn resume_multipart(server: &TestServer) {
     assert_not_resumable(status, &body);
 
     // Finish with the resumed request for part 2.
-    let part2 = send_part(server, &parts[1], &ciphertext).await;
+    let part2 = send_part(server, &parts[0], &ciphertext).await;
     let all = json!([sent[0], part2, sent[1]]);
     let (status, body) = post_upload(
         server,

@@ -528,26 +528,59 @@ impl<'a> User<'a> {
                 let plan = layout
                     .plan_parts(self.shared.part_size)
                     .map_err(|e| e.to_string())?;
+                // The answer carries the plan in numbers and the first parts signed.
                 let parts = started["upload"]["parts"].as_array().ok_or("no parts")?;
-                let agrees = plan.len() == parts.len()
-                    && plan.iter().zip(parts).all(|(p, j)| {
-                        Some(u64::from(p.number)) == j["part_number"].as_u64()
-                            && Some(p.ciphertext.start) == j["offset"].as_u64()
-                            && Some(p.len()) == j["length"].as_u64()
-                            && Some(p.chunks.start) == j["first_chunk"].as_u64()
-                    });
+                let agree = |p: &Part, j: &Value| {
+                    Some(u64::from(p.number)) == j["part_number"].as_u64()
+                        && Some(p.ciphertext.start) == j["offset"].as_u64()
+                        && Some(p.len()) == j["length"].as_u64()
+                        && Some(p.chunks.start) == j["first_chunk"].as_u64()
+                };
+                let agrees = Some(plan.len() as u64) == started["upload"]["part_count"].as_u64()
+                    && plan.first().map(|p| p.chunks.end - p.chunks.start)
+                        == started["upload"]["chunks_per_part"].as_u64()
+                    && parts.len() <= plan.len()
+                    && plan.iter().zip(parts).all(|(p, j)| agree(p, j));
                 if !agrees {
-                    let what = "the API's parts differ from Layout::plan_parts".to_owned();
+                    let what = "the API's part plan differs from Layout::plan_parts".to_owned();
                     self.shared.unexpected(what.clone());
                     return Err(what);
                 }
+                // The rest are signed on demand, 100 at a time, as the browser does.
+                let mut requests: Vec<Value> = parts.iter().map(|j| j["request"].clone()).collect();
+                let id = started["object_id"].as_str().ok_or("no object id")?;
+                let path = format!("/api/uploads/{id}/parts");
+                let unsigned: Vec<u32> = plan[requests.len()..].iter().map(|p| p.number).collect();
+                for batch in unsigned.chunks(100) {
+                    let body =
+                        json!({ "upload_token": started["upload_token"], "part_numbers": batch });
+                    let signed = self
+                        .retry("sign_parts", |_| {
+                            let (body, path) = (body.clone(), path.clone());
+                            async move {
+                                let (s, v) = self.api(Method::POST, &path, Some(body)).await?;
+                                expect("sign_parts", s, v, StatusCode::OK)
+                            }
+                        })
+                        .await?;
+                    let signed = signed["parts"].as_array().ok_or("no signed parts")?;
+                    for j in signed {
+                        let at = requests.len();
+                        if !plan.get(at).is_some_and(|p| agree(p, j)) {
+                            let what = "a signed part differs from Layout::plan_parts".to_owned();
+                            self.shared.unexpected(what.clone());
+                            return Err(what);
+                        }
+                        requests.push(j["request"].clone());
+                    }
+                }
                 // Parts are sealed and sent in parallel, as the browser does.
-                let sends = plan.into_iter().zip(parts).map(|(p, j)| {
+                let sends = plan.into_iter().zip(requests).map(|(p, request)| {
                     let (sealer, plaintext) = (Arc::clone(&sealer), Arc::clone(&plaintext));
                     async move {
                         let number = p.number;
                         let body = seal_part(sealer, plaintext, p).await?;
-                        let etag = self.put(&j["request"], body).await?;
+                        let etag = self.put(&request, body).await?;
                         Ok::<_, String>(json!({ "part_number": number, "etag": etag }))
                     }
                 });
