@@ -58,7 +58,7 @@ cargo +nightly fuzz build
 
 corpus_size() { # files bytes
   local d="corpus/$1"
-  printf '%s %s' "$(find "$d" -type f | wc -l)" "$(find "$d" -type f -printf '%s\n' | awk '{s += $1} END {print s + 0}')"
+  printf '%s %s\n' "$(find "$d" -type f | wc -l)" "$(find "$d" -type f -printf '%s\n' | awk '{s += $1} END {print s + 0}')"
 }
 artefacts() { find "artifacts/$1" -type f 2>/dev/null | sort; }
 # stat NAME LOG: the last value libFuzzer printed for stat::NAME in LOG (0 when none).
@@ -81,7 +81,7 @@ for t in "${targets[@]}"; do
     log="$log_dir/$t-$runs.log"
     set +e
     cargo +nightly fuzz run "$t" -- -max_total_time="$left" -print_final_stats=1 2>&1 \
-      | tee "$log" | grep -E '^(#[0-9]+ +(pulse|DONE)|==[0-9]+==|SUMMARY|Test unit written)' >&2
+      | tee "$log" | grep -E '^(#[0-9]+[[:space:]]+(pulse|DONE)|==[0-9]+==|SUMMARY|Test unit written)' >&2
     status=${PIPESTATUS[0]}
     set -e
     execs=$((execs + $(stat number_of_executed_units "$log")))
