@@ -125,9 +125,7 @@ impl Drop for Haproxy {
 /// The answers HAProxy gives itself, in the API's JSON error shape (so clients treat
 /// them as the retryable 502/503/504 the API documents).
 fn error_page(status: u16, reason: &str, message: &str) -> String {
-    let body = format!(
-        r#"{{"error":{{"code":"load_balancer_{status}","message":"{message}"}}}}"#
-    );
+    let body = format!(r#"{{"error":{{"code":"load_balancer_{status}","message":"{message}"}}}}"#);
     format!(
         "HTTP/1.1 {status} {reason}\r\nContent-Type: application/json\r\nCache-Control: no-store\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
         body.len()
@@ -415,7 +413,8 @@ async fn replicas_behind_haproxy_survive_a_killed_replica() {
     let direct = reqwest::Client::builder().no_proxy().build().unwrap();
     let mut replicas: Vec<ServerProcess> = configs.iter().map(ServerProcess::spawn).collect();
     for r in &mut replicas {
-        r.wait_for(&direct, "/readyz", Duration::from_secs(60)).await;
+        r.wait_for(&direct, "/readyz", Duration::from_secs(60))
+            .await;
     }
     let lb = Haproxy::start(
         &haproxy,
@@ -510,9 +509,7 @@ async fn replicas_behind_haproxy_survive_a_killed_replica() {
     // object decrypts to its SHA-256 (through the load balancer, both replicas up).
     let mut final_files = 0u64;
     for (i, (name, owner, files)) in finished.iter().enumerate() {
-        let mut user = User::sign_in(&shared, name, 6000 + i as u64)
-            .await
-            .unwrap();
+        let mut user = User::sign_in(&shared, name, 6000 + i as u64).await.unwrap();
         assert_eq!(&user.owner, owner);
         user.files.clone_from(files);
         if user.check_listing().await.is_ok() {
@@ -578,7 +575,12 @@ async fn replicas_behind_haproxy_survive_a_killed_replica() {
         .api_calls
         .iter()
         .filter(|(at, s)| is_failure(*s) && !in_window(at))
-        .map(|(at, s)| format!("HTTP {s} at {:.2} s", at.duration_since(start).as_secs_f64()))
+        .map(|(at, s)| {
+            format!(
+                "HTTP {s} at {:.2} s",
+                at.duration_since(start).as_secs_f64()
+            )
+        })
         .collect();
     let stray_transport: Vec<String> = stats
         .transport_errors
