@@ -73,6 +73,13 @@ ensure_moto() {
   fi
 }
 
+# HAProxy, the load balancer in front of two replicas in server/tests/replicas.rs.
+# Debian installs it in /usr/sbin, which a user's PATH may not hold.
+ensure_haproxy() {
+  if command -v haproxy >/dev/null 2>&1 || [ -x /usr/sbin/haproxy ]; then return 0; fi
+  ensure_apt haproxy haproxy
+}
+
 ensure_fuzz_tools() {
   if ! rustup toolchain list | grep -q '^nightly'; then
     say "installing the nightly toolchain (for cargo fuzz)"

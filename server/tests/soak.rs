@@ -471,6 +471,43 @@ async fn soak_under_load_and_faults() {
         stats.gave_up, stats.aborted
     )
     .unwrap();
+    let unverified: Vec<&String> = stats
+        .completed_ids
+        .difference(&stats.verified_ids)
+        .collect();
+    writeln!(
+        r,
+        "API requests: {}, of which {} got a 5xx and {} no HTTP answer; operations that succeeded by retrying: {} (at most {} retries); completed uploads verified at least once: {} of {}",
+        stats.api_calls.len(),
+        stats.api_calls.iter().filter(|(_, s)| *s >= 500).count(),
+        stats.api_calls.iter().filter(|(_, s)| *s == 0).count(),
+        stats.recoveries.len(),
+        stats.recoveries.iter().map(|r| r.retries).max().unwrap_or(0),
+        stats.completed_ids.len() - unverified.len(),
+        stats.completed_ids.len()
+    )
+    .unwrap();
+    let mut restart_covered: std::collections::BTreeMap<&str, (u64, f64)> =
+        std::collections::BTreeMap::new();
+    for rec in stats
+        .recoveries
+        .iter()
+        .filter(|rec| rec.first_failure >= killed && rec.first_failure <= back)
+    {
+        let e = restart_covered.entry(rec.op).or_insert((0, 0.0));
+        e.0 += 1;
+        e.1 = e.1.max(rec.took.as_secs_f64());
+    }
+    writeln!(
+        r,
+        "operations that failed in the restart window and succeeded by retrying (count, longest from first failure): {}",
+        restart_covered
+            .iter()
+            .map(|(op, (n, t))| format!("{op} {n} ({t:.2} s)"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    )
+    .unwrap();
     writeln!(
         r,
         "faults: restart (SIGKILL) at {:.1} s, serving again after {:.2} s; part PUTs {} of which refused {}; KMS calls {} of which failed {} ({:?}, window {:?}); requests the proxy could not forward {}",
@@ -541,6 +578,11 @@ async fn soak_under_load_and_faults() {
             .map(|e| format!("transport error outside the restart: {e}")),
     );
     failures.extend(panics.iter().map(|p| format!("server panicked: {p}")));
+    failures.extend(
+        unverified
+            .iter()
+            .map(|id| format!("upload {id} was reported complete but never verified")),
+    );
     for k in &leftover_known {
         failures.push(format!("multipart upload left behind: {k}"));
     }

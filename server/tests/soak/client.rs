@@ -49,6 +49,26 @@ pub struct Stats {
     pub multipart_starts_cut: u64,
     /// Every object id a client was given.
     pub known_ids: BTreeSet<String>,
+    /// Objects whose upload was reported complete, and objects that were downloaded,
+    /// decrypted and matched their SHA-256 at least once.
+    pub completed_ids: BTreeSet<String>,
+    pub verified_ids: BTreeSet<String>,
+    /// Every API request (not the presigned S3 ones): when its answer came (or its
+    /// transport failed), and the HTTP status (0: no HTTP answer).
+    pub api_calls: Vec<(Instant, u16)>,
+    /// Operations that failed at least once and then succeeded by retrying.
+    pub recoveries: Vec<Recovery>,
+}
+
+/// An operation that succeeded after retrying.
+#[derive(Debug, Clone)]
+pub struct Recovery {
+    pub op: &'static str,
+    /// When its first try failed.
+    pub first_failure: Instant,
+    pub retries: u32,
+    /// From the first failure to the success.
+    pub took: Duration,
 }
 
 /// What the clients share.
@@ -312,11 +332,16 @@ impl<'a> User<'a> {
             Err(e) => return Err(self.transport(&e, path)),
         };
         let status = resp.status();
-        match resp.bytes().await {
+        let result = match resp.bytes().await {
             Ok(bytes) if bytes.is_empty() => Ok((status, Value::Null)),
             Ok(bytes) => Ok((status, object_json_error(&bytes))),
-            Err(e) => Err(self.transport(&e, path)),
-        }
+            Err(e) => return Err(self.transport(&e, path)),
+        };
+        self.shared
+            .stats()
+            .api_calls
+            .push((Instant::now(), status.as_u16()));
+        result
     }
 
     fn transport(&self, e: &reqwest::Error, path: &str) -> Failure {
@@ -328,10 +353,10 @@ impl<'a> User<'a> {
             "connection closed"
         };
         let route = path.split('/').take(3).collect::<Vec<_>>().join("/");
-        self.shared
-            .stats()
-            .transport_errors
+        let mut s = self.shared.stats();
+        s.transport_errors
             .push((Instant::now(), format!("{kind} ({route}…): {e}")));
+        s.api_calls.push((Instant::now(), 0));
         Failure::Retry(format!("api {kind}"))
     }
 
@@ -345,11 +370,23 @@ impl<'a> User<'a> {
     {
         let start = Instant::now();
         let mut n = 0u32;
+        let mut first_failure = None;
         let mut jitter = Rng::new(self.rng.0 ^ u64::from(n) ^ 0xA5A5);
         loop {
             match attempt(n).await {
-                Ok(v) => return Ok(v),
+                Ok(v) => {
+                    if let Some(first_failure) = first_failure {
+                        self.shared.stats().recoveries.push(Recovery {
+                            op,
+                            first_failure,
+                            retries: n,
+                            took: first_failure.elapsed(),
+                        });
+                    }
+                    return Ok(v);
+                }
                 Err(Failure::Retry(kind)) => {
+                    first_failure.get_or_insert_with(Instant::now);
                     {
                         let mut s = self.shared.stats();
                         *s.errors.entry(format!("{op}: {kind}")).or_insert(0) += 1;
@@ -458,7 +495,7 @@ impl<'a> User<'a> {
         match result {
             Ok(ciphertext_len) => {
                 self.files.push(StoredFile {
-                    id,
+                    id: id.clone(),
                     sha256,
                     plaintext_len: size,
                     ciphertext_len,
@@ -467,6 +504,7 @@ impl<'a> User<'a> {
                 });
                 self.uploads_done += 1;
                 let mut s = self.shared.stats();
+                s.completed_ids.insert(id.clone());
                 *s.uploads.entry(class.name()).or_insert(0) += 1;
                 s.bytes_uploaded += size;
                 Ok(())
@@ -790,6 +828,7 @@ impl<'a> User<'a> {
         let mut s = self.shared.stats();
         s.downloads += 1;
         s.bytes_verified += plain_len;
+        s.verified_ids.insert(file.id.clone());
         Ok(())
     }
 
