@@ -17,6 +17,9 @@ pub struct ApiError {
     message: String,
     /// Extra detail for the log only (5xx).
     detail: Option<String>,
+    /// Wrong passwords a share link still takes (`wrong_password`), also in the body
+    /// as `attempts_left` so a client need not read it out of the message.
+    attempts_left: Option<u32>,
 }
 
 impl ApiError {
@@ -27,6 +30,7 @@ impl ApiError {
             code,
             message: message.into(),
             detail: None,
+            attempts_left: None,
         }
     }
 
@@ -85,7 +89,15 @@ impl ApiError {
             code,
             message: message.to_owned(),
             detail: Some(detail.into()),
+            attempts_left: None,
         }
+    }
+
+    /// Adds `attempts_left` to the answer (a share link's wrong password).
+    #[must_use]
+    pub fn with_attempts_left(mut self, n: u32) -> Self {
+        self.attempts_left = Some(n);
+        self
     }
 
     /// The HTTP status.
@@ -121,6 +133,8 @@ struct Body<'a> {
 struct Inner<'a> {
     code: &'a str,
     message: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    attempts_left: Option<u32>,
 }
 
 impl IntoResponse for ApiError {
@@ -143,6 +157,7 @@ impl IntoResponse for ApiError {
             error: Inner {
                 code: self.code,
                 message: &self.message,
+                attempts_left: self.attempts_left,
             },
         };
         (self.status, Json(body)).into_response()

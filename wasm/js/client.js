@@ -98,7 +98,9 @@ export class CipherDropClient {
     }
     if (!res.ok) {
       const err = json?.error ?? {};
-      throw new ApiError(res.status, err.code ?? 'http_error', err.message ?? `the server answered ${res.status}`);
+      const e = new ApiError(res.status, err.code ?? 'http_error', err.message ?? `the server answered ${res.status}`);
+      if (Number.isSafeInteger(err.attempts_left) && err.attempts_left >= 0) e.attemptsLeft = err.attempts_left;
+      throw e;
     }
     return json;
   }

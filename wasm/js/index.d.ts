@@ -249,6 +249,8 @@ export class ApiError extends Error {
   readonly status: number;
   /** The API's stable code: `"not_found"`, `"unauthorized"`, `"key_disabled"`, ... */
   readonly code: string;
+  /** With `wrong_password` (a share link's): wrong passwords it still takes, 0 once closed. */
+  readonly attemptsLeft?: number;
 }
 
 /** A presigned storage (S3) request failed after its retries: HTTP `status`, 0 when there was no answer. */

@@ -66,10 +66,11 @@ function linkError(code, message, cause) {
   return cipherDropError(code, message ?? LINK_MESSAGES[code], cause);
 }
 
-function wrongPassword(serverMessage) {
-  // The server says "N attempts left" (people's words); 0 once the link is closed.
-  const m = /(\d+) attempts? left/.exec(serverMessage ?? '');
-  const attemptsLeft = m ? Number(m[1]) : 0;
+function wrongPassword(apiError) {
+  // The server answers `attempts_left` (0 once the link is closed); an older server
+  // only says "N attempts left" in its message.
+  const m = /(\d+) attempts? left/.exec(apiError.message ?? '');
+  const attemptsLeft = apiError.attemptsLeft ?? (m ? Number(m[1]) : 0);
   const e = linkError(
     'WRONG_PASSWORD',
     attemptsLeft > 0
@@ -90,7 +91,7 @@ function mapShareError(e) {
     case 'invalid_auth':
       return linkError('LINK_CHANGED', undefined, e);
     case 'wrong_password':
-      return wrongPassword(e.message);
+      return wrongPassword(e);
     case 'invalid_share_id':
       return linkError('INVALID_LINK', undefined, e);
     default:

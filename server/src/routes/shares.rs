@@ -295,18 +295,23 @@ async fn authenticate(state: &AppState, record: &Record, auth: &str) -> ApiResul
     }
     let prefix = fails_prefix(&record.share_id);
     match claim(state, &prefix, PASSWORD_ATTEMPTS).await? {
-        Some(n) if n < PASSWORD_ATTEMPTS => Err(ApiError::forbidden(
-            "wrong_password",
-            format!(
-                "The password is not right. {} attempts left before the link closes.",
-                PASSWORD_ATTEMPTS - n
-            ),
-        )),
+        Some(n) if n < PASSWORD_ATTEMPTS => {
+            let left = PASSWORD_ATTEMPTS - n;
+            let attempts = if left == 1 { "attempt" } else { "attempts" };
+            Err(ApiError::forbidden(
+                "wrong_password",
+                format!(
+                    "The password is not right. {left} {attempts} left before the link closes."
+                ),
+            )
+            .with_attempts_left(left))
+        }
         _ => Err(ApiError::forbidden(
             "wrong_password",
             "The password is not right, and this link is now closed after too many wrong \
              passwords. Ask the person who sent it for a new link.",
-        )),
+        )
+        .with_attempts_left(0)),
     }
 }
 

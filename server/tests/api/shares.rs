@@ -246,10 +246,12 @@ async fn password_attempts(server: &TestServer) {
         assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
         assert_eq!(body["error"]["code"], "wrong_password");
         let message = body["error"]["message"].as_str().unwrap();
+        let attempts = if left == 1 { "attempt" } else { "attempts" };
         assert!(
-            message.contains(&format!("{left} attempts left")),
+            message.contains(&format!("{left} {attempts} left")),
             "{message}"
         );
+        assert_eq!(body["error"]["attempts_left"], left, "{body}");
     }
     // The right password still works before the tenth wrong one ...
     let (status, _) = open(server, &l.share_id, &l.auth).await;
@@ -262,6 +264,7 @@ async fn password_attempts(server: &TestServer) {
             .unwrap()
             .contains("now closed")
     );
+    assert_eq!(body["error"]["attempts_left"], 0, "{body}");
     // ... and not after: the link is closed for everyone.
     let (status, body) = open(server, &l.share_id, &l.auth).await;
     assert_unavailable("closed after wrong passwords", status, &body);
