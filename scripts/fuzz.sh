@@ -12,12 +12,13 @@
 # runs, not committed); crashes are saved in fuzz/artifacts/<target>/. The fuzz crate
 # builds into fuzz/target (its own workspace), not into CARGO_TARGET_DIR.
 # libFuzzer stops at a crash: the target is then started again for the time left, up
-# to 5 crashes per target. Exit status 1 when any target crashed.
+# to 5 crashes per target, unless the crash was one seen before (a crashing corpus
+# file). Exit status 1 when any target crashed.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 usage() {
-  sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'
+  awk 'NR > 1 && !/^#/ {exit} NR > 1 {sub(/^# ?/, ""); print}' "$0"
   echo
   echo "usage: scripts/fuzz.sh [--minutes N] [TARGET...]"
 }
@@ -73,7 +74,7 @@ for t in "${targets[@]}"; do
   read -r files_before bytes_before < <(corpus_size "$t")
   mapfile -t arts_before < <(artefacts "$t")
   say "fuzzing $t for $minutes min (corpus: $files_before files, $bytes_before bytes)"
-  execs=0 runs=0 start=$SECONDS
+  execs=0 runs=0 start=$SECONDS last_count=-1
   while :; do
     left=$((budget - (SECONDS - start)))
     [ "$left" -ge 5 ] || break
@@ -86,9 +87,12 @@ for t in "${targets[@]}"; do
     set -e
     execs=$((execs + $(stat number_of_executed_units "$log")))
     [ "$status" -eq 0 ] && break
-    # A crash (or a failure to start): go on only when it left an artefact.
+    # A crash (or a failure to start): go on only when it left a new artefact (the
+    # same one again means a crash in the corpus itself: every run would stop there).
     grep -q 'Test unit written to' "$log" || { echo "cargo fuzz run $t failed (exit $status) without a crash artefact; its output: $log" >&2; trap - EXIT; exit 1; }
-    [ "$runs" -lt 5 ] || break
+    count=$(artefacts "$t" | wc -l)
+    [ "$runs" -lt 5 ] && [ "$count" -gt "${last_count:--1}" ] || break
+    last_count=$count
   done
   took=$((SECONDS - start))
   read -r files_after bytes_after < <(corpus_size "$t")

@@ -1081,3 +1081,80 @@ fn worked_example_x25519_hpke() {
     assert_eq!(hex::encode(&w.blob), blob);
     assert_eq!(hex::encode(&hpke_wrap(DATA_KEY).blob), blob);
 }
+
+/// Regression (found by `scripts/fuzz.sh`, 2026-12-02): the `header` fuzz target
+/// read the key commitment at `len - 48..len - 16`, the place it had when the header
+/// tag was a 16-byte GMAC; since the tag became HMAC-SHA-256 (32 bytes) its own
+/// assertion failed on the first seed that parses (`ok_empty`, unminimised: every
+/// valid header does it), so the target had fuzzed nothing past that check. Fixed,
+/// it crashed next on `err_passphrase_second_entry`: it also wanted the writer's
+/// `encoded_len` to accept every header the reader accepts. CI only builds the
+/// targets. This runs the target's checks over every vector file, so a change of
+/// the layout or of those rules fails here, where `cargo test` sees it.
+#[test]
+fn header_fields_sit_where_the_header_fuzz_target_reads_them() {
+    use cipherdrop_core::{Error, Header, header};
+
+    let (mut parsed, mut two_passphrases) = (0, 0);
+    for v in load_all() {
+        let Ok(h) = Header::parse(&v.body) else {
+            continue;
+        };
+        parsed += 1;
+        let len = h.len();
+        let bytes = h.as_bytes();
+        assert_eq!(bytes, &v.body[..len], "{}", v.name);
+        assert_eq!(
+            header::header_len_from_prefix(&v.body[..PREFIX_LEN]),
+            Ok(len),
+            "{}",
+            v.name
+        );
+        assert_eq!(Header::parse(bytes).as_ref(), Ok(&h), "{}", v.name);
+        assert_eq!(
+            Header::parse(&bytes[..len - 1]),
+            Err(Error::Truncated),
+            "{}",
+            v.name
+        );
+        assert_eq!(&bytes[15..19], &h.chunk_size().get().to_be_bytes());
+        assert_eq!(
+            &bytes[19..27],
+            &h.plaintext_len().unwrap_or(UNKNOWN_LENGTH).to_be_bytes()
+        );
+        assert_eq!(&bytes[27..59], h.message_id());
+        let ctx = h.context().canonical_bytes();
+        assert_eq!(&bytes[59..59 + ctx.len()], &ctx[..], "{}", v.name);
+        // The commitment, then the 32-byte tag, end the header.
+        let tag_at = len - HEADER_TAG_LEN;
+        assert_eq!(
+            &bytes[tag_at - h.commitment().len()..tag_at],
+            h.commitment(),
+            "{}: the commitment is not just before the tag",
+            v.name
+        );
+        assert_ne!(
+            &bytes[len - 48..len - 16],
+            h.commitment(),
+            "{}: the commitment is where the 16-byte GMAC tag put it",
+            v.name
+        );
+        // A reader takes a second passphrase entry (and runs Argon2id for the
+        // first only, FORMAT.md 2.4); a writer refuses it. The fuzz target had this
+        // wrong too (its second crash, on err_passphrase_second_entry).
+        let passphrases = h
+            .wrapped_keys()
+            .iter()
+            .filter(|w| w.provider_id == header::PASSPHRASE_ARGON2ID)
+            .count();
+        match header::encoded_len(h.context(), h.wrapped_keys()) {
+            Err(Error::InvalidWrappedKey(_)) if passphrases > 1 => two_passphrases += 1,
+            other => assert_eq!(other, Ok(len), "{}", v.name),
+        }
+    }
+    assert!(
+        parsed >= 20,
+        "only {parsed} vector files have a valid header"
+    );
+    assert_eq!(two_passphrases, 1, "err_passphrase_second_entry");
+}
