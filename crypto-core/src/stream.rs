@@ -14,7 +14,6 @@ use alloc::vec::Vec;
 
 use aes_gcm::aead::AeadInOut;
 use aes_gcm::aead::Tag;
-use aes_gcm::aead::inout::InOutBuf;
 use aes_gcm::{Aes256Gcm, Nonce};
 use zeroize::Zeroize;
 
@@ -226,7 +225,6 @@ impl Sealer {
     #[must_use]
     pub fn into_stream(self) -> StreamSealer {
         StreamSealer {
-            layout: self.layout(),
             sealer: self,
             pending: Vec::new(),
             next: 0,
@@ -243,22 +241,6 @@ fn seal(cipher: &Aes256Gcm, index: u64, is_final: bool, chunk: &mut [u8]) -> [u8
             &[],
             chunk.into(),
         )
-        .expect("a chunk of at most 16 MiB is within AES-GCM's limits");
-    tag.into()
-}
-
-/// Seals `plaintext` into `out` (the same length) and returns the tag: one pass
-/// reads the plaintext and writes the ciphertext, with no copy before it.
-fn seal_to(
-    cipher: &Aes256Gcm,
-    index: u64,
-    is_final: bool,
-    plaintext: &[u8],
-    out: &mut [u8],
-) -> [u8; TAG_LEN] {
-    let buf = InOutBuf::new(plaintext, out).expect("the output is the plaintext's length");
-    let tag = cipher
-        .encrypt_inout_detached(&Nonce::from(chunk_nonce(index, is_final)), &[], buf)
         .expect("a chunk of at most 16 MiB is within AES-GCM's limits");
     tag.into()
 }
@@ -407,7 +389,17 @@ fn open(
     is_final: bool,
     chunk: &mut [u8],
 ) -> Result<usize> {
-    let n = check_sealed_chunk(cs, index, is_final, chunk.len())?;
+    let n = chunk.len().checked_sub(TAG_LEN).ok_or(Error::Truncated)?;
+    if n as u64 > cs.bytes() {
+        return Err(Error::LimitExceeded(
+            "a chunk is longer than the chunk size",
+        ));
+    }
+    // Indexes run 0 ..= 2^32 - 1, so a chunk at the last index must be the final
+    // one: a non-final chunk there means the input holds more than 2^32 chunks.
+    if index >= MAX_CHUNKS || (index == MAX_CHUNKS - 1 && !is_final) {
+        return Err(Error::TooLarge);
+    }
     let (body, tag) = chunk.split_at_mut(n);
     let tag = Tag::<Aes256Gcm>::try_from(&*tag).expect("split at len - 16");
     match cipher.decrypt_inout_detached(
@@ -424,55 +416,10 @@ fn open(
     }
 }
 
-/// Opens the sealed chunk `sealed` (body and tag) into `out`, which must be exactly
-/// the body's length: one pass reads the ciphertext and writes the plaintext, and
-/// it writes only after the tag has verified (AES-GCM checks the tag over the
-/// ciphertext first). On failure `out` is zeroed.
-fn open_to(
-    cipher: &Aes256Gcm,
-    cs: ChunkSize,
-    index: u64,
-    is_final: bool,
-    sealed: &[u8],
-    out: &mut [u8],
-) -> Result<usize> {
-    let n = check_sealed_chunk(cs, index, is_final, sealed.len())?;
-    let (body, tag) = sealed.split_at(n);
-    let tag = Tag::<Aes256Gcm>::try_from(tag).expect("split at len - 16");
-    let buf = InOutBuf::new(body, out).expect("the output is the body's length");
-    match cipher.decrypt_inout_detached(&Nonce::from(chunk_nonce(index, is_final)), &[], buf, &tag)
-    {
-        Ok(()) => Ok(n),
-        Err(_) => {
-            out.zeroize();
-            Err(Error::DecryptionFailed)
-        }
-    }
-}
-
-/// The plaintext length of a sealed chunk of `len` bytes at `index`, or why it
-/// cannot be one.
-fn check_sealed_chunk(cs: ChunkSize, index: u64, is_final: bool, len: usize) -> Result<usize> {
-    let n = len.checked_sub(TAG_LEN).ok_or(Error::Truncated)?;
-    if n as u64 > cs.bytes() {
-        return Err(Error::LimitExceeded(
-            "a chunk is longer than the chunk size",
-        ));
-    }
-    // Indexes run 0 ..= 2^32 - 1, so a chunk at the last index must be the final
-    // one: a non-final chunk there means the input holds more than 2^32 chunks.
-    if index >= MAX_CHUNKS || (index == MAX_CHUNKS - 1 && !is_final) {
-        return Err(Error::TooLarge);
-    }
-    Ok(n)
-}
-
 /// Push-style encryption: feed plaintext, collect the file (header first).
 #[derive(Debug)]
 pub struct StreamSealer {
     sealer: Sealer,
-    /// The layout, when the header records the plaintext length.
-    layout: Option<Layout>,
     pending: Vec<u8>,
     next: u64,
     consumed: u64,
@@ -504,39 +451,20 @@ impl StreamSealer {
         }
         let cs = self.sealer.header.chunk_size().bytes();
         let cs_usize = usize::try_from(cs).expect("chunk size <= 16 MiB");
-        // A chunk is sealed as non-final once more bytes than a chunk are at hand,
-        // or, with a declared length, as soon as a whole chunk is at hand that the
-        // layout says is not the last (so pushes of whole chunks hold nothing back).
-        loop {
-            let at_hand = self.pending.len() + input.len();
-            let known_not_last = self.layout.is_some_and(|l| !l.is_final(self.next));
-            if at_hand < cs_usize || (at_hand == cs_usize && !known_not_last) {
-                break;
-            }
+        // A chunk is sealed as non-final once more bytes than a chunk are at hand
+        // (or, with a declared length, once it is known not to be the last).
+        while self.pending.len() + input.len() > cs_usize {
+            let from_pending = self.pending.len();
+            let take = cs_usize - from_pending;
             if self.next >= MAX_CHUNKS - 1 {
                 return Err(Error::TooLarge);
             }
             let start = out.len();
-            let tag = if self.pending.is_empty() {
-                // Straight from the input into `out`: no copy before the cipher.
-                out.resize(start + cs_usize, 0);
-                let (chunk, rest) = input.split_at(cs_usize);
-                input = rest;
-                seal_to(
-                    &self.sealer.cipher,
-                    self.next,
-                    false,
-                    chunk,
-                    &mut out[start..],
-                )
-            } else {
-                let take = cs_usize - self.pending.len();
-                out.extend_from_slice(&self.pending);
-                out.extend_from_slice(&input[..take]);
-                input = &input[take..];
-                self.pending.clear();
-                seal(&self.sealer.cipher, self.next, false, &mut out[start..])
-            };
+            out.extend_from_slice(&self.pending);
+            out.extend_from_slice(&input[..take]);
+            input = &input[take..];
+            self.pending.clear();
+            let tag = seal(&self.sealer.cipher, self.next, false, &mut out[start..]);
             out.extend_from_slice(&tag);
             self.next += 1;
         }
@@ -707,30 +635,16 @@ impl StreamOpener {
         out: &mut Vec<u8>,
     ) -> Result<()> {
         let start = out.len();
+        out.extend_from_slice(head);
+        out.extend_from_slice(tail);
         let cs = self.opener.header.chunk_size();
-        let opened = if tail.is_empty() && head.len() >= TAG_LEN {
-            // The whole chunk is in one slice: open it straight into `out`.
-            out.resize(start + head.len() - TAG_LEN, 0);
-            open_to(
-                &self.opener.cipher,
-                cs,
-                self.next,
-                is_final,
-                head,
-                &mut out[start..],
-            )
-        } else {
-            out.extend_from_slice(head);
-            out.extend_from_slice(tail);
-            open(
-                &self.opener.cipher,
-                cs,
-                self.next,
-                is_final,
-                &mut out[start..],
-            )
-        };
-        match opened {
+        match open(
+            &self.opener.cipher,
+            cs,
+            self.next,
+            is_final,
+            &mut out[start..],
+        ) {
             Ok(n) => {
                 out.truncate(start + n);
                 self.next += 1;

@@ -341,39 +341,6 @@ fn pushes_of_exactly_a_chunk() {
     round_trip(3 * CS, CS, &[CS]);
 }
 
-/// With the length recorded, a whole chunk that the layout says is not the last is
-/// sealed by the push that completes it (nothing is held back for the next push),
-/// and the last one waits for `finish`; without it, a whole chunk waits for a byte
-/// after it. The bytes are those of every other path (`pushes_of_exactly_a_chunk`).
-#[test]
-fn whole_chunks_are_sealed_as_soon_as_known_not_last() {
-    let pt = pattern(3 * CS);
-    let sealed = CS + 16;
-    let mut s = sealer(CS, Some(3 * CS)).into_stream();
-    let h = s.header().len();
-    let mut file = Vec::new();
-    for (i, piece) in pt.chunks(CS).enumerate() {
-        s.push(piece, &mut file).unwrap();
-        let chunks_out = (i + 1).min(2);
-        assert_eq!(file.len(), h + chunks_out * sealed, "after push {i}");
-    }
-    s.finish(&mut file).unwrap();
-    assert_eq!(file.len(), h + 3 * sealed);
-    assert_eq!(open_stream(&file, &[CS + 16]), pt);
-
-    let mut s = sealer(CS, None).into_stream();
-    let h = s.header().len();
-    let mut unrecorded = Vec::new();
-    s.push(&pt[..CS], &mut unrecorded).unwrap();
-    assert_eq!(
-        unrecorded.len(),
-        h,
-        "the first chunk could still be the last"
-    );
-    s.push(&pt[CS..CS + 1], &mut unrecorded).unwrap();
-    assert_eq!(unrecorded.len(), h + sealed);
-}
-
 #[test]
 fn default_chunk_size() {
     // Debug-build AES is slow: two chunks, the cheaper set of paths.
