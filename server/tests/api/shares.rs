@@ -18,6 +18,14 @@ struct Link {
     body: Value,
 }
 
+/// Seconds since the Unix epoch.
+fn now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock after 1970")
+        .as_secs()
+}
+
 fn random<const N: usize>() -> [u8; N] {
     let mut b = [0u8; N];
     getrandom::fill(&mut b).unwrap();
@@ -183,11 +191,20 @@ async fn share_links(server: &TestServer) {
     let (status, _) = open(server, &l2.share_id, &l2.auth).await;
     assert_eq!(status, StatusCode::OK);
 
+    // A presigned GET handed out before the link is withdrawn.
+    let (status, before) = download(server, &l2.share_id, &l2.auth).await;
+    assert_eq!(status, StatusCode::OK, "{before}");
+
     // Withdrawn by Alice: the same answer as used up.
     let (status, _) = server
         .delete(&format!("/api/shares/{}", l2.share_id), Some(&alice))
         .await;
     assert_eq!(status, StatusCode::NO_CONTENT);
+    // The documented bound of withdrawing (SECURITY.md "Share links"): a URL already
+    // handed out still reads the ciphertext until it expires (`--presign-expiry`);
+    // the link gives no new one.
+    assert!(send_presigned_get(&server.http, &before["request"]).await == ciphertext);
+    assert!(before["urls_expire_at"].as_u64().unwrap() <= now() + 900);
     let (status, withdrawn) = download(server, &l2.share_id, &l2.auth).await;
     assert_unavailable("withdrawn", status, &withdrawn);
     assert_eq!(
