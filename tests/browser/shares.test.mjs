@@ -286,7 +286,7 @@ test('Argon2id costs above FORMAT.md 2.4\'s caps are refused before anything run
   assert.equal(r.open, 'LIMIT_EXCEEDED');
 });
 
-test('links end: download limit, withdrawal, deleted file; altered and cut fragments', async () => {
+test('links end: expiry, download limit, withdrawal, deleted file; altered and cut fragments', async () => {
   const file = await upload('minutes.txt', 5000);
   const r = await page.evaluate(
     async ({ token, id }) => {
@@ -300,6 +300,12 @@ test('links end: download limit, withdrawal, deleted file; altered and cut fragm
       const second = await window.outcome(shared.download());
       const reopen = await window.outcome(cd.openShareLink(once.url));
       const listedOnce = (await client.listShareLinks(id)).find((l) => l.shareId === once.shareId);
+
+      // Expired: a link of one second, opened after two.
+      const brief = await client.createShareLink(id, { expiresIn: 1 });
+      await new Promise((resolve) => setTimeout(resolve, 2100));
+      const expired = await window.outcome(cd.openShareLink(brief.url));
+      const listedExpired = (await client.listShareLinks(id)).find((l) => l.shareId === brief.shareId);
 
       const revoked = await client.createShareLink(id);
       await client.revokeShareLink(revoked.shareId);
@@ -317,7 +323,7 @@ test('links end: download limit, withdrawal, deleted file; altered and cut fragm
       const still = (await cd.openShareLink(link.url)).name;
       await client.delete(id);
       const deleted = await window.outcome(cd.openShareLink(link.url));
-      return { left, afterLeft, second, reopen, listedOnce, afterRevoke, changed, cut, none, badId, cutInfo, still, deleted };
+      return { left, afterLeft, second, reopen, listedOnce, expired, listedExpired, afterRevoke, changed, cut, none, badId, cutInfo, still, deleted };
     },
     { token: alice, id: file.id },
   );
@@ -327,6 +333,8 @@ test('links end: download limit, withdrawal, deleted file; altered and cut fragm
   assert.equal(r.reopen.code, 'LINK_UNAVAILABLE');
   assert.equal(r.listedOnce.downloads, 1);
   assert.equal(r.listedOnce.downloadsLeft, 0);
+  assert.equal(r.expired.code, 'LINK_UNAVAILABLE');
+  assert.equal(r.listedExpired.expired, true);
   assert.equal(r.afterRevoke.code, 'LINK_UNAVAILABLE');
   assert.equal(r.changed.code, 'LINK_CHANGED');
   assert.equal(r.cut.code, 'INVALID_LINK');
