@@ -635,6 +635,24 @@ impl S3Store {
         tracing::debug!("presigning directly with aws-sigv4 (checked against the SDK)");
         direct
     }
+
+    /// Writes a small JSON record at `key`: with `create` only when nothing is there
+    /// yet (`If-None-Match: *`), else over whatever is there.
+    async fn write_blob(&self, key: &str, body: Vec<u8>, create: bool) -> Result<(), StoreError> {
+        let req = self
+            .client
+            .put_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .set_if_none_match(create.then(|| "*".to_owned()))
+            .content_type("application/json")
+            .body(aws_sdk_s3::primitives::ByteStream::from(body));
+        apply_sse!(req, &self.sse, key, full)
+            .send()
+            .await
+            .map_err(|e| map_s3_error(e, StoreError::NotFound))?;
+        Ok(())
+    }
 }
 
 #[async_trait]
@@ -834,34 +852,11 @@ impl ObjectStore for S3Store {
     }
 
     async fn create_blob(&self, key: &str, body: Vec<u8>) -> Result<(), StoreError> {
-        let req = self
-            .client
-            .put_object()
-            .bucket(&self.bucket)
-            .key(key)
-            .if_none_match("*")
-            .content_type("application/json")
-            .body(aws_sdk_s3::primitives::ByteStream::from(body));
-        apply_sse!(req, &self.sse, key, full)
-            .send()
-            .await
-            .map_err(|e| map_s3_error(e, StoreError::NotFound))?;
-        Ok(())
+        self.write_blob(key, body, true).await
     }
 
     async fn put_blob(&self, key: &str, body: Vec<u8>) -> Result<(), StoreError> {
-        let req = self
-            .client
-            .put_object()
-            .bucket(&self.bucket)
-            .key(key)
-            .content_type("application/json")
-            .body(aws_sdk_s3::primitives::ByteStream::from(body));
-        apply_sse!(req, &self.sse, key, full)
-            .send()
-            .await
-            .map_err(|e| map_s3_error(e, StoreError::NotFound))?;
-        Ok(())
+        self.write_blob(key, body, false).await
     }
 
     async fn read_blob(&self, key: &str, max_len: usize) -> Result<Option<Vec<u8>>, StoreError> {

@@ -5,7 +5,7 @@ import { Encryptor, Keyring } from './wasm.js';
 import { createChunkAead } from './aead.js';
 import { DecryptStream, collect } from './streams.js';
 import { ApiError, cipherDropError } from './errors.js';
-import { StorageError, abortError, isAbort } from './send.js';
+import { StorageError, abortError, isAbort, sleep } from './send.js';
 import { Gate, PartUploader, multipartPlan, takeSignedPart } from './parts.js';
 import { NAME_KEY_MARKER, b64decode, b64encode, openName, sealName } from './names.js';
 import { ResumeStore, hasIndexedDb } from './resume.js';
@@ -35,21 +35,6 @@ function encryptorFor(header, objectKeys, context) {
   }
 }
 
-
-function sleep(ms, signal) {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) return reject(abortError(signal));
-    const t = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    const onAbort = () => {
-      clearTimeout(t);
-      reject(abortError(signal));
-    };
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
-}
 
 /** Retryable: no answer, 403 from storage (expired link, re-signed first), 408/429/5xx. */
 function retryable(e) {

@@ -20,6 +20,22 @@ export class StorageError extends Error {
 export const abortError = (signal) => signal?.reason ?? new DOMException('the operation was aborted', 'AbortError');
 export const isAbort = (e) => e?.name === 'AbortError';
 
+/** Resolves after `ms` milliseconds; rejects with the abort reason when `signal` aborts first. */
+export function sleep(ms, signal) {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(abortError(signal));
+    const t = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    const onAbort = () => {
+      clearTimeout(t);
+      reject(abortError(signal));
+    };
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}
+
 /**
  * Sends `body` (a Blob or a Uint8Array) with a presigned request; reports bytes sent
  * (taken back when the request fails); resolves with the ETag, rejects with a

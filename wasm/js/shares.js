@@ -18,7 +18,7 @@
 import { headerLength, readHeader, Decryptor } from './wasm.js';
 import { DecryptStream } from './streams.js';
 import { ApiError, cipherDropError } from './errors.js';
-import { StorageError, abortError, isAbort } from './send.js';
+import { StorageError, abortError, isAbort, sleep } from './send.js';
 import { b64decode, b64encode, toUrl, fromUrl, openName } from './names.js';
 import { argon2idAsync } from './passphrase.js';
 
@@ -100,21 +100,6 @@ function mapShareError(e) {
 }
 
 // --- small helpers ---
-
-function sleep(ms, signal) {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) return reject(abortError(signal));
-    const t = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    const onAbort = () => {
-      clearTimeout(t);
-      reject(abortError(signal));
-    };
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
-}
 
 /** Runs `fn` over `items`, at most `width` at once; results in order. */
 async function mapLimit(items, width, fn) {

@@ -303,17 +303,7 @@ pub async fn start(
         let upload_id = state.store.create_multipart(&key, &metadata).await?;
         let mut out = Vec::with_capacity(limits.initial_part_urls.min(parts.len()));
         for p in parts.iter().take(limits.initial_part_urls) {
-            let request = state
-                .store
-                .presign_part(
-                    &key,
-                    &upload_id,
-                    part_number(p)?,
-                    p.len(),
-                    limits.presign_expiry,
-                )
-                .await?;
-            out.push(PartJson::new(p, request));
+            out.push(signed_part(&state, &key, &upload_id, p).await?);
         }
         (
             UploadPlan::Multipart {
@@ -521,6 +511,26 @@ fn part_number(p: &Part) -> Result<i32, ApiError> {
     i32::try_from(p.number).map_err(|_| internal("part number out of range"))
 }
 
+/// Part `p` of multipart upload `upload_id` of `key`, with its presigned PUT.
+async fn signed_part(
+    state: &AppState,
+    key: &str,
+    upload_id: &str,
+    p: &Part,
+) -> Result<PartJson, ApiError> {
+    let request = state
+        .store
+        .presign_part(
+            key,
+            upload_id,
+            part_number(p)?,
+            p.len(),
+            state.limits.presign_expiry,
+        )
+        .await?;
+    Ok(PartJson::new(p, request))
+}
+
 /// Request of `POST /api/uploads/{object_id}/parts`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -591,17 +601,7 @@ pub async fn sign_parts(
                     format!("part numbers of this upload are 1 to {}", parts.len()),
                 )
             })?;
-        let request = state
-            .store
-            .presign_part(
-                &key,
-                upload_id,
-                part_number(p)?,
-                p.len(),
-                state.limits.presign_expiry,
-            )
-            .await?;
-        out.push(PartJson::new(p, request));
+        out.push(signed_part(&state, &key, upload_id, p).await?);
     }
     Ok(Json(PartsSigned {
         parts: out,
@@ -916,17 +916,7 @@ pub async fn resume(
             .filter(|p| !done.contains_key(&p.number))
             .take(state.limits.initial_part_urls)
         {
-            let request = state
-                .store
-                .presign_part(
-                    &key,
-                    upload_id,
-                    part_number(p)?,
-                    p.len(),
-                    state.limits.presign_expiry,
-                )
-                .await?;
-            parts.push(PartJson::new(p, request));
+            parts.push(signed_part(&state, &key, upload_id, p).await?);
         }
         (
             "multipart",
