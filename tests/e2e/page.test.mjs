@@ -424,9 +424,27 @@ describe(`CipherDrop page (${MODE} mode)`, () => {
   it('deletes a file', async () => {
     const page = alice;
     const f = files[0];
-    await clickIn(page, f.name, /^Delete/);
-    assert.match((await page.waitForDialog()).text, /^Delete “.*”\? This cannot be undone\.$/);
-    await page.acceptDialog();
+    let question;
+    if (ENGINE === 'webkit') {
+      // WebKitWebDriver does not report this confirm() on a quiet machine (GET
+      // /alert/text keeps answering "no such alert" while the page waits in it; seen
+      // 2026-12-02, where an in-page check showed confirm called with the right words):
+      // the page's question is read by standing in for confirm() and answering yes.
+      await page.evaluate(() => {
+        window.cdAsked = [];
+        window.confirm = (m) => window.cdAsked.push(m) > 0;
+      });
+      await clickIn(page, f.name, /^Delete/);
+      for (let i = 0; i < 100 && !question; i++) {
+        question = (await page.evaluate(() => window.cdAsked))[0];
+        if (!question) await page.sleep(100);
+      }
+    } else {
+      await clickIn(page, f.name, /^Delete/);
+      question = (await page.waitForDialog()).text;
+    }
+    assert.match(question ?? '', /^Delete “.*”\? This cannot be undone\.$/);
+    if (ENGINE !== 'webkit') await page.acceptDialog();
     await page.waitGone(rowCss(f.name));
     await page.waitForText(`Deleted “${f.name}”.`);
     // uploads/<owner>/<id> is the server's record of the finished upload, not the object.

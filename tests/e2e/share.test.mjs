@@ -46,13 +46,16 @@ async function screenshot(b, name) {
 }
 
 /** Waits until the browser saved `name` (no partial file beside it); returns its bytes. */
-async function savedFile(b, name, { timeout = 60_000 } = {}) {
+async function savedFile(b, name, { size, timeout = 60_000 } = {}) {
   const end = Date.now() + timeout;
   for (;;) {
     const names = fs.readdirSync(b.downloads);
     const stem = name.replace(/\.[^.]*$/, '');
     const partial = names.some((n) => n.startsWith(stem) && /\.(crdownload|part|download)$/.test(n));
-    if (names.includes(name) && !partial) return fs.readFileSync(path.join(b.downloads, name));
+    // WebKit can show the file under its name before its bytes are written (it was
+    // seen empty there once): wait for the expected size too.
+    const complete = () => size === undefined || fs.statSync(path.join(b.downloads, name)).size === size;
+    if (names.includes(name) && !partial && complete()) return fs.readFileSync(path.join(b.downloads, name));
     if (Date.now() > end) throw new Error(`${ENGINE}: ${name} was not saved in ${b.downloads} (there: ${names.join(', ')})`);
     await b.sleep(100);
   }
@@ -182,7 +185,7 @@ describe(`sharing (${ENGINE})`, () => {
     await recipient.setViewport(1280, 900);
     await recipient.click('#share-download');
     await recipient.find('#share-status.ok', { text: 'Downloaded and verified', ...WAIT });
-    assert.equal(sha256(await savedFile(recipient, file.name)), file.sha, 'the same bytes');
+    assert.equal(sha256(await savedFile(recipient, file.name, { size: file.size })), file.sha, 'the same bytes');
     // The page at /s/<id> answered as it is: no redirect, no referrer.
     const res = await fetch(links.plain.split('#')[0], { redirect: 'manual' });
     assert.equal(res.status, 200);
@@ -213,7 +216,7 @@ describe(`sharing (${ENGINE})`, () => {
     await recipient.click('#share-download');
     const done = await recipient.find('#share-status.ok', { text: 'Downloaded and verified', ...WAIT });
     assert.match(await done.text(), /last download/);
-    assert.equal(sha256(await savedFile(recipient, file.name)), file.sha, 'the same bytes');
+    assert.equal(sha256(await savedFile(recipient, file.name, { size: file.size })), file.sha, 'the same bytes');
     // Used up: the next visit gets the one "unavailable" answer. The server tells
     // whether a link is used up only to a holder of its secret and password (open),
     // so the password is asked first.
@@ -278,7 +281,7 @@ describe(`sharing (${ENGINE})`, () => {
       await screenshot(bob, 'shared-with-me');
       await bob.click(`${shared} button.download`);
       await bob.find(`${shared} .status.ok`, { text: 'Downloaded and verified', ...WAIT });
-      assert.equal(sha256(await savedFile(bob, file.name)), file.sha, 'the same bytes');
+      assert.equal(sha256(await savedFile(bob, file.name, { size: file.size })), file.sha, 'the same bytes');
       await alice.click(`#grants li[data-grantee="${BOB}"] button.revoke-grant`);
       await alice.find('#grant-status.ok', { text: `${BOB} no longer has access` });
       await alice.waitGone(`#grants li[data-grantee="${BOB}"]`);
