@@ -12,12 +12,12 @@
 //                  EncryptStream is fed), its chunks copied into the reused part buffer
 //   seal           seal the part with WebCrypto AES-256-GCM in 256 KiB chunks, 4 in flight
 //   sealinto       ... and copy the sealed chunks into one reused part buffer
-//   fresh          with sealinto: into a new buffer per part instead, sent without a copy
+//   fresh          with sealinto: into a new buffer per part instead of the reused one
 //   blob           make a Blob of the part (sealed chunks, or the plaintext when not sealed)
 //   send           PUT the part with XHR to a loopback sink (this script's own server,
 //                  which reads and drops the body), 4 PUTs in flight; the body is the
-//                  Blob when `blob` is in the pass, otherwise the part's bytes
-//                  (a Uint8Array: the reused buffer is then copied per part first)
+//                  Blob when `blob` is in the pass, otherwise the part's bytes (a
+//                  Uint8Array, which XHR copies when send() is called)
 //   plain-send     PUT File slices as they are (what a plain presigned upload does)
 // Prints wall time and the CPU seconds per GiB of Chromium's processes (renderer,
 // browser process, network service, others; user and system), and of the sink, for
@@ -149,8 +149,9 @@ onmessage = async ({ data: { pass, file, part } }) => {
       if (steps.has('blob')) body = new Blob(sealed);
     } else if (steps.has('blob')) body = new Blob([bytes]);
     if (steps.has('send')) {
-      // A Uint8Array body must not change while it is sent: copy the reused buffer.
-      sending.push(put(body instanceof Blob || steps.has('fresh') ? body : body.slice()));
+      // XHR copies a BufferSource body when send() is called (XMLHttpRequest standard,
+      // "extract a body"), so the reused buffer can be refilled at once.
+      sending.push(put(body));
       if (sending.length >= 4) await sending.shift();
     }
   }

@@ -486,10 +486,9 @@ export class CipherDropClient {
             fail(e);
             break;
           }
-          const slice = file.slice(part.plaintext_offset, part.plaintext_offset + part.plaintext_length);
           let body;
           try {
-            body = await sealer.seal(slice, part.first_chunk, part.first_chunk + part.chunk_count, part.part_number === 1, part.length, onSealed, stop);
+            body = await sealer.seal(file, part.plaintext_offset, part.plaintext_length, part.first_chunk, part.first_chunk + part.chunk_count, part.part_number === 1, part.length, onSealed, stop);
           } catch (e) {
             this.partsHeld.release();
             fail(e);

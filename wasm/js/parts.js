@@ -58,38 +58,31 @@ class WorkerPart {
 }
 
 /**
- * Parts one upload worker seals before it is retired. A sealed part is a Blob, and
- * a Blob's bytes stay in the browser's blob store (and in the worker) until the
- * object is garbage-collected, which a worker with a tiny heap does rarely: parts
- * piled up to a gigabyte on a 2 GiB upload. A retired worker is terminated once its
- * last part is sent, which frees everything it held at once.
- */
-const PARTS_PER_WORKER = 4;
-
-/**
- * Seals parts and sends them. In Web Workers (WebCrypto) where it can: a worker
- * reads the slice, seals it into a Blob, keeps it, and sends it with the presigned
- * request it is given (again on retry: the same ciphertext, never re-sealed), so the
- * page's thread never holds a part. Without workers (CSP, no module workers, no
- * WebCrypto in workers), parts are sealed here into Blobs and sent from here.
+ * Seals parts and sends them. In a Web Worker (WebCrypto) where it can: the worker
+ * reads the file (one read across consecutive parts), seals each part into a buffer
+ * it keeps, and sends it with the presigned request it is given (again on retry: the
+ * same ciphertext, never re-sealed), so the page's thread never holds a part. Without
+ * a worker (CSP, no module workers, no WebCrypto in workers), parts are sealed here
+ * into Blobs and sent from here.
  */
 export class PartUploader {
   constructor(enc, useWorker) {
     this.enc = enc;
-    this.current = null; // the worker that seals the next parts
-    this.workers = new Set();
+    this.worker = null;
     this.jobs = new Map();
     this.nextJob = 0;
+    this.runs = 0; // reads of the file started in the worker
+    this.runEnd = -1; // the offset the worker's current read has reached
     this.useWorker = useWorker && typeof Worker !== 'undefined' && hasWebCrypto();
   }
 
   async init() {
     if (!this.useWorker) return;
     this.key = await crypto.subtle.importKey('raw', this.enc.contentKey(), { name: 'AES-GCM' }, false, ['encrypt']);
-    this.current = this.spawn();
+    this.worker = this.spawn();
   }
 
-  /** A new upload worker (null when workers cannot start here). */
+  /** The upload worker (null when workers cannot start here). */
   spawn() {
     let worker;
     try {
@@ -98,45 +91,20 @@ export class PartUploader {
       this.useWorker = false; // CSP or no module workers: seal on this thread
       return null;
     }
-    const entry = { worker, left: PARTS_PER_WORKER, live: 0, retired: false };
-    worker.onmessage = (ev) => this.onMessage(entry, ev.data);
+    worker.onmessage = (ev) => this.onMessage(ev.data);
     worker.onerror = (ev) => {
       ev.preventDefault?.();
       const error = new Error(`the encryption worker failed: ${ev.message}`);
-      for (const job of this.jobs.values()) if (job.entry === entry) job.pending?.reject(error);
+      for (const job of this.jobs.values()) job.pending?.reject(error);
     };
-    this.workers.add(entry);
-    return entry;
+    return worker;
   }
 
-  /** The worker for the next part: a fresh one when the current one has sealed its share. */
-  take() {
-    if (this.current && this.current.left === 0) {
-      this.current.retired = true;
-      this.settle(this.current);
-      this.current = this.spawn();
-    }
-    const entry = this.current;
-    if (entry) {
-      entry.left--;
-      entry.live++;
-    }
-    return entry;
-  }
-
-  /** Terminates a retired worker that holds no part. */
-  settle(entry) {
-    if (entry.retired && entry.live === 0) {
-      entry.worker.terminate();
-      this.workers.delete(entry);
-    }
-  }
-
-  onMessage(entry, m) {
+  onMessage(m) {
     const job = this.jobs.get(m.job);
     if (!job) {
       // A part sealed after its upload was given up: let the worker forget it.
-      if (m.ready !== undefined) entry.worker.postMessage({ job: m.job, drop: true });
+      if (m.ready !== undefined) this.worker?.postMessage({ job: m.job, drop: true });
       return;
     }
     if (m.sealed !== undefined) return job.onSealed(m.sealed);
@@ -156,7 +124,7 @@ export class PartUploader {
     return new Promise((resolve, reject) => {
       if (signal?.aborted) return reject(abortError(signal));
       const onAbort = () => {
-        job.entry.worker.postMessage({ job: job.id, abort: true });
+        this.worker.postMessage({ job: job.id, abort: true });
         job.pending = null;
         reject(abortError(signal));
       };
@@ -173,34 +141,43 @@ export class PartUploader {
           reject(e);
         },
       };
-      job.entry.worker.postMessage({ job: job.id, ...message });
+      this.worker.postMessage({ job: job.id, ...message });
     });
   }
 
   /**
-   * Seals chunks [first, end) read from `blob` (the part's plaintext); part 1 starts
-   * with the header; `length` is the sealed size the plan expects. Resolves with the
-   * sealed part: a handle to it in the worker, or a Blob.
+   * Seals chunks [first, end) of `file`, whose plaintext is `size` bytes from
+   * `offset`; part 1 starts with the header; `length` is the sealed size the plan
+   * expects. Resolves with the sealed part: a handle to it in the worker, or a Blob.
+   * Parts are sealed one after another; consecutive ones share one read of the file.
    */
-  async seal(blob, first, end, withHeader, length, onSealed, signal) {
+  async seal(file, offset, size, first, end, withHeader, length, onSealed, signal) {
     const nonces = new Uint8Array(12 * (end - first));
     for (let i = first; i < end; i++) nonces.set(this.enc.chunkNonce(i), 12 * (i - first));
     const header = withHeader ? this.enc.header : undefined;
-    const entry = this.useWorker ? this.take() : null;
-    if (entry) {
-      const job = { id: this.nextJob++, entry, onSealed, onSent: null, pending: null, signal };
+    if (this.worker) {
+      const job = { id: this.nextJob++, onSealed, onSent: null, pending: null, signal };
       this.jobs.set(job.id, job);
+      // A new read of the file when this part does not follow the last one read.
+      let blob;
+      if (offset !== this.runEnd) {
+        this.runs++;
+        blob = file.slice(offset, file.size);
+      }
+      this.runEnd = offset + size;
       try {
-        const size = await this.call(job, { seal: { key: this.key, blob, chunkSize: this.enc.chunkSize, nonces, header, length } }, signal);
-        return new WorkerPart(job.id, size);
+        const sealed = await this.call(job, { seal: { key: this.key, run: this.runs, blob, size, chunkSize: this.enc.chunkSize, nonces, header, length } }, signal);
+        return new WorkerPart(job.id, sealed);
       } catch (e) {
+        this.runEnd = -1; // the read may have stopped anywhere
         this.drop(new WorkerPart(job.id, 0));
         throw e;
       }
     }
     if (!this.aead) this.aead = await createChunkAead(this.enc.contentKey());
     const cs = this.enc.chunkSize;
-    const plain = new Uint8Array(await blob.arrayBuffer());
+    const plain = new Uint8Array(await file.slice(offset, offset + size).arrayBuffer());
+    if (plain.length !== size) throw cipherDropError('LENGTH_MISMATCH', 'the file changed while it was read');
     const pieces = header ? [header] : [];
     for (let i = first; i < end; i++) {
       const chunk = plain.subarray((i - first) * cs, Math.min(plain.length, (i - first + 1) * cs));
@@ -224,17 +201,13 @@ export class PartUploader {
   /** Forgets a sealed part (sent, or given up). */
   drop(body) {
     if (!(body instanceof WorkerPart)) return;
-    const job = this.jobs.get(body.job);
-    if (!job) return;
-    this.jobs.delete(body.job);
-    job.entry.worker.postMessage({ job: body.job, drop: true });
-    job.entry.live--;
-    this.settle(job.entry);
+    if (!this.jobs.delete(body.job)) return;
+    this.worker?.postMessage({ job: body.job, drop: true });
   }
 
   close() {
-    for (const entry of this.workers) entry.worker.terminate();
-    this.workers.clear();
+    this.worker?.terminate();
+    this.worker = null;
     this.aead?.free();
   }
 }

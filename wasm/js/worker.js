@@ -1,12 +1,14 @@
-// The upload worker: reads a slice of the file, seals its chunks with WebCrypto
-// AES-256-GCM and sends the sealed part to its presigned URL, all off the main
-// thread. It needs no wasm: the content key arrives as a non-extractable CryptoKey
-// and every nonce is computed by crypto-core on the main thread.
+// The upload worker: reads the file, seals its chunks with WebCrypto AES-256-GCM and
+// sends each sealed part to its presigned URL, all off the main thread. It needs no
+// wasm: the content key arrives as a non-extractable CryptoKey and every nonce is
+// computed by crypto-core on the main thread.
 //
 // Messages in (one `job` = one part, or a whole single-PUT file):
-//   { job, seal: { key, blob, chunkSize, nonces (12 bytes per chunk), header?, length } }
-//       read `blob`, seal it, keep the sealed part; answers { job, sealed: bytes } per
-//       chunk, then { job, ready: size } (or { job, error })
+//   { job, seal: { key, run, blob?, size, chunkSize, nonces (12 bytes per chunk), header?, length } }
+//       read the next `size` bytes of run `run` (a run is one read of consecutive
+//       parts: `blob`, given with the run's first job, is the file from that part's
+//       offset to its end), seal them, keep the sealed part; answers
+//       { job, sealed: bytes } per chunk, then { job, ready: size } (or { job, error })
 //   { job, send: { method, url, headers } }   send the kept part; answers
 //       { job, sent: delta } as bytes go out, then { job, etag } or { job, status }
 //       (0 = no answer); the part is kept until `drop`, so a retry resends the
@@ -14,25 +16,29 @@
 //   { job, abort: true }   abort the job's request (answers { job, aborted: true })
 //   { job, drop: true }    forget the part
 //
-// Why the send is here: the sealed part is a Blob (Chromium uploads a Blob body
-// quickly and an ArrayBuffer body far more slowly), and a Blob's bytes stay in the
-// browser's blob store until the last JavaScript object naming it is collected. The
-// main thread allocates little and collects rarely, so Blobs handed to it piled up
-// (1.1 GiB in the browser process on a 2 GiB upload); here, the only object naming
-// the part lives in this worker, which the client terminates after a few parts,
-// freeing them all at once.
-//
-// Memory: the plaintext is read into one buffer, reused for every part (parts are
-// sealed one at a time: WebCrypto runs a few chunks in parallel on its own threads);
-// the sealed chunks go straight into the Blob and are then detached, so their memory
-// is returned at once instead of waiting for a collection.
+// What each step costs, and why it is done this way (bench/web/pieces.sh measures it;
+// docs/BENCHMARKS.md "Web page"):
+// - The file is read as one stream across consecutive parts, into one plaintext buffer
+//   reused for every part. A stream per part cost Chromium a new data pipe each time
+//   (about 1 CPU-second more per GiB). Each part is then checked by reading its last
+//   byte afresh, which fails when the file changed on disk (see readNext).
+// - The sealed chunks are copied into a part buffer and sent as a Uint8Array. XHR
+//   copies such a body when send() is called, and the buffer is reused for a later
+//   part once this one is dropped. A Blob body instead went through the browser's blob
+//   store (about 2 CPU-seconds more per GiB, and the store kept each part until the
+//   Blob was collected, 1.1 GiB on a 2 GiB upload).
+// Memory: one plaintext buffer, and one sealed buffer per part held (the client bounds
+// those with `partsInFlight`); nothing grows with the file.
 import { StorageError, send } from './send.js';
 
 const subtle = globalThis.crypto?.subtle;
 const IN_FLIGHT = 4;
 let plainBuf = new ArrayBuffer(0);
+const spare = []; // sealed-part buffers no longer held by a part, reused
+const SPARE_MAX = 2;
 let sealing = Promise.resolve();
-const parts = new Map(); // job -> { body: Blob, abort: AbortController of its request }
+let run = null; // { id, blob, pos, reader, byob, rest (default reader: unread bytes of its last chunk) }
+const parts = new Map(); // job -> { body: Uint8Array, abort: AbortController of its request }
 
 const fileChanged = () => {
   const e = new Error('the file changed while it was read');
@@ -40,9 +46,11 @@ const fileChanged = () => {
   return e;
 };
 
-/** Reads all of `blob` into `buffer` at `offset`; returns the buffer (a BYOB read moves it). */
-async function readInto(blob, buffer, offset) {
-  const size = blob.size;
+/** The run `id`: the current one, or a new read of `blob`. */
+function openRun(id, blob) {
+  if (run?.id === id) return run;
+  if (!blob) throw new Error('the file read for this part is gone');
+  closeRun();
   const stream = blob.stream();
   let reader = null;
   try {
@@ -50,44 +58,81 @@ async function readInto(blob, buffer, offset) {
   } catch {
     reader = null;
   }
+  run = { id, blob, pos: 0, reader: reader ?? stream.getReader(), byob: !!reader, rest: null };
+  return run;
+}
+
+function closeRun() {
+  run?.reader.cancel().catch(() => {});
+  run = null;
+}
+
+/** Reads the run's next `size` bytes into `buffer` from 0; returns the buffer (a BYOB read moves it). */
+async function readNext(r, buffer, size) {
   let off = 0;
-  if (reader) {
+  if (r.byob) {
     while (off < size) {
-      const { done, value } = await reader.read(new Uint8Array(buffer, offset + off, size - off));
+      const { done, value } = await r.reader.read(new Uint8Array(buffer, off, size - off));
       if (value) buffer = value.buffer; // a read transfers the buffer: this is its new handle
       if (done) break;
       off += value.length;
     }
-    reader.releaseLock();
   } else {
-    const r = stream.getReader();
-    const bytes = new Uint8Array(buffer, offset, size);
-    for (;;) {
-      const { done, value } = await r.read();
-      if (done) break;
-      if (off + value.length > size) throw fileChanged();
-      bytes.set(value, off);
-      off += value.length;
+    const bytes = new Uint8Array(buffer, 0, size);
+    while (off < size) {
+      if (!r.rest?.length) {
+        const { done, value } = await r.reader.read();
+        if (done) break;
+        r.rest = value;
+      }
+      const n = Math.min(r.rest.length, size - off);
+      bytes.set(r.rest.subarray(0, n), off);
+      r.rest = r.rest.subarray(n);
+      off += n;
     }
   }
   if (off !== size) throw fileChanged();
+  // An open read goes on with whatever the file holds now, so each part is checked
+  // against a fresh read of its last byte: the browser refuses that read when the
+  // file was modified since it was chosen (Chromium and WebKit compare its
+  // modification time), and a different byte means a change all the same.
+  r.pos += size;
+  if (size > 0) {
+    const last = new Uint8Array(await r.blob.slice(r.pos - 1, r.pos).arrayBuffer());
+    if (last.length !== 1 || last[0] !== new Uint8Array(buffer)[size - 1]) throw fileChanged();
+  }
   return buffer;
 }
 
-/** Frees an ArrayBuffer's memory now (its bytes were copied into a Blob). */
+/** Frees an ArrayBuffer's memory now (its bytes were copied). */
 const release = (buffer) => {
   if (typeof buffer.transfer === 'function') buffer.transfer(0);
 };
 
-async function seal(job, { key, blob, chunkSize, nonces, header, length }) {
+/** A buffer of at least `size` bytes for a sealed part: a spare one, or a new one. */
+function partBuffer(size) {
+  const i = spare.findIndex((b) => b.byteLength >= size);
+  return i >= 0 ? spare.splice(i, 1)[0] : new ArrayBuffer(size);
+}
+
+function forget(job) {
+  const part = parts.get(job);
+  if (!part) return;
+  parts.delete(job);
+  const buffer = part.body.buffer;
+  if (spare.length < SPARE_MAX) spare.push(buffer);
+}
+
+async function seal(job, { key, run: id, blob, size, chunkSize, nonces, header, length }) {
   if (!subtle) throw new Error('crypto.subtle is not available in this worker');
   let plain;
   const pieces = [];
   try {
-    if (plainBuf.byteLength < blob.size) plainBuf = new ArrayBuffer(blob.size);
+    if (plainBuf.byteLength < size) plainBuf = new ArrayBuffer(size);
     try {
-      plainBuf = await readInto(blob, plainBuf, 0);
+      plainBuf = await readNext(openRun(id, blob), plainBuf, size);
     } catch (e) {
+      closeRun();
       if (e?.name === 'LengthMismatch') throw e;
       // A file's stream fails with a bare "network error" when the file was moved,
       // deleted or changed on disk since it was chosen: say so.
@@ -96,10 +141,8 @@ async function seal(job, { key, blob, chunkSize, nonces, header, length }) {
       err.name = 'NotReadableError';
       throw err;
     }
-    plain = new Uint8Array(plainBuf, 0, blob.size);
+    plain = new Uint8Array(plainBuf, 0, size);
     const count = nonces.length / 12;
-    if (header) pieces.push(header);
-    const first = pieces.length;
     // Keep a few chunks in flight: WebCrypto runs them on its own threads.
     const pending = [];
     for (let i = 0; i < count; i++) {
@@ -107,21 +150,31 @@ async function seal(job, { key, blob, chunkSize, nonces, header, length }) {
       const iv = nonces.subarray(12 * i, 12 * i + 12);
       pending.push(
         subtle.encrypt({ name: 'AES-GCM', iv }, key, chunk).then((sealed) => {
-          pieces[first + i] = sealed;
+          pieces[i] = sealed;
           globalThis.postMessage({ job, sealed: chunk.length });
         }),
       );
       if (pending.length >= IN_FLIGHT) await pending.shift();
     }
     await Promise.all(pending);
-    const body = new Blob(pieces);
-    if (body.size !== length) {
-      const e = new Error(`a part does not match the server plan (${body.size} bytes sealed, ${length} planned)`);
+    const total = (header?.length ?? 0) + pieces.reduce((n, p) => n + p.byteLength, 0);
+    if (total !== length) {
+      const e = new Error(`a part does not match the server plan (${total} bytes sealed, ${length} planned)`);
       e.name = 'LengthMismatch';
       throw e;
     }
+    const body = new Uint8Array(partBuffer(total), 0, total);
+    let at = 0;
+    if (header) {
+      body.set(header, 0);
+      at = header.length;
+    }
+    for (const p of pieces) {
+      body.set(new Uint8Array(p), at);
+      at += p.byteLength;
+    }
     parts.set(job, { body, abort: null });
-    return body.size;
+    return total;
   } finally {
     plain?.fill(0);
     for (const p of pieces) if (p instanceof ArrayBuffer) release(p);
@@ -141,7 +194,7 @@ function sendPart(job, request) {
   };
   send(request, part.body, abort.signal, sent).then(
     (etag) => {
-      parts.delete(job); // sent: nothing to resend
+      forget(job); // sent: nothing to resend
       globalThis.postMessage({ job, etag });
     },
     (e) => {
@@ -154,7 +207,7 @@ function sendPart(job, request) {
 globalThis.onmessage = (event) => {
   const { job } = event.data;
   if (event.data.seal) {
-    // One part at a time (one plaintext buffer); sending overlaps with the next seal.
+    // One part at a time (one plaintext buffer, one read); sending overlaps with the next seal.
     sealing = sealing.then(() =>
       seal(job, event.data.seal).then(
         (size) => globalThis.postMessage({ job, ready: size }),
@@ -169,6 +222,6 @@ globalThis.onmessage = (event) => {
     else globalThis.postMessage({ job, aborted: true });
   } else if (event.data.drop) {
     parts.get(job)?.abort?.abort();
-    parts.delete(job);
+    forget(job);
   }
 };
