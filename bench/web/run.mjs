@@ -1,6 +1,7 @@
 // The page's memory and speed on a big upload (issue 5 item 3; not in CI).
 // bench/web/run.sh starts `cipherdrop serve` (local mode, release build) and runs this:
 //   node bench/web/run.mjs --url URL [--gib 2] [--rounds 2] [--concurrency 4] [--link 100MB/s] [--download]
+//                          [--devtools-network]
 //   node bench/web/run.mjs --check-options [options]   (only check them: run.sh does, before building)
 // In one headless Chromium it alternates, per round:
 //   plain:     the same file sent as a presigned multipart upload WITHOUT encryption
@@ -9,18 +10,24 @@
 //   encrypted: the file dropped on the page (CipherDropClient: sealed in a worker).
 // Sampled every 200 ms: CDP Performance.getMetrics (JS heap) and, from /proc, the RSS
 // of the renderer process(es) and of all of Chromium. Prints JSON.
-// Driven by playwright-core, which enables the DevTools Network domain on the page and
-// its workers (always, here): that costs nothing for the Blob bodies both uploads send,
-// but an ArrayBuffer request body is copied into a DevTools event and becomes very slow
-// (see bench/peers/lib/chromium.mjs).
+// Which driver (bench/peers/lib/chromium.mjs): by default the bare DevTools protocol
+// client, with the DevTools Network domain OFF. With that domain on, Chromium copies
+// every ArrayBuffer/Uint8Array request body into a DevTools event, which makes such
+// uploads about 10x slower and inflates memory: an artefact no user pays. Only these
+// runs are driven by playwright-core, which enables the Network domain on the page and
+// its workers: --link (network emulation needs the Network domain), --download (it
+// waits for Playwright's download event and reads the saved file) and
+// --devtools-network (asked for, to compare with figures taken that way). The JSON says
+// which: devtoolsNetwork. Every page interaction goes through the drivers' shared page
+// API (goto, evaluate, waitForFunction, setInputFiles, cdp), so both run the same steps.
 // The file and Chromium's profile are in a temporary directory removed at exit
 // (Ctrl-C included).
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { createRequire } from 'node:module';
 import { scratchDir } from '../lib/scratch.mjs';
+import { DEVTOOLS_NETWORK, launch } from '../peers/lib/chromium.mjs';
 
 const arg = (name, dflt) => {
   const i = process.argv.indexOf(name);
@@ -62,8 +69,6 @@ if (!(Number.isInteger(ROUNDS) && ROUNDS > 0)) fail(`--rounds ${arg('--rounds')}
 if (!(Number.isInteger(CONCURRENCY) && CONCURRENCY > 0)) fail(`--concurrency ${arg('--concurrency')}: a whole number of parts in flight, 1 or more`);
 if (process.argv.includes('--check-options')) process.exit(0);
 if (!URL_) fail('--url is required (bench/web/run.sh starts the server and sets it)');
-const require = createRequire(new URL('../peers/package.json', import.meta.url));
-const { chromium } = require('playwright-core');
 const MiB = 1 << 20;
 const scratch = scratchDir('bench-web');
 
@@ -147,28 +152,38 @@ function cpuNow(profile) {
 const cpuDelta = (a, b) => Object.fromEntries(Object.keys(b).map((k) => [k, Number((b[k] - a[k]).toFixed(2))]));
 
 // ---------- the browser ----------
-const profile = path.join(scratch, 'chromium');
-const context = await chromium.launchPersistentContext(profile, {
-  executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
-  headless: true,
-  args: ['--headless=new', '--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--disable-background-networking',
-    '--disable-component-update', '--no-first-run', '--disable-sync'],
-  viewport: { width: 1280, height: 900 },
-  acceptDownloads: true,
-});
-const page = context.pages()[0] ?? (await context.newPage());
-const problems = [];
-page.on('pageerror', (e) => problems.push(e.message));
-const cdp = await context.newCDPSession(page);
-await cdp.send('Performance.enable');
+// The Network domain only when a run needs it (see the top of this file).
+const browser = await launch({ devtoolsNetwork: DEVTOOLS_NETWORK || LINK_BYTES_PER_SECOND > 0 || DOWNLOAD, viewport: { width: 1280, height: 900 } });
+const { page, profile } = browser;
+await page.cdp('Performance.enable');
 if (LINK_BYTES_PER_SECOND > 0) {
-  await cdp.send('Network.enable');
+  await page.cdp('Network.enable');
   // uploadThroughput is in bytes per second.
-  await cdp.send('Network.emulateNetworkConditions', { offline: false, latency: 0, downloadThroughput: -1, uploadThroughput: LINK_BYTES_PER_SECOND });
+  await page.cdp('Network.emulateNetworkConditions', { offline: false, latency: 0, downloadThroughput: -1, uploadThroughput: LINK_BYTES_PER_SECOND });
 }
 
+// ---------- page steps, in the page (the same on both drivers) ----------
+/** Whether `text` is on the page, shown (innerText leaves hidden elements out). */
+const shown = (text) => document.body.innerText.includes(text);
+/** Whether an element matching `selector` exists (Playwright's state 'attached'). */
+const attached = (selector) => document.querySelector(selector) !== null;
+/** Whether no element matching `selector` is shown (Playwright's state 'hidden'). */
+const hidden = (selector) => [...document.querySelectorAll(selector)].every((e) => e.getClientRects().length === 0);
+/** Clicks the shown button named `name` (its aria-label, else its text, matched as a regular expression) under `within`. */
+const clickButton = ([name, within]) => {
+  const re = new RegExp(name);
+  const scope = within ? document.querySelector(within) : document;
+  const button = [...(scope?.querySelectorAll('button') ?? [])].find(
+    (b) => b.getClientRects().length > 0 && re.test(b.getAttribute('aria-label') ?? b.textContent.trim()),
+  );
+  if (!button) throw new Error(`no button ${re} ${within ? `in ${within}` : 'on the page'}`);
+  button.click();
+};
+const wait = (fn, arg, timeout = 60_000) => page.waitForFunction(fn, arg, { timeout });
+const rowOf = (name) => `#files-body tr[data-name="${name}"]`;
+
 async function sample(into) {
-  const { metrics } = await cdp.send('Performance.getMetrics');
+  const { metrics } = await page.cdp('Performance.getMetrics');
   const m = Object.fromEntries(metrics.map((x) => [x.name, x.value]));
   const rss = chromiumRss(profile);
   into.heapUsed = Math.max(into.heapUsed ?? 0, m.JSHeapUsedSize ?? 0);
@@ -211,15 +226,22 @@ async function measured(fn) {
 // Sign in with the development login.
 const user = `bench-${crypto.randomBytes(3).toString('hex')}`;
 await page.goto(URL_);
-await page.getByLabel('Your name').fill(user);
-await page.getByRole('button', { name: 'Sign in' }).click();
-await page.getByText(`Signed in as ${user}`).waitFor({ timeout: 60_000 });
-await page.locator('#files-loading').waitFor({ state: 'hidden' });
+// Fill 'Your name' (as typed: an input event) and click 'Sign in' in its form.
+await wait(() => [...document.querySelectorAll('label')].some((l) => l.textContent.trim() === 'Your name' && l.getClientRects().length > 0));
+await page.evaluate((name) => {
+  const label = [...document.querySelectorAll('label')].find((l) => l.textContent.trim() === 'Your name' && l.getClientRects().length > 0);
+  const input = label.control;
+  input.value = name;
+  input.dispatchEvent(new Event('input', { bubbles: true }));
+  [...input.form.querySelectorAll('button')].find((b) => b.textContent.trim() === 'Sign in').click();
+}, user);
+await wait(shown, `Signed in as ${user}`);
+await wait(hidden, '#files-loading', 30_000);
 // Make the name key now (a small upload), so the measured runs do not include it.
 const warm = path.join(scratch, 'cipherdrop-bench-web-warm.txt');
 fs.writeFileSync(warm, 'warm-up');
-await page.locator('#files').setInputFiles(warm);
-await page.locator('#files-body tr[data-name="cipherdrop-bench-web-warm.txt"]').waitFor({ timeout: 60_000 });
+await page.setInputFiles('#files', warm);
+await wait(attached, rowOf('cipherdrop-bench-web-warm.txt'));
 // A second file input for the plain run (added by the benchmark, not the page).
 await page.evaluate(() => {
   const input = document.createElement('input');
@@ -230,7 +252,7 @@ await page.evaluate(() => {
 });
 
 async function plainRun() {
-  await page.locator('#bench-plain').setInputFiles(file);
+  await page.setInputFiles('#bench-plain', file);
   await page.evaluate(async (concurrency) => {
     const file = document.getElementById('bench-plain').files[0];
     const token = sessionStorage.getItem('cipherdrop.token');
@@ -294,21 +316,21 @@ async function plainRun() {
 async function encryptedRun() {
   const name = path.basename(file);
   await page.evaluate(() => document.querySelectorAll('#transfers li').forEach((li) => li.remove()));
-  await page.locator('#files').setInputFiles(file);
-  await page.locator('#transfers li.done, #transfers li.failed').first().waitFor({ timeout: 3_600_000 });
-  const failed = await page.locator('#transfers li.failed').count();
-  if (failed) throw new Error(`the page failed the upload: ${await page.locator('#transfers li.failed').first().textContent()}`);
+  await page.setInputFiles('#files', file);
+  await wait(attached, '#transfers li.done, #transfers li.failed', 3_600_000);
+  const failed = await page.evaluate(() => document.querySelector('#transfers li.failed')?.textContent ?? null);
+  if (failed !== null) throw new Error(`the page failed the upload: ${failed}`);
   // Delete it again (through the API: no dialog), so the store does not fill up.
   return async () => {
-    await page.locator(`#files-body tr[data-name="${name}"]`).first().waitFor({ timeout: 60_000 });
+    await wait(attached, rowOf(name));
     await page.evaluate(async (n) => {
       const token = sessionStorage.getItem('cipherdrop.token');
       const h = { authorization: `Bearer ${token}` };
       const rows = [...document.querySelectorAll(`#files-body tr[data-name="${n}"]`)];
       for (const tr of rows) await fetch(`/api/objects/${tr.dataset.id}`, { method: 'DELETE', headers: h });
     }, name);
-    await page.getByRole('button', { name: 'Refresh' }).click();
-    await page.locator(`#files-body tr[data-name="${name}"]`).first().waitFor({ state: 'detached', timeout: 60_000 });
+    await page.evaluate(clickButton, ['^Refresh$']);
+    await wait((selector) => document.querySelector(selector) === null, rowOf(name));
   };
 }
 
@@ -335,11 +357,11 @@ function downloadRun(how) {
         },
       });
     }, how);
-    const row = page.locator(`#files-body tr[data-name="${name}"]`).first();
+    // Playwright's download event (--download always runs on Playwright).
     const saved = how === 'service-worker' ? page.waitForEvent('download', { timeout: 3_600_000 }) : null;
-    await row.getByRole('button', { name: /^Download/ }).click();
-    await row.getByText('Downloaded and verified').waitFor({ timeout: 3_600_000 });
-    const savedWith = await row.getAttribute('data-saved-with');
+    await page.evaluate(clickButton, ['^Download', rowOf(name)]);
+    await wait(([row, text]) => document.querySelector(row)?.innerText.includes(text), [rowOf(name), 'Downloaded and verified'], 3_600_000);
+    const savedWith = await page.evaluate((row) => document.querySelector(row).dataset.savedWith ?? null, rowOf(name));
     if (savedWith !== how) throw new Error(`the page saved with ${savedWith}, not ${how}`);
     if (saved) {
       const download = await saved;
@@ -354,7 +376,7 @@ function downloadRun(how) {
 /** A plain download of the stored object (ciphertext, no decryption), read and dropped. */
 async function plainDownloadRun() {
   const name = path.basename(file);
-  const id = await page.locator(`#files-body tr[data-name="${name}"]`).first().getAttribute('data-id');
+  const id = await page.evaluate((row) => document.querySelector(row).dataset.id, rowOf(name));
   await page.evaluate(async (id) => {
     const token = sessionStorage.getItem('cipherdrop.token');
     const dl = await (await fetch(`/api/objects/${id}/download`, { headers: { authorization: `Bearer ${token}` } })).json();
@@ -373,14 +395,14 @@ for (let r = 0; r < ROUNDS; r++) {
 }
 if (DOWNLOAD) {
   // The last encrypted upload was kept: download it.
-  await page.getByRole('button', { name: 'Refresh' }).click();
-  await page.locator(`#files-body tr[data-name="${path.basename(file)}"]`).first().waitFor({ timeout: 60_000 });
+  await page.evaluate(clickButton, ['^Refresh$']);
+  await wait(attached, rowOf(path.basename(file)));
   for (const [kind, fn] of [['download plain', plainDownloadRun], ['download file-picker', downloadRun('file-picker')], ['download service-worker', downloadRun('service-worker')]]) {
     runs.push({ kind, round: 1, ...(await measured(fn)) });
     process.stderr.write(`${kind}: ${runs.at(-1).seconds.toFixed(1)} s\n`);
   }
 }
-await context.close();
+await browser.close();
 
 const MB = (b) => Math.round(b / MiB);
 const best = (kind) => Math.min(...runs.filter((x) => x.kind === kind).map((x) => x.seconds));
@@ -391,6 +413,9 @@ const result = {
   link: LINK ?? null, // as given to --link; null: loopback at full speed
   linkBytesPerSecond: LINK_BYTES_PER_SECOND || null,
   rounds: ROUNDS,
+  // Whether the DevTools Network domain was on (Playwright: --link, --download,
+  // --devtools-network) or off (the bare driver).
+  devtoolsNetwork: browser.devtoolsNetwork,
   loadavg: os.loadavg().map((x) => x.toFixed(2)).join(' '),
   cpus: os.cpus().length,
   runs: runs.map((x) => ({
@@ -411,7 +436,7 @@ const result = {
   ratio: Number((best('encrypted') / best('plain')).toFixed(3)),
   peakRendererRssMiBEncrypted: MB(worst('encrypted', 'rendererRss')),
   peakRendererRssMiBPlain: MB(worst('plain', 'rendererRss')),
-  problems,
+  problems: [...browser.pageErrors],
 };
 // The emulated link must have held for both kinds of upload (it would not, e.g., for
 // requests it does not see): no run may beat the link's own time.

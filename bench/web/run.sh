@@ -2,13 +2,23 @@
 # The page's memory and speed on a big upload (issue 5 item 3; not in CI):
 #
 #   bench/web/run.sh [--gib 2] [--rounds 2] [--concurrency 4] [--link 100MB/s | --link 800Mbit/s]
-#                    [--download]
+#                    [--download] [--devtools-network]
 #
 # Starts `cipherdrop serve` in the local mode on loopback with a temporary data
 # directory and runs bench/web/run.mjs (headless Chromium: the page's encrypted upload
 # vs a plain presigned upload of the same bytes, peak renderer memory). Prints JSON.
 # --link emulates an upload link of that speed (DevTools network emulation; units
 # MB/s = 10^6 bytes/s, or Mbit/s = 10^6 bits/s); without it, loopback at full speed.
+# --download also downloads the last upload through the page (plain fetch, file picker,
+# service worker).
+#
+# Chromium is driven with the DevTools Network domain OFF (a bare DevTools protocol
+# client, bench/peers/lib/chromium.mjs) unless the run needs it: --link and --download
+# runs, and --devtools-network ones (to compare with figures taken that way), are
+# driven by playwright-core, which turns the Network domain on for the page and its
+# workers. With it on, Chromium copies every ArrayBuffer/Uint8Array request body into
+# a DevTools event: such uploads get about 10x slower and use more memory (Blob bodies
+# are not copied). The JSON's devtoolsNetwork says which driver a run used.
 #
 # Builds or installs what is missing and nothing else: Chromium (Debian), the package
 # and the page (scripts/build-wasm.sh, scripts/build-web.sh), the release `cipherdrop`

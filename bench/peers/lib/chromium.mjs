@@ -5,7 +5,8 @@
 // (CDP JSHeapUsedSize) does not count ArrayBuffer backing stores, where the bytes are.
 //
 // Two drivers with the same small page API (goto, evaluate, waitForFunction,
-// setInputFiles, exposeFunction):
+// setInputFiles, exposeFunction, and cdp(method, params): any DevTools protocol command
+// sent to the page's session, e.g. Performance.getMetrics):
 // - by default a bare DevTools protocol client over --remote-debugging-pipe that enables
 //   only the Page, Runtime and DOM domains of the page, never Network, and does not
 //   attach to workers. With the Network domain enabled, Chromium copies every request
@@ -79,14 +80,19 @@ export function rssBytes(pid) {
 export const DEVTOOLS_NETWORK = process.argv.includes('--devtools-network') || process.env.CIPHERDROP_BENCH_DEVTOOLS_NETWORK === '1';
 
 /**
- * Launches Chromium; returns { page, close, browserPid, rendererPids(), cpuSeconds(),
- * devtoolsNetwork }. cpuSeconds() is the CPU time of all Chromium processes (browser,
- * renderer with WebCrypto's worker threads, utilities): compared between two steps, it
- * says what each cost even when other jobs share the cores.
+ * Launches Chromium; returns { page, close, profile, browserPid, rendererPids(),
+ * cpuSeconds(), devtoolsNetwork, pageErrors }. cpuSeconds() is the CPU time of all
+ * Chromium processes (browser, renderer with WebCrypto's worker threads, utilities):
+ * compared between two steps, it says what each cost even when other jobs share the
+ * cores. pageErrors collects the messages of the page's uncaught exceptions (also
+ * printed as `[page error]`). `viewport` ({ width, height }) sets the page's viewport
+ * (Playwright's option; the bare driver also sizes the window to it). With
+ * `devtoolsNetwork`, `page` is Playwright's Page (its whole API, plus cdp).
  */
-export async function launch({ args = [], devtoolsNetwork = DEVTOOLS_NETWORK } = {}) {
+export async function launch({ args = [], devtoolsNetwork = DEVTOOLS_NETWORK, viewport } = {}) {
   const profile = scratchDir('bench-chromium');
-  const { page, close } = devtoolsNetwork ? await launchPlaywright(profile, args) : await launchBare(profile, args);
+  const pageErrors = [];
+  const { page, close } = devtoolsNetwork ? await launchPlaywright(profile, args, pageErrors, viewport) : await launchBare(profile, args, pageErrors, viewport);
   // The browser process is the one whose command line names our fresh profile.
   let browserPid;
   for (const name of fs.readdirSync('/proc')) {
@@ -103,6 +109,7 @@ export async function launch({ args = [], devtoolsNetwork = DEVTOOLS_NETWORK } =
     profile,
     browserPid,
     devtoolsNetwork,
+    pageErrors,
     rendererPids: () => all().filter((p) => (readProc(p, 'cmdline') ?? '').includes('--type=renderer')),
     cpuSeconds: () => all().reduce((sum, p) => sum + (stat(p)?.cpu ?? 0), 0),
     close: async () => {
@@ -112,15 +119,22 @@ export async function launch({ args = [], devtoolsNetwork = DEVTOOLS_NETWORK } =
   };
 }
 
-async function launchPlaywright(profile, args) {
+async function launchPlaywright(profile, args, pageErrors, viewport) {
   const { chromium } = require('playwright-core');
   const context = await chromium.launchPersistentContext(profile, {
     executablePath: CHROMIUM,
     headless: true,
     args: [...CHROMIUM_ARGS, ...args],
+    ...(viewport ? { viewport } : {}),
   });
   const page = context.pages()[0] ?? (await context.newPage());
-  page.on('pageerror', (e) => console.error(`[page error] ${e.message}`));
+  // One CDP session to the page, opened on first use.
+  let session;
+  page.cdp = (method, params) => (session ??= context.newCDPSession(page)).then((s) => s.send(method, params));
+  page.on('pageerror', (e) => {
+    pageErrors.push(e.message);
+    console.error(`[page error] ${e.message}`);
+  });
   page.on('console', (m) => {
     if (process.env.CIPHERDROP_BENCH_VERBOSE || m.type() === 'error') console.error(`[page ${m.type()}] ${m.text()}`);
   });
@@ -128,8 +142,9 @@ async function launchPlaywright(profile, args) {
 }
 
 /** Chromium driven over --remote-debugging-pipe (fd 3: to Chromium, fd 4: from it, NUL-separated JSON). */
-async function launchBare(profile, args) {
-  const child = spawn(CHROMIUM, [...CHROMIUM_ARGS, ...args, '--remote-debugging-pipe', `--user-data-dir=${profile}`, 'about:blank'], {
+async function launchBare(profile, args, pageErrors, viewport) {
+  const size = viewport ? [`--window-size=${viewport.width},${viewport.height}`] : [];
+  const child = spawn(CHROMIUM, [...CHROMIUM_ARGS, ...size, ...args, '--remote-debugging-pipe', `--user-data-dir=${profile}`, 'about:blank'], {
     stdio: ['ignore', 'ignore', process.env.CIPHERDROP_BENCH_VERBOSE ? 'inherit' : 'ignore', 'pipe', 'pipe'],
   });
   atExit(() => child.kill('SIGKILL'));
@@ -178,11 +193,17 @@ async function launchBare(profile, args) {
   }
   const { sessionId } = await send('Target.attachToTarget', { targetId: target.targetId, flatten: true });
   const call = (method, params) => send(method, params, sessionId);
-  on('Runtime.exceptionThrown', ({ exceptionDetails: d }) => console.error(`[page error] ${d.exception?.description ?? d.text}`));
+  on('Runtime.exceptionThrown', ({ exceptionDetails: d }) => {
+    const message = d.exception?.description ?? d.text;
+    pageErrors.push(message);
+    console.error(`[page error] ${message}`);
+  });
   on('Runtime.consoleAPICalled', ({ type, args: a }) => {
     if (process.env.CIPHERDROP_BENCH_VERBOSE || type === 'error') console.error(`[page ${type}] ${a.map((x) => x.value ?? x.description ?? '').join(' ')}`);
   });
   await Promise.all([call('Page.enable'), call('Runtime.enable')]);
+  // The window's content area is smaller than the window: set the viewport as Playwright does.
+  if (viewport) await call('Emulation.setDeviceMetricsOverride', { ...viewport, deviceScaleFactor: 1, mobile: false });
 
   const exposed = new Map();
   on('Runtime.bindingCalled', async ({ name, payload, executionContextId }) => {
@@ -206,6 +227,8 @@ async function launchBare(profile, args) {
     return r.result.value;
   };
   const page = {
+    /** Sends a DevTools protocol command to the page's session; resolves to its result. */
+    cdp: (method, params = {}) => call(method, params),
     /** Like Playwright's: window[name](...args) in the page returns a Promise of fn(...args) here (JSON in, JSON out). */
     exposeFunction: async (name, fn) => {
       const binding = `__benchBinding_${name}`;
@@ -230,13 +253,32 @@ async function launchBare(profile, args) {
       await loaded;
     },
     evaluate,
+    /**
+     * Resolves to fn(arg)'s value once it is truthy. Polled in the page every 16 ms (as
+     * Playwright polls on animation frames), so the end of a timed step is seen
+     * promptly; polled again when a navigation replaced the page's context.
+     */
     waitForFunction: async (fn, arg, { timeout = 30_000 } = {}) => {
       const until = Date.now() + timeout;
+      const check = typeof fn === 'function' ? fn.toString() : `() => (${fn})`;
       for (;;) {
-        const v = await evaluate(fn, arg);
-        if (v) return v;
-        if (Date.now() > until) throw new Error(`waitForFunction: still false after ${timeout} ms`);
-        await new Promise((r) => setTimeout(r, 100));
+        const expression = `(async (check, arg, until) => {
+          for (;;) {
+            const v = await check(arg);
+            if (v) return v;
+            if (Date.now() > until) return v;
+            await new Promise((r) => setTimeout(r, 16));
+          }
+        })(${check}, ${arg === undefined ? 'undefined' : JSON.stringify(arg)}, ${until})`;
+        try {
+          const v = await evaluate(expression);
+          if (v) return v;
+        } catch (e) {
+          if (!/context was destroyed|Cannot find context|navigated/i.test(e.message) || Date.now() > until) throw e;
+          await new Promise((r) => setTimeout(r, 100));
+          continue;
+        }
+        throw new Error(`waitForFunction: still false after ${timeout} ms`);
       }
     },
     /** Picks `file` (a path) in the <input type=file> matching `selector`. */
