@@ -48,13 +48,14 @@ ensure_cipherdrop() {
   export CIPHERDROP_BIN="$CARGO_TARGET_DIR/release/cipherdrop"
 }
 
-# bench_scratch NAME: WORK, a fresh directory under /tmp, also TMPDIR for everything
+# bench_scratch NAME: WORK, a fresh directory under $TMPDIR (default /tmp; TMPDIR=/dev/shm
+# keeps a disk out of the measure), also TMPDIR for everything
 # started from here (node's temporary files, Chromium's profile), removed with all it
 # holds when the script ends: normally, on an error, on Ctrl-C or on kill (TERM, HUP).
 # Processes listed in BENCH_PIDS are stopped first.
 BENCH_PIDS=()
 bench_scratch() {
-  WORK="$(mktemp -d "/tmp/cipherdrop-$1.XXXXXX")"
+  WORK="$(mktemp -d "${TMPDIR:-/tmp}/cipherdrop-$1.XXXXXX")"
   export TMPDIR="$WORK"
   trap bench_cleanup EXIT
   trap 'exit 130' INT

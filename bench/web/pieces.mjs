@@ -19,7 +19,8 @@
 //                  Blob when `blob` is in the pass, otherwise the part's bytes (a
 //                  Uint8Array, which XHR copies when send() is called)
 //   plain-send     PUT File slices as they are (what a plain presigned upload does)
-// Prints wall time and the CPU seconds per GiB of Chromium's processes (renderer,
+// Prints wall time, the renderer's peak RSS (sampled every 50 ms; before the pass in
+// rendererBeforeMiB) and the CPU seconds per GiB of Chromium's processes (renderer,
 // browser process, network service, others; user and system), and of the sink, for
 // each pass, so the difference between passes is the cost of one piece.
 // Needs Chromium and bench/peers' packages: bench/web/pieces.sh installs them first.
@@ -30,7 +31,7 @@ import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import crypto from 'node:crypto';
-import { launch } from '../peers/lib/chromium.mjs';
+import { launch, sampleRss } from '../peers/lib/chromium.mjs';
 import { scratchDir } from '../lib/scratch.mjs';
 const arg = (name, dflt) => {
   const i = process.argv.indexOf(name);
@@ -215,7 +216,9 @@ for (let round = 1; round <= rounds; round++) {
   for (const pass of PASSES) {
     sunk = 0;
     const cpu0 = chromiumCpu();
+    const rss = sampleRss(browser.rendererPids, 50);
     const ms = await page.evaluate(([p, n]) => window.pass(p, n), [pass, part]);
+    const { peak, base } = rss.stop();
     const cpu1 = chromiumCpu();
     const perGiB = (x) => Number(((x * 1024 * MiB) / size).toFixed(2));
     const cpu = {};
@@ -228,7 +231,7 @@ for (let round = 1; round <= rounds; round++) {
     }
     const sends = pass.includes('send');
     if (sends && sunk < size) throw new Error(`pass ${pass}: the sink got ${sunk} bytes of ${size}`);
-    rows.push({ round, pass, seconds: Number((ms / 1000).toFixed(2)), chromiumCpuPerGiB: Number(chromium.toFixed(2)), cpuSecondsPerGiB: cpu });
+    rows.push({ round, pass, seconds: Number((ms / 1000).toFixed(2)), chromiumCpuPerGiB: Number(chromium.toFixed(2)), rendererPeakMiB: Math.round(peak / MiB), rendererBeforeMiB: Math.round(base / MiB), cpuSecondsPerGiB: cpu });
   }
 }
 await browser.close();

@@ -195,6 +195,79 @@ async function sample(into) {
     into.utilityRss = Math.max(into.utilityRss ?? 0, rss.utility);
   }
 }
+/**
+ * The renderer's threads (Linux: /proc/<pid>/task): tid -> { name, cpu } for every
+ * renderer process of this browser. Thread names group the work: CrRendererMain (the
+ * page's thread), DedicatedWorker (the upload workers), the WebCrypto and thread-pool
+ * threads, the IO thread that moves bytes to and from other processes, etc.
+ */
+function rendererThreads() {
+  const out = new Map();
+  const all = procs();
+  const root = all.find((p) => p.cmd.includes(`--user-data-dir=${profile} `) && !p.cmd.includes('--type='));
+  if (!root) return out;
+  const tree = new Set([root.pid]);
+  for (let grew = true; grew; ) {
+    grew = false;
+    for (const p of all) if (!tree.has(p.pid) && tree.has(p.ppid)) tree.add(p.pid), (grew = true);
+  }
+  for (const p of all) {
+    if (!tree.has(p.pid) || !p.cmd.includes('--type=renderer')) continue;
+    let tids = [];
+    try {
+      tids = fs.readdirSync(`/proc/${p.pid}/task`);
+    } catch {
+      continue;
+    }
+    for (const tid of tids) {
+      try {
+        const st = fs.readFileSync(`/proc/${p.pid}/task/${tid}/stat`, 'utf8');
+        const name = st.slice(st.indexOf('(') + 1, st.lastIndexOf(')')).replace(/[\d/:.-]+$/, '') || 'thread';
+        const f = st.slice(st.lastIndexOf(')') + 2).split(' ');
+        out.set(`${p.pid}/${tid}`, { name, cpu: (Number(f[11]) + Number(f[12])) / 100 });
+      } catch {
+        // gone
+      }
+    }
+  }
+  return out;
+}
+
+/**
+ * CPU seconds of the renderer's threads by name between start() and stop(). Threads
+ * that end (a retired worker) are sampled every 100 ms, so up to 0.1 s of each is
+ * missed: `unseen` is the renderer's CPU not found on any thread seen.
+ */
+function threadCpu() {
+  const first = new Map();
+  const last = new Map();
+  const take = () => {
+    for (const [k, v] of rendererThreads()) {
+      if (!first.has(k)) first.set(k, { name: v.name, cpu: 0, start: v.cpu });
+      last.set(k, v.cpu);
+    }
+  };
+  // Threads present at the start count from there; new ones from their first CPU-second 0.
+  for (const [k, v] of rendererThreads()) first.set(k, { name: v.name, cpu: 0, start: v.cpu });
+  const t = setInterval(take, 100);
+  return {
+    stop(rendererTotal) {
+      clearInterval(t);
+      take();
+      const by = {};
+      let seen = 0;
+      for (const [k, f] of first) {
+        const d = (last.get(k) ?? f.start) - f.start;
+        by[f.name] = (by[f.name] ?? 0) + d;
+        seen += d;
+      }
+      const out = Object.fromEntries(Object.entries(by).filter(([, v]) => v >= 0.05).sort((a, b) => b[1] - a[1]).map(([k, v]) => [k, Number(v.toFixed(2))]));
+      out.unseen = Number(Math.max(0, rendererTotal - seen).toFixed(2));
+      return out;
+    },
+  };
+}
+
 async function measured(fn) {
   const peak = {};
   await sample(peak);
@@ -207,20 +280,23 @@ async function measured(fn) {
     }
   })();
   const cpu0 = cpuNow(profile);
+  const threads = threadCpu();
   const t0 = performance.now();
   let seconds;
   let cpu;
+  let rendererThreadCpu;
   let cleanup;
   try {
     cleanup = await fn();
     seconds = (performance.now() - t0) / 1000;
     cpu = cpuDelta(cpu0, cpuNow(profile));
+    rendererThreadCpu = threads.stop(cpu.renderer);
   } finally {
     on = false;
     await loop;
   }
   await cleanup?.(); // not timed
-  return { seconds, baseline, peak, cpu };
+  return { seconds, baseline, peak, cpu, rendererThreadCpu };
 }
 
 // Sign in with the development login.
@@ -430,6 +506,7 @@ const result = {
     peakJsHeapUsedMiB: MB(x.peak.heapUsed ?? 0),
     baselineRendererRssMiB: MB(x.baseline.rendererRss ?? 0),
     cpuSeconds: x.cpu, // CPU time used during the run, by process (server: cipherdrop serve)
+    rendererThreadCpuSeconds: x.rendererThreadCpu, // the renderer's CPU time by thread name
   })),
   bestPlainSeconds: Number(best('plain').toFixed(2)),
   bestEncryptedSeconds: Number(best('encrypted').toFixed(2)),

@@ -252,11 +252,11 @@ test('multipart upload with injected part failures, list, verified download, dam
   assert.deepEqual(await browser.collectProblems(), []);
 });
 
-test('a long upload is read, sealed and sent by one worker, which is gone at the end', async () => {
-  // One worker per upload reads the file as one stream across its 11 parts and reuses
-  // its buffers; a part refused midway is resent with the same ciphertext (from the
-  // worker's kept part, not re-read or re-sealed), and the worker is terminated when
-  // the upload ends.
+test('a long upload hands its parts to fresh workers and leaves none running', async () => {
+  // Each upload worker reads and seals PARTS_PER_WORKER (4) parts as one stream and is
+  // terminated once they are sent (that is what frees their memory): 11 parts need 3
+  // workers, and a part refused in the second worker's share is resent by that
+  // worker with the same ciphertext (kept, not re-read or re-sealed).
   const size = 11 * 5 * MiB - 4096;
   const workersBefore = (await page.evaluate(() => window.__workers)).length;
   let refused = 0;
@@ -294,7 +294,7 @@ test('a long upload is read, sealed and sent by one worker, which is gone at the
   assert.notEqual(resent[0], 'none', 'the part body was seen');
   assert.equal(resent[0], resent[1], 'the resent part is the same ciphertext');
   const uploadWorkers = workers.filter((w) => w.url.endsWith('/pkg/worker.js'));
-  assert.equal(uploadWorkers.length, 1, `workers: ${JSON.stringify(workers)}`);
+  assert.equal(uploadWorkers.length, 3, `workers: ${JSON.stringify(workers)}`);
   assert.ok(uploadWorkers.every((w) => w.closed), `a worker is still running: ${JSON.stringify(uploadWorkers)}`);
   assert.deepEqual(await browser.collectProblems(), []);
 });

@@ -275,12 +275,12 @@ export interface ClientOptions {
   /** First backoff delay in ms (doubles each retry, with jitter, up to 8 s); default 250. */
   retryDelay?: number;
   /**
-   * Seal and send parts in a Web Worker, one per upload (default true; falls back to
-   * this thread when workers cannot start, e.g. under a CSP without
-   * `worker-src 'self'`). The worker reads the file, seals each part into a buffer it
-   * reuses and sends it itself, so the page's thread never holds a part; it is
-   * terminated when the upload ends. The worker sends to the storage, so the CSP that
-   * serves `worker.js` must allow the storage origin in `connect-src`.
+   * Seal and send parts in Web Workers (default true; falls back to this thread when
+   * workers cannot start, e.g. under a CSP without `worker-src 'self'`). A worker
+   * reads its 4 parts as one stream, seals each into a Blob and sends it itself, so
+   * the page's thread never holds a part; it is then terminated, which frees their
+   * memory at once. The worker sends to the storage, so the CSP that serves `worker.js` must
+   * allow the storage origin in `connect-src`.
    */
   useWorker?: boolean;
   /**

@@ -58,31 +58,40 @@ class WorkerPart {
 }
 
 /**
- * Seals parts and sends them. In a Web Worker (WebCrypto) where it can: the worker
- * reads the file (one read across consecutive parts), seals each part into a buffer
- * it keeps, and sends it with the presigned request it is given (again on retry: the
- * same ciphertext, never re-sealed), so the page's thread never holds a part. Without
- * a worker (CSP, no module workers, no WebCrypto in workers), parts are sealed here
- * into Blobs and sent from here.
+ * Parts one upload worker seals before it is retired. A sealed part is a Blob, and a
+ * Blob's bytes stay in the browser's blob store (and in the worker) until the object
+ * is garbage-collected, which a worker with a tiny heap does rarely: parts piled up
+ * to a gigabyte on a 2 GiB upload. A retired worker is terminated once its last part
+ * is sent, which frees everything it held at once. Its parts are read as one stream.
+ */
+const PARTS_PER_WORKER = 4;
+
+/**
+ * Seals parts and sends them. In Web Workers (WebCrypto) where it can: a worker
+ * reads its parts of the file (one read across consecutive parts), seals each into a
+ * Blob it keeps, and sends it with the presigned request it is given (again on
+ * retry: the same ciphertext, never re-sealed), so the page's thread never holds a
+ * part. Without workers (CSP, no module workers, no WebCrypto in workers), parts are
+ * sealed here into Blobs and sent from here.
  */
 export class PartUploader {
   constructor(enc, useWorker) {
     this.enc = enc;
-    this.worker = null;
+    this.current = null; // the worker that seals the next parts
+    this.workers = new Set();
     this.jobs = new Map();
     this.nextJob = 0;
-    this.runs = 0; // reads of the file started in the worker
-    this.runEnd = -1; // the offset the worker's current read has reached
+    this.runs = 0; // reads of the file started in workers
     this.useWorker = useWorker && typeof Worker !== 'undefined' && hasWebCrypto();
   }
 
   async init() {
     if (!this.useWorker) return;
     this.key = await crypto.subtle.importKey('raw', this.enc.contentKey(), { name: 'AES-GCM' }, false, ['encrypt']);
-    this.worker = this.spawn();
+    this.current = this.spawn();
   }
 
-  /** The upload worker (null when workers cannot start here). */
+  /** A new upload worker (null when workers cannot start here). */
   spawn() {
     let worker;
     try {
@@ -91,20 +100,46 @@ export class PartUploader {
       this.useWorker = false; // CSP or no module workers: seal on this thread
       return null;
     }
-    worker.onmessage = (ev) => this.onMessage(ev.data);
+    // runEnd: the file offset this worker's current read has reached.
+    const entry = { worker, left: PARTS_PER_WORKER, live: 0, retired: false, runEnd: -1 };
+    worker.onmessage = (ev) => this.onMessage(entry, ev.data);
     worker.onerror = (ev) => {
       ev.preventDefault?.();
       const error = new Error(`the encryption worker failed: ${ev.message}`);
-      for (const job of this.jobs.values()) job.pending?.reject(error);
+      for (const job of this.jobs.values()) if (job.entry === entry) job.pending?.reject(error);
     };
-    return worker;
+    this.workers.add(entry);
+    return entry;
   }
 
-  onMessage(m) {
+  /** The worker for the next part: a fresh one when the current one has sealed its share. */
+  take() {
+    if (this.current && this.current.left === 0) {
+      this.current.retired = true;
+      this.settle(this.current);
+      this.current = this.spawn();
+    }
+    const entry = this.current;
+    if (entry) {
+      entry.left--;
+      entry.live++;
+    }
+    return entry;
+  }
+
+  /** Terminates a retired worker that holds no part. */
+  settle(entry) {
+    if (entry.retired && entry.live === 0) {
+      entry.worker.terminate();
+      this.workers.delete(entry);
+    }
+  }
+
+  onMessage(entry, m) {
     const job = this.jobs.get(m.job);
     if (!job) {
       // A part sealed after its upload was given up: let the worker forget it.
-      if (m.ready !== undefined) this.worker?.postMessage({ job: m.job, drop: true });
+      if (m.ready !== undefined) entry.worker.postMessage({ job: m.job, drop: true });
       return;
     }
     if (m.sealed !== undefined) return job.onSealed(m.sealed);
@@ -124,7 +159,7 @@ export class PartUploader {
     return new Promise((resolve, reject) => {
       if (signal?.aborted) return reject(abortError(signal));
       const onAbort = () => {
-        this.worker.postMessage({ job: job.id, abort: true });
+        job.entry.worker.postMessage({ job: job.id, abort: true });
         job.pending = null;
         reject(abortError(signal));
       };
@@ -141,7 +176,7 @@ export class PartUploader {
           reject(e);
         },
       };
-      this.worker.postMessage({ job: job.id, ...message });
+      job.entry.worker.postMessage({ job: job.id, ...message });
     });
   }
 
@@ -155,21 +190,23 @@ export class PartUploader {
     const nonces = new Uint8Array(12 * (end - first));
     for (let i = first; i < end; i++) nonces.set(this.enc.chunkNonce(i), 12 * (i - first));
     const header = withHeader ? this.enc.header : undefined;
-    if (this.worker) {
-      const job = { id: this.nextJob++, onSealed, onSent: null, pending: null, signal };
+    const entry = this.useWorker ? this.take() : null;
+    if (entry) {
+      const job = { id: this.nextJob++, entry, onSealed, onSent: null, pending: null, signal };
       this.jobs.set(job.id, job);
-      // A new read of the file when this part does not follow the last one read.
+      // A new read of the file when this part does not follow the last one this
+      // worker read: to the end of its share of parts (or of the file).
       let blob;
-      if (offset !== this.runEnd) {
+      if (offset !== entry.runEnd) {
         this.runs++;
-        blob = file.slice(offset, file.size);
+        blob = file.slice(offset, Math.min(file.size, offset + size * (entry.left + 1)));
       }
-      this.runEnd = offset + size;
+      entry.runEnd = offset + size;
       try {
-        const sealed = await this.call(job, { seal: { key: this.key, run: this.runs, blob, size, chunkSize: this.enc.chunkSize, nonces, header, length } }, signal);
+        const sealed = await this.call(job, { seal: { key: this.key, run: this.runs, blob, size, chunkSize: this.enc.chunkSize, nonces, header, length, last: entry.left === 0 } }, signal);
         return new WorkerPart(job.id, sealed);
       } catch (e) {
-        this.runEnd = -1; // the read may have stopped anywhere
+        entry.runEnd = -1; // the read may have stopped anywhere
         this.drop(new WorkerPart(job.id, 0));
         throw e;
       }
@@ -201,13 +238,17 @@ export class PartUploader {
   /** Forgets a sealed part (sent, or given up). */
   drop(body) {
     if (!(body instanceof WorkerPart)) return;
-    if (!this.jobs.delete(body.job)) return;
-    this.worker?.postMessage({ job: body.job, drop: true });
+    const job = this.jobs.get(body.job);
+    if (!job) return;
+    this.jobs.delete(body.job);
+    job.entry.worker.postMessage({ job: body.job, drop: true });
+    job.entry.live--;
+    this.settle(job.entry);
   }
 
   close() {
-    this.worker?.terminate();
-    this.worker = null;
+    for (const entry of this.workers) entry.worker.terminate();
+    this.workers.clear();
     this.aead?.free();
   }
 }

@@ -4,11 +4,12 @@
 // computed by crypto-core on the main thread.
 //
 // Messages in (one `job` = one part, or a whole single-PUT file):
-//   { job, seal: { key, run, blob?, size, chunkSize, nonces (12 bytes per chunk), header?, length } }
+//   { job, seal: { key, run, blob?, size, chunkSize, nonces (12 bytes per chunk), header?, length, last } }
 //       read the next `size` bytes of run `run` (a run is one read of consecutive
 //       parts: `blob`, given with the run's first job, is the file from that part's
-//       offset to its end), seal them, keep the sealed part; answers
-//       { job, sealed: bytes } per chunk, then { job, ready: size } (or { job, error })
+//       offset to the end of this worker's share), seal them, keep the sealed part;
+//       answers { job, sealed: bytes } as chunks are sealed, then { job, ready: size } (or
+//       { job, error }); `last`: the worker seals no more parts (it ends the read)
 //   { job, send: { method, url, headers } }   send the kept part; answers
 //       { job, sent: delta } as bytes go out, then { job, etag } or { job, status }
 //       (0 = no answer); the part is kept until `drop`, so a retry resends the
@@ -16,26 +17,29 @@
 //   { job, abort: true }   abort the job's request (answers { job, aborted: true })
 //   { job, drop: true }    forget the part
 //
-// What each step costs, and why it is done this way (bench/web/pieces.sh measures it;
-// docs/BENCHMARKS.md "Web page"):
-// - The file is read as one stream across consecutive parts, into one plaintext buffer
-//   reused for every part. A stream per part cost Chromium a new data pipe each time
-//   (about 1 CPU-second more per GiB). Each part is then checked by reading its last
-//   byte afresh, which fails when the file changed on disk (see readNext).
-// - The sealed chunks are copied into a part buffer and sent as a Uint8Array. XHR
-//   copies such a body when send() is called, and the buffer is reused for a later
-//   part once this one is dropped. A Blob body instead went through the browser's blob
-//   store (about 2 CPU-seconds more per GiB, and the store kept each part until the
-//   Blob was collected, 1.1 GiB on a 2 GiB upload).
-// Memory: one plaintext buffer, and one sealed buffer per part held (the client bounds
-// those with `partsInFlight`); nothing grows with the file.
+// What each step costs, and why it is done this way (bench/web/pieces.sh measures the
+// pieces, bench/web/run.sh the whole; docs/BENCHMARKS.md "Web page"):
+// - The file is read as one stream across the worker's consecutive parts (a stream
+//   per part cost Chromium a new data pipe each time, about 1 CPU-second more per
+//   GiB), chunk by chunk into one chunk-sized buffer: WebCrypto copies its input when
+//   called, so the next chunk is read while earlier ones are sealed. Each part is
+//   then checked by reading its last byte afresh, which fails when the file changed
+//   on disk (see verify).
+// - The sealed chunks become the part's Blob, which XHR sends. Copying them into one
+//   buffer sent as a Uint8Array cost about as much CPU (measured against this, same
+//   session: within the noise), but XHR keeps a copy of such a body in this process
+//   until the worker collects garbage: the renderer grew by 70 MiB more on a 2 GiB
+//   upload (and one worker for a whole upload grew to 3.6 GiB). A Blob's bytes live
+//   in the browser's blob store until the Blob is collected or the worker ends.
+// Memory: one chunk of plaintext, and the sealed parts held (the client bounds those
+// with `partsInFlight`); the client terminates a worker after a few parts
+// (parts.js PARTS_PER_WORKER), which frees everything it held at once.
 import { StorageError, send } from './send.js';
 
 const subtle = globalThis.crypto?.subtle;
 const IN_FLIGHT = 4;
+const TAG = 16; // bytes of an AES-GCM tag: a sealed chunk is its plaintext plus this
 let plainBuf = new ArrayBuffer(0);
-const spare = []; // sealed-part buffers no longer held by a part, reused
-const SPARE_MAX = 2;
 let sealing = Promise.resolve();
 let run = null; // { id, blob, pos, reader, byob, rest (default reader: unread bytes of its last chunk) }
 const parts = new Map(); // job -> { body: Uint8Array, abort: AbortController of its request }
@@ -92,16 +96,21 @@ async function readNext(r, buffer, size) {
     }
   }
   if (off !== size) throw fileChanged();
-  // An open read goes on with whatever the file holds now, so each part is checked
-  // against a fresh read of its last byte: the browser refuses that read when the
-  // file was modified since it was chosen (Chromium and WebKit compare its
-  // modification time), and a different byte means a change all the same.
   r.pos += size;
-  if (size > 0) {
-    const last = new Uint8Array(await r.blob.slice(r.pos - 1, r.pos).arrayBuffer());
-    if (last.length !== 1 || last[0] !== new Uint8Array(buffer)[size - 1]) throw fileChanged();
-  }
   return buffer;
+}
+
+/**
+ * An open read goes on with whatever the file holds now, so each part is checked
+ * against a fresh read of its last byte (`last`, as the run read it): the browser
+ * refuses that read when the file was modified since it was chosen (Chromium and
+ * WebKit compare its modification time), and a different byte means a change all
+ * the same.
+ */
+async function verify(r, last) {
+  if (r.pos === 0) return;
+  const again = new Uint8Array(await r.blob.slice(r.pos - 1, r.pos).arrayBuffer());
+  if (again.length !== 1 || again[0] !== last) throw fileChanged();
 }
 
 /** Frees an ArrayBuffer's memory now (its bytes were copied). */
@@ -109,75 +118,77 @@ const release = (buffer) => {
   if (typeof buffer.transfer === 'function') buffer.transfer(0);
 };
 
-/** A buffer of at least `size` bytes for a sealed part: a spare one, or a new one. */
-function partBuffer(size) {
-  const i = spare.findIndex((b) => b.byteLength >= size);
-  return i >= 0 ? spare.splice(i, 1)[0] : new ArrayBuffer(size);
-}
 
 function forget(job) {
-  const part = parts.get(job);
-  if (!part) return;
   parts.delete(job);
-  const buffer = part.body.buffer;
-  if (spare.length < SPARE_MAX) spare.push(buffer);
 }
 
-async function seal(job, { key, run: id, blob, size, chunkSize, nonces, header, length }) {
+async function seal(job, { key, run: id, blob, size, chunkSize, nonces, header, length, last }) {
   if (!subtle) throw new Error('crypto.subtle is not available in this worker');
-  let plain;
-  const pieces = [];
+  let pieces = [];
   try {
-    if (plainBuf.byteLength < size) plainBuf = new ArrayBuffer(size);
+    const count = nonces.length / 12;
+    const total = (header?.length ?? 0) + size + TAG * count;
+    if (count !== Math.max(1, Math.ceil(size / chunkSize)) || total !== length) {
+      const e = new Error(`a part does not match the server plan (${total} bytes to seal, ${length} planned)`);
+      e.name = 'LengthMismatch';
+      throw e;
+    }
+    pieces = new Array(count);
+    if (plainBuf.byteLength < chunkSize) plainBuf = new ArrayBuffer(chunkSize);
+    // Chunk by chunk: read one into the plaintext buffer, hand it to WebCrypto (which
+    // copies its input when called, so the buffer is refilled at once) and read the
+    // next while a few are sealed on WebCrypto's threads.
+    const pending = [];
+    let lastByte = 0;
+    let sealedBytes = 0;
+    let reported = 0;
     try {
-      plainBuf = await readNext(openRun(id, blob), plainBuf, size);
+      const r = openRun(id, blob);
+      for (let i = 0; i < count; i++) {
+        const n = Math.min(chunkSize, size - i * chunkSize);
+        plainBuf = await readNext(r, plainBuf, n);
+        const chunk = new Uint8Array(plainBuf, 0, n);
+        if (n > 0) lastByte = chunk[n - 1];
+        const iv = nonces.subarray(12 * i, 12 * i + 12);
+        pending.push(
+          subtle.encrypt({ name: 'AES-GCM', iv }, key, chunk).then((sealed) => {
+            if (sealed.byteLength !== n + TAG) throw new Error('WebCrypto sealed a chunk to an unexpected length');
+            pieces[i] = sealed;
+            sealedBytes += n;
+            // Progress at most every 1 MiB sealed (a message per chunk cost the
+            // page's thread about 0.5 CPU-second per GiB).
+            if (sealedBytes - reported >= 1 << 20 || sealedBytes === size) {
+              globalThis.postMessage({ job, sealed: sealedBytes - reported });
+              reported = sealedBytes;
+            }
+          }),
+        );
+        if (pending.length >= IN_FLIGHT) await pending.shift();
+      }
+      await Promise.all(pending);
+      if (size > 0) await verify(r, lastByte);
     } catch (e) {
+      await Promise.allSettled(pending);
       closeRun();
       if (e?.name === 'LengthMismatch') throw e;
       // A file's stream fails with a bare "network error" when the file was moved,
       // deleted or changed on disk since it was chosen: say so.
-      plainBuf = new ArrayBuffer(0);
       const err = new Error(`the file could not be read: it was moved or changed since it was chosen (${e?.message ?? e})`);
       err.name = 'NotReadableError';
       throw err;
     }
-    plain = new Uint8Array(plainBuf, 0, size);
-    const count = nonces.length / 12;
-    // Keep a few chunks in flight: WebCrypto runs them on its own threads.
-    const pending = [];
-    for (let i = 0; i < count; i++) {
-      const chunk = plain.subarray(i * chunkSize, Math.min(plain.length, (i + 1) * chunkSize));
-      const iv = nonces.subarray(12 * i, 12 * i + 12);
-      pending.push(
-        subtle.encrypt({ name: 'AES-GCM', iv }, key, chunk).then((sealed) => {
-          pieces[i] = sealed;
-          globalThis.postMessage({ job, sealed: chunk.length });
-        }),
-      );
-      if (pending.length >= IN_FLIGHT) await pending.shift();
-    }
-    await Promise.all(pending);
-    const total = (header?.length ?? 0) + pieces.reduce((n, p) => n + p.byteLength, 0);
-    if (total !== length) {
-      const e = new Error(`a part does not match the server plan (${total} bytes sealed, ${length} planned)`);
-      e.name = 'LengthMismatch';
-      throw e;
-    }
-    const body = new Uint8Array(partBuffer(total), 0, total);
-    let at = 0;
-    if (header) {
-      body.set(header, 0);
-      at = header.length;
-    }
-    for (const p of pieces) {
-      body.set(new Uint8Array(p), at);
-      at += p.byteLength;
-    }
+    const body = new Blob(header ? [header, ...pieces] : pieces);
     parts.set(job, { body, abort: null });
     return total;
   } finally {
-    plain?.fill(0);
+    // The Blob copied the sealed chunks: free them now, not at the next collection.
     for (const p of pieces) if (p instanceof ArrayBuffer) release(p);
+    if (plainBuf.byteLength > 0) new Uint8Array(plainBuf).fill(0); // (0: taken by a failed read)
+    if (last) {
+      // This worker's share is sealed: free the read while its parts are still sent.
+      closeRun();
+    }
   }
 }
 
