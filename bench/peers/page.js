@@ -1,7 +1,9 @@
 // The peer benchmark's page (bundled by esbuild into dist/page.js). Every library
 // encrypts and decrypts the same random input in the same page, one after the other;
-// run.mjs samples the renderer's memory around each step (benchStep) and reads the
-// CPU time of Chromium's processes (benchCpuSeconds).
+// run.mjs samples the memory of the engine's content processes (Chromium's renderers,
+// Firefox's web content processes, WebKitWebProcess) around each step (benchStep) and
+// reads the CPU time of the engine's processes (benchCpuSeconds): DevTools bindings in
+// Chromium, fetch() calls to run.mjs's server in Firefox and WebKit.
 //
 // Input: streaming libraries read an in-memory ReadableStream of 1 MiB views of the
 // input and write into a counting sink (nothing kept); libraries that cannot stream
@@ -48,12 +50,17 @@ async function count(readable) {
   }
 }
 
+// A reader loop, not `for await`: WebKit has no async iteration of streams (the
+// package's streams.js avoids it for the same reason).
 async function collect(readable) {
+  const reader = readable.getReader();
   const parts = [];
   let n = 0;
-  for await (const c of readable) {
-    parts.push(c);
-    n += c.length;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    parts.push(value);
+    n += value.length;
   }
   const out = new Uint8Array(n);
   let off = 0;
@@ -67,8 +74,8 @@ async function collect(readable) {
 const gc = () => globalThis.gc?.();
 
 /**
- * Times `fn` (wall and Chromium CPU), with the renderer's RSS sampled by run.mjs
- * from just before to just after. Returns { ms, cpu, peakRss, baseRss } or { error }.
+ * Times `fn` (wall and the engine's CPU), with the content processes' RSS sampled by
+ * run.mjs from just before to just after. Returns { ms, cpu, peakRss, baseRss } or { error }.
  */
 async function step(label, fn) {
   gc();

@@ -44,7 +44,7 @@ function readProc(pid, file) {
 }
 
 /** Parent pid and CPU seconds (user + system) of a process, from /proc/<pid>/stat. */
-function stat(pid) {
+export function stat(pid) {
   const s = readProc(pid, 'stat');
   if (!s) return undefined;
   const f = s.slice(s.lastIndexOf(')') + 2).split(' ');
@@ -52,7 +52,7 @@ function stat(pid) {
 }
 
 /** Every process under `root` (itself included). */
-function tree(root) {
+export function tree(root) {
   const kids = new Map();
   for (const name of fs.readdirSync('/proc')) {
     if (!/^\d+$/.test(name)) continue;
