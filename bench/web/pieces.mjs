@@ -43,7 +43,7 @@ const part = Number(arg('--part-mib', 8)) * MiB;
 const rounds = Number(arg('--rounds', 2));
 const PASSES = arg(
   '--passes',
-  'read:byob,read:stream,read:chunks,read:buffer,read:frs,read:byob+seal,read:stream+seal,read:byob+seal+blob,blob,plain-send,read:byob+seal+blob+send,read:stream+seal+blob+send,read:stream+seal+sealinto+fresh+send',
+  'read:byob,read:stream,read:chunks,read:buffer,read:frs,read:byob+seal,read:stream+seal,read:byob+seal+blob,blob,plain-send,read:byob+seal+blob+send,read:stream+seal+blob+send,read:stream+seal+sealinto+send,read:stream+seal+sealinto+fresh+send',
 ).split(',');
 const STEPS = new Set(['read:byob', 'read:buffer', 'read:frs', 'read:stream', 'read:chunks', 'seal', 'sealinto', 'fresh', 'blob', 'send', 'plain-send']);
 for (const p of PASSES) for (const s of p.split('+')) if (!STEPS.has(s)) throw new Error(`unknown step ${s} in pass ${p}: known are ${[...STEPS].join(', ')}`);
