@@ -67,11 +67,11 @@ function put(body) {
     x.send(body);
   });
 }
-async function readByob(slice, buffer) {
-  const reader = slice.stream().getReader({ mode: 'byob' });
+// Fills buffer[0, size) from a BYOB reader; returns the buffer (each read moves it).
+async function fill(reader, buffer, size) {
   let got = 0;
-  while (got < slice.size) {
-    const { done, value } = await reader.read(new Uint8Array(buffer, got, slice.size - got));
+  while (got < size) {
+    const { done, value } = await reader.read(new Uint8Array(buffer, got, size - got));
     if (done) break;
     buffer = value.buffer;
     got += value.length;
@@ -99,20 +99,14 @@ onmessage = async ({ data: { pass, file, part } }) => {
     }
     let bytes = new Uint8Array(buffer, 0, slice.size);
     if (steps.has('read:byob')) {
-      buffer = await readByob(slice, buffer);
+      buffer = await fill(slice.stream().getReader({ mode: 'byob' }), buffer, slice.size);
       bytes = new Uint8Array(buffer, 0, slice.size);
     } else if (steps.has('read:buffer')) {
       bytes = new Uint8Array(await slice.arrayBuffer());
     } else if (steps.has('read:frs')) {
       bytes = new Uint8Array(frs.readAsArrayBuffer(slice));
     } else if (steps.has('read:stream')) {
-      let got = 0;
-      while (got < slice.size) {
-        const { done, value } = await whole.read(new Uint8Array(buffer, got, slice.size - got));
-        if (done) break;
-        buffer = value.buffer;
-        got += value.length;
-      }
+      buffer = await fill(whole, buffer, slice.size);
       bytes = new Uint8Array(buffer, 0, slice.size);
     } else if (steps.has('read:chunks')) {
       bytes = new Uint8Array(buffer, 0, slice.size);

@@ -107,16 +107,21 @@ function procs() {
   }
   return out;
 }
-/** RSS of Chromium's processes under the browser started with `profile`. */
-function chromiumRss(profile) {
-  const all = procs();
+/** The browser process started with `profile` (in `all`, from procs()) and the pids of its process tree. */
+function browserTree(all, profile) {
   const root = all.find((p) => p.cmd.includes(`--user-data-dir=${profile} `) && !p.cmd.includes('--type='));
-  if (!root) return null;
-  const tree = new Set([root.pid]);
+  const tree = new Set(root ? [root.pid] : []);
   for (let grew = true; grew; ) {
     grew = false;
     for (const p of all) if (!tree.has(p.pid) && tree.has(p.ppid)) tree.add(p.pid), (grew = true);
   }
+  return { root, tree };
+}
+/** RSS of Chromium's processes under the browser started with `profile`. */
+function chromiumRss(profile) {
+  const all = procs();
+  const { root, tree } = browserTree(all, profile);
+  if (!root) return null;
   const mine = all.filter((p) => tree.has(p.pid));
   const renderers = mine.filter((p) => p.cmd.includes('--type=renderer'));
   const utility = mine.filter((p) => p.cmd.includes('--type=utility'));
@@ -132,12 +137,7 @@ function chromiumRss(profile) {
 function cpuNow(profile) {
   const all = procs();
   const out = { server: 0, renderer: 0, browser: 0, network: 0, gpu: 0, otherChromium: 0 };
-  const root = all.find((p) => p.cmd.includes(`--user-data-dir=${profile} `) && !p.cmd.includes('--type='));
-  const tree = new Set(root ? [root.pid] : []);
-  for (let grew = true; grew; ) {
-    grew = false;
-    for (const p of all) if (!tree.has(p.pid) && tree.has(p.ppid)) tree.add(p.pid), (grew = true);
-  }
+  const { root, tree } = browserTree(all, profile);
   for (const p of all) {
     if (p.pid === SERVER_PID) out.server += p.cpu;
     if (!tree.has(p.pid)) continue;
@@ -204,13 +204,7 @@ async function sample(into) {
 function rendererThreads() {
   const out = new Map();
   const all = procs();
-  const root = all.find((p) => p.cmd.includes(`--user-data-dir=${profile} `) && !p.cmd.includes('--type='));
-  if (!root) return out;
-  const tree = new Set([root.pid]);
-  for (let grew = true; grew; ) {
-    grew = false;
-    for (const p of all) if (!tree.has(p.pid) && tree.has(p.ppid)) tree.add(p.pid), (grew = true);
-  }
+  const { tree } = browserTree(all, profile);
   for (const p of all) {
     if (!tree.has(p.pid) || !p.cmd.includes('--type=renderer')) continue;
     let tids = [];
