@@ -628,6 +628,7 @@ async fn download(
             at: 0,
         }),
         len: Some(total),
+        file: None,
         name: source.to_string(),
     };
     let context = context.clone();

@@ -11,7 +11,7 @@ use cipherdrop_core::{Error, Layout, Opener};
 use cipherdrop_core::io::read_up_to;
 
 use super::files::{Input, Output, open_input};
-use super::parallel::{batch_chunks, open_batch};
+use super::parallel::{batch_chunks, open_batch, open_file};
 use super::{KeyArgs, default_threads};
 
 /// Arguments of `cipherdrop decrypt`.
@@ -58,7 +58,12 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         .opener_blocking(header, &context)
         .with_context(what)?;
     let mut output = Output::create(&args.output, args.force)?;
-    decrypt_body(opener, &mut input, &mut output, threads).with_context(what)?;
+    match (opener.header().layout(), &input.file, output.positional()) {
+        (Some(layout), Some(file), Some(out)) => {
+            open_file(&opener, &layout, file, out, threads).with_context(what)?;
+        }
+        _ => decrypt_body(opener, &mut input, &mut output, threads).with_context(what)?,
+    }
     output.commit()
 }
 

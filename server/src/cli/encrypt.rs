@@ -10,7 +10,7 @@ use cipherdrop_core::{ChunkSize, Keyring as _, Sealer, X25519Recipient};
 use cipherdrop_core::io::read_up_to;
 
 use super::files::{Input, Output, open_input};
-use super::parallel::{batch_chunks, seal_batch};
+use super::parallel::{batch_chunks, seal_batch, seal_file};
 use super::{KeyArgs, default_threads, parse_size};
 
 /// Arguments of `cipherdrop encrypt`.
@@ -72,15 +72,20 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let threads = args.threads.unwrap_or_else(default_threads).max(1);
     let name = input.name.clone();
     let what = || format!("cannot encrypt {name}");
-    match input.len {
-        Some(len) => encrypt_known_length(&sealer, &mut input, len, &mut output, threads)
+    match (input.len, &input.file, output.positional()) {
+        (Some(_), Some(file), Some(out)) => {
+            let layout = sealer.layout().context("the length was given")?;
+            seal_file(&sealer, &layout, file, out, threads).with_context(what)?;
+        }
+        (Some(len), _, _) => encrypt_known_length(&sealer, &mut input, len, &mut output, threads)
             .with_context(what)?,
-        None => encrypt_stream(sealer, &mut input, &mut output).with_context(what)?,
+        (None, _, _) => encrypt_stream(sealer, &mut input, &mut output).with_context(what)?,
     }
     output.commit()
 }
 
-/// A regular file: its length is recorded and chunks are sealed in parallel.
+/// A regular file to a stream (standard output, an upload): its length is recorded
+/// and chunks are sealed in parallel, a batch at a time.
 pub(crate) fn encrypt_known_length(
     sealer: &Sealer,
     input: &mut Input,

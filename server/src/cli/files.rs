@@ -14,6 +14,8 @@ pub struct Input {
     pub reader: Box<dyn Read + Send>,
     /// Length when the input is a regular file.
     pub len: Option<u64>,
+    /// The same file, for reads at offsets, when it is a regular file.
+    pub file: Option<File>,
     /// How to name it in messages.
     pub name: String,
 }
@@ -27,6 +29,7 @@ pub fn open_input(path: &Path) -> anyhow::Result<Input> {
         return Ok(Input {
             reader: Box::new(io::stdin()),
             len: None,
+            file: None,
             name: "standard input".into(),
         });
     }
@@ -38,9 +41,17 @@ pub fn open_input(path: &Path) -> anyhow::Result<Input> {
         bail!("{} is a directory; give a file", path.display());
     }
     let len = meta.is_file().then_some(meta.len());
+    let positional = match len {
+        Some(_) => Some(
+            file.try_clone()
+                .with_context(|| format!("cannot read {}", path.display()))?,
+        ),
+        None => None,
+    };
     Ok(Input {
         reader: Box::new(file),
         len,
+        file: positional,
         name: path.display().to_string(),
     })
 }
@@ -118,6 +129,18 @@ impl Output {
             writer: BufWriter::with_capacity(1 << 20, tmp),
             target: path.to_path_buf(),
         })
+    }
+
+    /// The temporary file, to be written at offsets, while nothing has been written
+    /// through [`Write`]; `None` for standard output and special files, which take
+    /// their bytes in order.
+    pub fn positional(&self) -> Option<&File> {
+        match self {
+            Self::File { writer, .. } if writer.buffer().is_empty() => {
+                Some(writer.get_ref().as_file())
+            }
+            _ => None,
+        }
     }
 
     /// Makes the output final: flushes, syncs and renames the temporary file.

@@ -310,6 +310,7 @@ fn write_rewrapped(
             copy,
         }),
         len: input.len,
+        file: None,
         name: input.name,
     };
     decrypt_body(opener, &mut tee, &mut io::sink(), threads)?;
