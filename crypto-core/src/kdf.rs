@@ -12,8 +12,9 @@
 //! are bound into every label so a header cannot be reinterpreted under another
 //! suite.
 
-use aes_gcm::{Aes256Gcm, KeyInit};
 use hkdf::Hkdf;
+
+use crate::cipher::ContentCipher;
 use sha2::Sha512;
 use subtle::ConstantTimeEq;
 use zeroize::{Zeroize, ZeroizeOnDrop};
@@ -133,8 +134,8 @@ impl ObjectKeys {
         &self.header_key
     }
 
-    pub(crate) fn content_cipher(&self) -> Aes256Gcm {
-        Aes256Gcm::new(&self.content_key.into())
+    pub(crate) fn content_cipher(&self) -> ContentCipher {
+        ContentCipher::new(&self.content_key)
     }
 }
 

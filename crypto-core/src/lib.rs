@@ -7,6 +7,7 @@ extern crate alloc;
 #[cfg(feature = "std")]
 extern crate std;
 
+mod cipher;
 pub mod context;
 mod error;
 pub mod header;

@@ -12,11 +12,9 @@
 
 use alloc::vec::Vec;
 
-use aes_gcm::aead::AeadInOut;
-use aes_gcm::aead::Tag;
-use aes_gcm::{Aes256Gcm, Nonce};
 use zeroize::Zeroize;
 
+use crate::cipher::ContentCipher;
 use crate::header::{Header, UNKNOWN_LENGTH};
 use crate::kdf::{DerivedKeys, MESSAGE_ID_LEN, ObjectKeys};
 use crate::keyring::{Keyring, WrappedKey};
@@ -39,7 +37,7 @@ pub fn chunk_nonce(index: u64, is_final: bool) -> [u8; 12] {
 /// retry a failed upload by resending the same ciphertext, or start a new `Sealer`.
 pub struct Sealer {
     keys: ObjectKeys,
-    cipher: Aes256Gcm,
+    cipher: ContentCipher,
     header: Header,
 }
 
@@ -234,21 +232,14 @@ impl Sealer {
     }
 }
 
-fn seal(cipher: &Aes256Gcm, index: u64, is_final: bool, chunk: &mut [u8]) -> [u8; TAG_LEN] {
-    let tag = cipher
-        .encrypt_inout_detached(
-            &Nonce::from(chunk_nonce(index, is_final)),
-            &[],
-            chunk.into(),
-        )
-        .expect("a chunk of at most 16 MiB is within AES-GCM's limits");
-    tag.into()
+fn seal(cipher: &ContentCipher, index: u64, is_final: bool, chunk: &mut [u8]) -> [u8; TAG_LEN] {
+    cipher.seal(chunk_nonce(index, is_final), chunk)
 }
 
 /// Opens the chunks of one object after checking its header.
 pub struct Opener {
     keys: ObjectKeys,
-    cipher: Aes256Gcm,
+    cipher: ContentCipher,
     header: Header,
 }
 
@@ -383,7 +374,7 @@ impl Opener {
 }
 
 fn open(
-    cipher: &Aes256Gcm,
+    cipher: &ContentCipher,
     cs: ChunkSize,
     index: u64,
     is_final: bool,
@@ -400,19 +391,11 @@ fn open(
     if index >= MAX_CHUNKS || (index == MAX_CHUNKS - 1 && !is_final) {
         return Err(Error::TooLarge);
     }
-    let (body, tag) = chunk.split_at_mut(n);
-    let tag = Tag::<Aes256Gcm>::try_from(&*tag).expect("split at len - 16");
-    match cipher.decrypt_inout_detached(
-        &Nonce::from(chunk_nonce(index, is_final)),
-        &[],
-        (&mut *body).into(),
-        &tag,
-    ) {
-        Ok(()) => Ok(n),
-        Err(_) => {
-            body.zeroize();
-            Err(Error::DecryptionFailed)
-        }
+    if cipher.open(chunk_nonce(index, is_final), chunk) {
+        Ok(n)
+    } else {
+        chunk[..n].zeroize();
+        Err(Error::DecryptionFailed)
     }
 }
 
