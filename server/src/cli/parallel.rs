@@ -15,6 +15,7 @@
 
 use std::fs::File;
 use std::io;
+use std::ops::Range;
 use std::os::unix::fs::FileExt;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -27,16 +28,21 @@ use cipherdrop_core::{Error, Layout, Opener, Sealer};
 /// write; large enough that the system calls cost nothing by comparison.
 pub const GROUP_BYTES: u64 = 1 << 20;
 
-/// Chunks per group for this layout.
-fn group_chunks(layout: &Layout) -> u64 {
-    (GROUP_BYTES / layout.chunk_size().bytes()).max(1)
-}
-
-/// The chunks of group `group`.
-fn group_range(layout: &Layout, group: u64) -> std::ops::Range<u64> {
-    let per = group_chunks(layout);
-    let first = group * per;
-    first..(first + per).min(layout.chunk_count())
+/// Runs `work(chunks, offset, buffer)` for each group of chunks of `layout`, as
+/// [`each_group`] does: `offset` is where the group's first chunk starts in the
+/// encrypted file and `buffer` is exactly as long as the group's chunks there.
+fn each_chunk_group<F>(layout: &Layout, threads: usize, work: F) -> anyhow::Result<()>
+where
+    F: Fn(Range<u64>, u64, &mut [u8]) -> anyhow::Result<()> + Sync,
+{
+    let per = (GROUP_BYTES / layout.chunk_size().bytes()).max(1);
+    each_group(layout.chunk_count().div_ceil(per), threads, |group, buf| {
+        let chunks = group * per..((group + 1) * per).min(layout.chunk_count());
+        let start = layout.chunk_ciphertext_range(chunks.start)?.start;
+        let end = layout.chunk_ciphertext_range(chunks.end - 1)?.end;
+        buf.resize(usize::try_from(end - start)?, 0);
+        work(chunks, start, buf)
+    })
 }
 
 /// Runs `work(group, buffer)` for groups `0..groups` on `threads` threads (this one
@@ -109,12 +115,7 @@ pub fn seal_file(
 ) -> anyhow::Result<()> {
     output.write_all_at(sealer.header().as_bytes(), 0)?;
     let len = layout.plaintext_len();
-    let groups = layout.chunk_count().div_ceil(group_chunks(layout));
-    each_group(groups, threads, |group, buf| {
-        let chunks = group_range(layout, group);
-        let start = layout.chunk_ciphertext_range(chunks.start)?.start;
-        let end = layout.chunk_ciphertext_range(chunks.end - 1)?.end;
-        buf.resize(usize::try_from(end - start)?, 0);
+    each_chunk_group(layout, threads, |chunks, start, buf| {
         let mut at = 0;
         for index in chunks {
             let plain = layout.chunk_plaintext_range(index)?;
@@ -153,12 +154,7 @@ pub fn open_file(
     output: &File,
     threads: usize,
 ) -> anyhow::Result<()> {
-    let groups = layout.chunk_count().div_ceil(group_chunks(layout));
-    each_group(groups, threads, |group, buf| {
-        let chunks = group_range(layout, group);
-        let start = layout.chunk_ciphertext_range(chunks.start)?.start;
-        let end = layout.chunk_ciphertext_range(chunks.end - 1)?.end;
-        buf.resize(usize::try_from(end - start)?, 0);
+    each_chunk_group(layout, threads, |chunks, start, buf| {
         let got = read_at_up_to(input, buf, start)?;
         let mut at = 0;
         for index in chunks {
@@ -364,7 +360,9 @@ mod tests {
     }
 
     fn data(n: usize) -> Vec<u8> {
-        (0..n).map(|i| u8::try_from(i * 31 % 251).unwrap()).collect()
+        (0..n)
+            .map(|i| u8::try_from(i * 31 % 251).unwrap())
+            .collect()
     }
 
     #[test]
