@@ -3,7 +3,7 @@
 // user access; each link is opened in a FRESH browser (its own new profile, nobody
 // signed in) on the recipient's page /s/<id>#<secret>: name and size shown, the
 // download saved with the same SHA-256; a password asked for (a wrong one refused
-// with the attempts left); a used-up, a withdrawn, a changed and a cut-short link
+// with the attempts left); a used-up, an expired, a withdrawn, a changed and a cut-short link
 // each get their own words. Bob (development login) downloads what alice granted him
 // from "Shared with me", and sees nothing once she revokes it. The server runs with
 // RUST_LOG=debug and its whole log must hold none of the links' secrets nor the
@@ -263,6 +263,35 @@ describe(`sharing (${ENGINE})`, () => {
     assert.equal(await recipient.evaluate(() => document.querySelector('#share').dataset.code), 'LINK_UNAVAILABLE');
     await alice.click('#share-close');
     assert.equal(await alice.evaluate(() => document.activeElement?.getAttribute('aria-label')), `Share ${file.name}`, 'the focus returns to the Share button');
+  });
+
+  it('a link past its time is unavailable, and her list shows it expired', async () => {
+    // The dialog offers 1 hour at the least. A 2-second choice, added here, goes
+    // through the page's own code and the server's rule (`expires_in` of 1 s or more).
+    await openDialog();
+    const expiry = await alice.find('#link-expiry');
+    await expiry.evaluate((el) => {
+      el.add(new Option('2 seconds', '2'));
+      el.value = '2';
+    });
+    links.expiring = await makeLink();
+    await expiry.evaluate((el) => {
+      el.remove(el.options.length - 1);
+      el.value = '604800';
+    });
+    const id = new URL(links.expiring).pathname.split('/').pop();
+    assert.match(await (await alice.find(`#links li[data-share-id="${id}"]`)).text(), / · Expires /);
+    await alice.sleep(3000);
+    await openLink(recipient, links.expiring);
+    await recipientState(recipient, 'error');
+    assert.equal(await recipient.evaluate(() => document.querySelector('#share').dataset.code), 'LINK_UNAVAILABLE');
+    assert.equal((await (await recipient.find('h1')).text()).trim(), 'This link cannot be used any more');
+    await screenshot(recipient, 'expired');
+    // Her list, loaded again, says it expired.
+    await alice.click('#share-close');
+    await openDialog();
+    assert.match(await (await alice.find(`#links li.expired[data-share-id="${id}"]`)).text(), / · Expired /);
+    await alice.click('#share-close');
   });
 
   it('alice gives bob access; bob downloads it from "Shared with me"; after she revokes it his list is empty', async () => {
