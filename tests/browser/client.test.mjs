@@ -322,8 +322,14 @@ test('a file changed on disk during the upload fails with NotReadableError and l
     if (changed) return route.continue();
     const release = new Promise((res) => held.push(res));
     if (held.length === 4) {
-      fs.writeFileSync(file, crypto.randomBytes(6 * 5 * MiB + 1));
-      fs.utimesSync(file, new Date(), new Date(Date.now() + 5000));
+      // The new bytes and a new modification time at once (a rename): written in
+      // place, the file can be read in between with new bytes and a time still in
+      // the same second, which Chromium does not refuse (the worker then finds the
+      // changed byte itself, and fails with LENGTH_MISMATCH instead).
+      const next = `${file}.new`;
+      fs.writeFileSync(next, crypto.randomBytes(6 * 5 * MiB + 1));
+      fs.utimesSync(next, new Date(), new Date(Date.now() + 5000));
+      fs.renameSync(next, file);
       changed = true;
       for (const res of held) res();
     }

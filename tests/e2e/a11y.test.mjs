@@ -2,9 +2,10 @@
 // an automated audit (axe-core, injected into the page) in each state of the page —
 // signed out, signed in with files, during an upload, with an error shown, with an
 // unfinished upload offered — failing on any serious or critical violation; and an
-// upload and a download done with the keyboard alone (Tab to the control, Enter or
-// Space on it: W3C WebDriver key actions, no clicks), with the focus visible and the
-// upload's progress exposed (a progressbar with a value, the phase a status region).
+// upload, a download and a share link made with the keyboard alone (Tab to the
+// control, Enter or Space on it, Escape to close the dialog: W3C WebDriver key
+// actions, no clicks), with the focus visible and the upload's progress exposed (a
+// progressbar with a value, the phase a status region).
 //
 // Starts its own `cipherdrop serve` (local mode, 5 MiB parts); every request of the
 // browser goes through the harness's proxy, which holds the part uploads while the
@@ -79,7 +80,7 @@ async function expectClean(b, state) {
 }
 
 // W3C WebDriver key actions: what a keyboard does, to whatever has the focus.
-const KEY = { Tab: '\uE004', Enter: '\uE007', Space: ' ' };
+const KEY = { Tab: '\uE004', Enter: '\uE007', Escape: '\uE00C', Space: ' ' };
 async function press(b, key) {
   const value = KEY[key] ?? key;
   await b.cmd('POST', '/actions', {
@@ -279,6 +280,26 @@ describe(`page accessibility (${ENGINE})`, () => {
       for (let i = 0; i < 100 && !(fs.existsSync(saved) && sha256File(saved) === sha); i++) await b.sleep(100);
       assert.equal(fs.existsSync(saved) ? sha256File(saved) : 'missing', sha, `${ENGINE}: the keyboard download saved the same bytes`);
     }
+  });
+
+  it('makes a share link with the keyboard alone; Escape closes the dialog and gives the focus back', async () => {
+    const name = `keyboard ${run}.bin`; // uploaded by the test before
+    await b.evaluate(() => document.activeElement?.blur());
+    const share = await tabTo(b, (f) => f.label === `Share ${name}`, `the Share button of ${name}`);
+    assert.ok(share.focusVisible && share.ring, `${ENGINE}: the focused Share button shows a focus ring`);
+    await press(b, 'Enter');
+    await b.find('#share-dialog h2', { text: `Share “${name}”`, ...WAIT });
+    assert.equal((await focused(b))?.id, 'link-expiry', `${ENGINE}: the focus moves into the dialog`);
+    const create = await tabTo(b, (f) => f.id === 'link-create', 'the Create link button', 10);
+    assert.ok(create.focusVisible && create.ring, `${ENGINE}: the focused Create link button shows a focus ring`);
+    await press(b, 'Enter');
+    await b.find('#link-status.ok', { text: 'Link created', ...WAIT });
+    assert.match(await (await b.find('#link-url')).evaluate((el) => el.value), /\/s\/[0-9a-f]{32}#/);
+    assert.equal((await focused(b))?.id, 'link-copy', `${ENGINE}: the focus moves to the Copy button`);
+    await expectClean(b, 'share-dialog');
+    await press(b, 'Escape');
+    await b.waitFor(() => !document.querySelector('#share-dialog').open, null, { timeout: 10_000, message: 'Escape closes the Share dialog' });
+    assert.equal((await focused(b))?.label, `Share ${name}`, `${ENGINE}: the focus returns to the Share button`);
   });
 
   it('had no script errors and no CSP violations', async () => {
