@@ -430,9 +430,11 @@ describe(`CipherDrop page (${MODE} mode)`, () => {
       // /alert/text keeps answering "no such alert" while the page waits in it; seen
       // 2026-12-02, where an in-page check showed confirm called with the right words):
       // the page's question is read by standing in for confirm() and answering yes.
-      // Once in CI (2026-12-02) a click reached no button: confirm() was not called
-      // in 10 s. A person would click again; so does the test, and only when the
-      // question was not asked (then nothing was deleted).
+      // Here WebKit's first click can reach no button: confirm() was not called in
+      // 10 s, once in CI and again in a WebKit-only run (2026-12-02), right after
+      // the test before closed its second browser; the second click worked. A
+      // person would click again; so does the test, and only when the question was
+      // not asked (so nothing was deleted).
       for (let attempt = 0; attempt < 3 && !question; attempt++) {
         await page.evaluate(() => {
           window.cdAsked ??= [];
